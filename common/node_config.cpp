@@ -1,0 +1,294 @@
+#include "common/node_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "common/install_paths.h"
+#include "common/yaml_util.h"
+
+namespace qmesh {
+
+namespace fs = std::filesystem;
+using std::chrono::hours;
+
+std::string HostPort::str() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Result<HostPort> parseHostPort(const std::string& text) {
+  HostPort hp;
+  std::string portText;
+  if (!text.empty() && text[0] == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return makeError("'" + text + "' is not HOST:PORT (IPv6 is written [::1]:8080)");
+    hp.host = text.substr(1, close - 1);
+    portText = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return makeError("'" + text + "' is not HOST:PORT (e.g. 127.0.0.1:8080)");
+    hp.host = text.substr(0, colon);
+    portText = text.substr(colon + 1);
+  }
+  if (hp.host.empty()) hp.host = "127.0.0.1";
+  if (hp.host == "localhost") hp.host = "127.0.0.1";
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
+  if (portText.empty() || ec != std::errc() || end != portText.data() + portText.size() || port > 65535)
+    return makeError("'" + text + "' has no valid port (0 to 65535)");
+  hp.port = static_cast<uint16_t>(port);
+  return hp;
+}
+
+bool isLoopbackHost(const std::string& host) {
+  return host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
+namespace {
+
+std::string defaultNodeName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) == 0 && buf[0]) return buf;
+  return "node";
+}
+
+fs::path defaultDataDir(const std::string& nodeName) {
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg)
+    return fs::path(xdg) / "qmesh" / nodeName;
+  const char* home = std::getenv("HOME");
+  return fs::path(home && *home ? home : "/tmp") / ".local" / "state" / "qmesh" / nodeName;
+}
+
+fs::path resolveAgainst(const fs::path& base, const std::string& p) {
+  if (p.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    return fs::path(home ? home : "/") / p.substr(2);
+  }
+  const fs::path path(p);
+  return (path.is_absolute() ? path : base / path).lexically_normal();
+}
+
+const std::regex& modelNamePattern() {
+  static const std::regex re("[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}");
+  return re;
+}
+
+// Arguments qmesh sets itself; a duplicate in extra_args would silently fight ours.
+const std::set<std::string>& managedArgs() {
+  static const std::set<std::string> args = {
+      "-m", "--model", "--host", "--port", "-a", "--alias", "-c", "--ctx-size", "-np",
+      "--parallel", "-t", "--threads", "-ngl", "--gpu-layers", "--n-gpu-layers", "--embedding",
+      "--embeddings"};
+  return args;
+}
+
+void readHostPort(YamlReader& r, const YAML::Node& map, const std::string& path, const char* key,
+                  HostPort& out) {
+  std::string text;
+  r.read(map, path, key, text);
+  if (text.empty()) return;
+  auto hp = parseHostPort(text);
+  if (!hp) return r.fail(map[key], joinPath(path, key), hp.error().message);
+  out = *hp;
+}
+
+void parseNode(YamlReader& r, const YAML::Node& n, const fs::path& base, NodeSection& out) {
+  r.expectMap(n, "node", {"name", "data_dir", "control", "log_level", "log_format", "llama_server"});
+  if (!n.IsMap()) {
+    out.name = defaultNodeName();
+    out.data_dir = defaultDataDir(out.name);
+    return;
+  }
+  r.read(n, "node", "name", out.name);
+  if (out.name.empty()) out.name = defaultNodeName();
+  if (!std::regex_match(out.name, modelNamePattern()))
+    r.fail(n["name"], "node.name", "'" + out.name + "' is not a valid name (letters, digits, . _ : / -)");
+  std::string dataDir, binary;
+  r.read(n, "node", "data_dir", dataDir);
+  out.data_dir = dataDir.empty() ? defaultDataDir(out.name) : resolveAgainst(base, dataDir);
+  readHostPort(r, n, "node", "control", out.control);
+  if (!isLoopbackHost(out.control.host))
+    r.fail(n["control"], "node.control",
+           "the control API must listen on a loopback address (127.0.0.1 or ::1), got " +
+               out.control.host);
+  r.read(n, "node", "log_level", out.log_level);
+  static const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error"};
+  if (!levels.count(out.log_level))
+    r.fail(n["log_level"], "node.log_level", "'" + out.log_level + "' is not one of trace, debug, info, warn, error");
+  r.read(n, "node", "log_format", out.log_format);
+  if (out.log_format != "text" && out.log_format != "json")
+    r.fail(n["log_format"], "node.log_format", "'" + out.log_format + "' is not text or json");
+  r.read(n, "node", "llama_server", binary);
+  if (!binary.empty()) out.llama_server = resolveAgainst(base, binary);
+}
+
+void parseSupervisor(YamlReader& r, const YAML::Node& n, SupervisorSection& out) {
+  if (!r.expectMap(n, "supervisor", {"health", "restart", "stop_grace"})) return;
+  r.read(n, "supervisor", "stop_grace", out.stop_grace, Millis(0), hours(1));
+  const YAML::Node h = n["health"];
+  if (r.expectMap(h, "supervisor.health", {"interval", "timeout", "failure_threshold", "startup_timeout"})) {
+    const std::string p = "supervisor.health";
+    r.read(h, p, "interval", out.health.interval, Millis(50), hours(1));
+    r.read(h, p, "timeout", out.health.timeout, Millis(50), hours(1));
+    r.read(h, p, "failure_threshold", out.health.failure_threshold, 1, 1000);
+    r.read(h, p, "startup_timeout", out.health.startup_timeout, Millis(1000), hours(24));
+  }
+  const YAML::Node rs = n["restart"];
+  if (r.expectMap(rs, "supervisor.restart",
+                  {"backoff_initial", "backoff_max", "backoff_multiplier", "jitter", "max_restarts", "window"})) {
+    const std::string p = "supervisor.restart";
+    r.read(rs, p, "backoff_initial", out.restart.backoff_initial, Millis(0), hours(1));
+    r.read(rs, p, "backoff_max", out.restart.backoff_max, Millis(0), hours(24));
+    r.read(rs, p, "backoff_multiplier", out.restart.backoff_multiplier, 1.0, 100.0);
+    r.read(rs, p, "jitter", out.restart.jitter, 0.0, 1.0);
+    r.read(rs, p, "max_restarts", out.restart.max_restarts, 0, 1000000);
+    r.read(rs, p, "window", out.restart.window, Millis(1000), hours(24 * 7));
+    if (out.restart.backoff_max < out.restart.backoff_initial)
+      r.fail(rs["backoff_max"], "supervisor.restart.backoff_max",
+             "must not be smaller than backoff_initial (" + formatDuration(out.restart.backoff_initial) + ")");
+  }
+}
+
+void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, const fs::path& base,
+                ModelConfig& out) {
+  if (!r.expectMap(m, path, {"name", "gguf", "ctx_size", "parallel", "threads", "gpu_layers", "port",
+                             "embeddings", "extra_args"})) {
+    if (!m.IsDefined() || m.IsNull()) r.fail(m, path, "empty model entry: give it at least name and gguf");
+    return;
+  }
+  r.read(m, path, "name", out.name);
+  if (out.name.empty()) r.fail(m, path, "missing 'name' (the model name clients send)");
+  else if (!std::regex_match(out.name, modelNamePattern()))
+    r.fail(m["name"], joinPath(path, "name"), "'" + out.name + "' is not a valid model name (letters, digits, . _ : / -)");
+  std::string gguf;
+  r.read(m, path, "gguf", gguf);
+  if (gguf.empty()) r.fail(m, path, "missing 'gguf' (path to the model file, or builtin:demo)");
+  else if (gguf.rfind(kBuiltinPrefix, 0) == 0) out.gguf = builtinModelPath(gguf.substr(8));
+  else out.gguf = resolveAgainst(base, gguf);
+  r.read(m, path, "ctx_size", out.ctx_size, 0, 1 << 24);
+  r.read(m, path, "parallel", out.parallel, 1, 256);
+  r.read(m, path, "threads", out.threads, 0, 1024);
+  r.read(m, path, "gpu_layers", out.gpu_layers, -1, 100000);
+  int64_t port = 0;
+  r.read(m, path, "port", port, 0, 65535);
+  out.port = static_cast<uint16_t>(port);
+  r.read(m, path, "embeddings", out.embeddings);
+  r.read(m, path, "extra_args", out.extra_args);
+  for (const auto& a : out.extra_args) {
+    const std::string flag = a.substr(0, a.find('='));
+    if (managedArgs().count(flag))
+      r.fail(m["extra_args"], joinPath(path, "extra_args"),
+             "'" + flag + "' is set by qmesh from the model's own keys; use those instead");
+  }
+}
+
+void parseRouter(YamlReader& r, const YAML::Node& n, RouterSection& out) {
+  if (!r.expectMap(n, "router", {"enabled", "listen", "api_keys", "max_body_bytes", "queue_depth",
+                                 "queue_timeout", "header_timeout", "body_timeout", "keepalive_interval"}))
+    return;
+  const std::string p = "router";
+  r.read(n, p, "enabled", out.enabled);
+  readHostPort(r, n, p, "listen", out.listen);
+  r.read(n, p, "api_keys", out.api_keys);
+  for (const auto& k : out.api_keys)
+    if (k.size() < 8) r.fail(n["api_keys"], "router.api_keys", "every key needs at least 8 characters");
+  r.read(n, p, "max_body_bytes", out.max_body_bytes, 1024, int64_t(1) << 32);
+  r.read(n, p, "queue_depth", out.queue_depth, 0, 1000000);
+  r.read(n, p, "queue_timeout", out.queue_timeout, Millis(0), hours(1));
+  r.read(n, p, "header_timeout", out.header_timeout, Millis(100), hours(1));
+  r.read(n, p, "body_timeout", out.body_timeout, Millis(100), hours(1));
+  r.read(n, p, "keepalive_interval", out.keepalive_interval, Millis(100), hours(1));
+}
+
+void parseMesh(YamlReader& r, const YAML::Node& n, const fs::path& base, MeshSection& out) {
+  if (!r.expectMap(n, "mesh", {"gossip", "seeds", "join", "key_file"})) return;
+  readHostPort(r, n, "mesh", "gossip", out.gossip);
+  r.read(n, "mesh", "seeds", out.seeds);
+  for (const auto& s : out.seeds)
+    if (auto hp = parseHostPort(s); !hp) r.fail(n["seeds"], "mesh.seeds", hp.error().message);
+  r.read(n, "mesh", "join", out.join);
+  std::string keyFile;
+  r.read(n, "mesh", "key_file", keyFile);
+  if (!keyFile.empty()) out.key_file = resolveAgainst(base, keyFile);
+}
+
+// Rules that span sections: names and ports must not collide.
+void crossCheck(YamlReader& r, const YAML::Node& root, NodeConfig& c) {
+  std::set<std::string> names;
+  std::set<uint16_t> ports = {c.node.control.port};
+  if (c.router.enabled) {
+    // router may be a scalar after a reported type error; indexing a scalar throws.
+    const YAML::Node router = root["router"];
+    if (c.router.listen.port != 0 && c.router.listen.port == c.node.control.port)
+      r.fail(router.IsMap() ? router["listen"] : router, "router.listen",
+             "uses the same port as node.control (" + std::to_string(c.node.control.port) + ")");
+    ports.insert(c.router.listen.port);
+  }
+  for (std::size_t i = 0; i < c.models.size(); ++i) {
+    const auto& m = c.models[i];
+    const std::string path = "models[" + std::to_string(i) + "]";
+    if (!m.name.empty() && !names.insert(m.name).second)
+      r.fail(root["models"][i]["name"], path + ".name", "model name '" + m.name + "' is used twice");
+    if (m.port != 0 && !ports.insert(m.port).second)
+      r.fail(root["models"][i]["port"], path + ".port",
+             "port " + std::to_string(m.port) + " is already used by another model, the router or the control API");
+  }
+}
+
+}  // namespace
+
+Result<NodeConfig> parseNodeConfig(const std::string& yaml, const fs::path& file) {
+  YamlReader r(file.string());
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    return makeError(file.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
+                     std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+  }
+  if (!root.IsMap()) return makeError(file.string() + ": expected a mapping with node:, models:, router: and mesh: sections");
+  NodeConfig c;
+  c.file = fs::absolute(file).lexically_normal();
+  const fs::path base = c.file.parent_path();
+  r.expectMap(root, "", {"node", "supervisor", "models", "router", "mesh"});
+  parseNode(r, root["node"], base, c.node);
+  parseSupervisor(r, root["supervisor"], c.supervisor);
+  const YAML::Node models = root["models"];
+  if (models.IsDefined() && !models.IsNull() && !models.IsSequence()) {
+    r.fail(models, "models", "expected a list of models (each starting with '- name:')");
+  } else if (models.IsSequence()) {
+    c.models.resize(models.size());
+    for (std::size_t i = 0; i < models.size(); ++i)
+      parseModel(r, models[i], "models[" + std::to_string(i) + "]", base, c.models[i]);
+  }
+  parseRouter(r, root["router"], c.router);
+  parseMesh(r, root["mesh"], base, c.mesh);
+  crossCheck(r, root, c);
+  if (!r.ok()) {
+    std::string all;
+    for (const auto& e : r.errors()) all += (all.empty() ? "" : "\n") + e;
+    return makeError(all);
+  }
+  return c;
+}
+
+Result<NodeConfig> loadNodeConfig(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return makeError(file.string() + ": config file not found");
+  if (fs::is_directory(file, ec)) return makeError(file.string() + ": is a directory, expected a YAML file");
+  std::ifstream in(file);
+  if (!in) return makeError(file.string() + ": cannot read the config file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parseNodeConfig(text.str(), file);
+}
+
+}  // namespace qmesh

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI and the README run it:
+#   1. scripts/setup.sh (packages, llama-server, demo model, build/)
+#   2. the integration tests' npm dependencies (the official openai client)
+#   3. ctest in build/ (unit + integration against the real llama-server)
+#   4. an ASan+UBSan build in build-asan/ and ctest there
+# Steps 3 and 4 both run even if one fails, so one CI run shows every failure.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+JOBS="$(nproc)"
+
+log() { printf '[test] %s\n' "$*"; }
+RESULTS=()
+FAILED=0
+# run NAME CMD...: runs one step, records pass/fail, never aborts the script.
+run() {
+  local name="$1"; shift
+  log "== $name"
+  local start=$SECONDS
+  if "$@"; then RESULTS+=("$name: ok ($((SECONDS - start))s)")
+  else RESULTS+=("$name: FAILED ($((SECONDS - start))s)"); FAILED=1; fi
+}
+summary() {
+  log "== summary"
+  for r in "${RESULTS[@]}"; do log "  $r"; done
+  if ((FAILED)); then log "RESULT: FAILED"; exit 1; fi
+  log "RESULT: all steps passed"
+}
+
+npm_deps() {
+  # npm ci installs exactly the committed lock file; fall back to install if there is none.
+  local dir="$REPO_ROOT/tests/integration/node" cmd=install
+  [[ -f "$dir/package-lock.json" ]] && cmd=ci
+  (cd "$dir" && npm "$cmd" --no-audit --no-fund --loglevel=error)
+}
+
+asan_build() {
+  cmake -S . -B build-asan -DQMESH_SANITIZE=address -DQMESH_BUILD_BENCH=OFF >/dev/null &&
+    cmake --build build-asan -j"$JOBS"
+}
+
+asan_tests() {
+  # halt_on_error makes a UBSan finding fail the test instead of scrolling past in a log.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build-asan --output-on-failure
+}
+
+# Setup and the npm deps are prerequisites: without them every later step fails for a
+# reason that is not a test failure.
+run "setup" bash scripts/setup.sh
+run "npm deps" npm_deps
+((FAILED)) && summary
+
+run "ctest (build)" ctest --test-dir build --output-on-failure -j2
+run "asan+ubsan build" asan_build
+if [[ "${RESULTS[-1]}" == *": ok "* ]]; then
+  run "ctest (build-asan)" asan_tests
+fi
+summary

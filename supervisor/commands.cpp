@@ -1,0 +1,227 @@
+#include "supervisor/commands.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "common/gguf.h"
+#include "common/install_paths.h"
+#include "common/logging.h"
+#include "supervisor/control_api.h"
+#include "supervisor/control_client.h"
+#include "supervisor/exit_codes.h"
+#include "supervisor/node_supervisor.h"
+#include "supervisor/ports.h"
+
+namespace qmesh {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Everything `start` and `check-config` verify before anything is spawned.
+struct Prepared {
+  NodeConfig config;
+  NodeBinaries binaries;
+  std::map<std::string, GgufMetadata> models;
+};
+
+int fail(int code, const std::string& message) {
+  std::cerr << "qmesh-supervisor: " << message << "\n";
+  return code;
+}
+
+fs::path routerBinary() {
+  std::error_code ec;
+  const fs::path exeDir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (const fs::path& p : {exeDir / "qmesh-router", exeDir / ".." / "router" / "qmesh-router"})
+    if (fs::exists(p, ec)) return fs::weakly_canonical(p, ec);
+  return exeDir / "qmesh-router";
+}
+
+// On failure returns the exit code with the message already printed.
+std::variant<Prepared, int> prepare(const fs::path& file) {
+  auto config = loadNodeConfig(file);
+  if (!config) return fail(exit_code::kConfig, "config error:\n" + config.error().message);
+  Prepared p{std::move(*config), {}, {}};
+  if (!p.config.models.empty()) {
+    auto bin = resolveLlamaServer(p.config.node.llama_server);
+    if (!bin) return fail(exit_code::kMissingBinary, bin.error().message);
+    p.binaries.llama_server = *bin;
+  }
+  if (p.config.router.enabled) {
+    p.binaries.router = routerBinary();
+    if (access(p.binaries.router.c_str(), X_OK) != 0)
+      return fail(exit_code::kMissingBinary,
+                  "qmesh-router not found at " + p.binaries.router.string() +
+                      ": build it (scripts/setup.sh), or set router.enabled: false");
+  }
+  for (size_t i = 0; i < p.config.models.size(); ++i) {
+    const auto& m = p.config.models[i];
+    auto meta = readGgufMetadata(m.gguf);
+    if (!meta)
+      return fail(exit_code::kModel, "models[" + std::to_string(i) + "] '" + m.name +
+                                         "' in " + p.config.file.string() + ": " +
+                                         meta.error().message);
+    p.models[m.name] = *meta;
+  }
+  return p;
+}
+
+int checkPorts(const NodeConfig& c) {
+  for (size_t i = 0; i < c.models.size(); ++i) {
+    if (c.models[i].port == 0) continue;
+    if (auto s = checkPortFree("127.0.0.1", c.models[i].port); !s)
+      return fail(exit_code::kAddressInUse,
+                  "models[" + std::to_string(i) + "].port: " + s.error().message +
+                      ": stop whatever uses it, choose another port, or use 0 to pick a free one");
+  }
+  if (c.router.enabled)
+    if (auto s = checkPortFree(c.router.listen.host, c.router.listen.port); !s)
+      return fail(exit_code::kAddressInUse,
+                  "router.listen: " + s.error().message +
+                      ": stop whatever uses it or set router.listen to a free address");
+  return exit_code::kOk;
+}
+
+std::string describeChild(const nlohmann::json& c) {
+  std::ostringstream line;
+  line << "  " << c.value("name", "?") << "  " << c.value("state", "?");
+  if (!c["pid"].is_null()) line << "  pid " << c["pid"];
+  line << "  port " << c.value("port", 0) << "  restarts " << c.value("restarts", 0);
+  if (!c.value("last_exit", "").empty()) line << "  last exit: " << c.value("last_exit", "");
+  return line.str();
+}
+
+}  // namespace
+
+int runCheckConfig(const fs::path& file) {
+  auto prepared = prepare(file);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  const auto& p = std::get<Prepared>(prepared);
+  std::cout << p.config.file.string() << ": OK\n  node " << p.config.node.name << ", control "
+            << p.config.node.control.str() << "\n";
+  for (const auto& m : p.config.models) {
+    const auto& g = p.models.at(m.name);
+    std::cout << "  model " << m.name << ": " << m.gguf.string() << " (" << g.architecture
+              << ", " << g.file_size / (1024 * 1024) << " MiB, trained context "
+              << g.context_length << "), " << m.parallel << " slots\n";
+  }
+  if (p.config.router.enabled) std::cout << "  router on " << p.config.router.listen.str() << "\n";
+  return exit_code::kOk;
+}
+
+int runStart(const fs::path& file) {
+  auto prepared = prepare(file);
+  if (auto* code = std::get_if<int>(&prepared)) return *code;
+  auto& p = std::get<Prepared>(prepared);
+  const NodeConfig& c = p.config;
+  if (int code = checkPorts(c); code != exit_code::kOk) return code;
+  initLogging("supervisor", c.node.name, c.node.log_level, c.node.log_format);
+  std::error_code ec;
+  fs::create_directories(c.node.data_dir, ec);
+  if (ec)
+    return fail(exit_code::kConfig, "node.data_dir " + c.node.data_dir.string() +
+                                        " cannot be created: " + ec.message());
+  ::signal(SIGPIPE, SIG_IGN);
+
+  boost::asio::io_context io;
+  NodeSupervisor node(io, c, p.binaries, p.models);
+  bool shuttingDown = false;
+  auto shutdown = [&] {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    node.stop([&] { io.stop(); });
+  };
+  ControlApi api(io, node, shutdown);
+  if (auto s = api.listen(c.node.control); !s) return fail(exit_code::kAddressInUse, s.error().message);
+  node.setOnChange([&] { api.notifyChange(); });
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::function<void(boost::system::error_code, int)> onSignal = [&](auto ec, int sig) {
+    if (ec) return;
+    if (shuttingDown) {
+      spdlog::warn("second signal: killing every child now");
+      io.stop();  // the launchers' destructors SIGKILL and reap what is left
+      return;
+    }
+    spdlog::info("received {}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    shutdown();
+    signals.async_wait(onSignal);
+  };
+  signals.async_wait(onSignal);
+
+  const fs::path pidFile = c.node.data_dir / "supervisor.pid";
+  std::ofstream(pidFile) << ::getpid() << "\n";
+  spdlog::info("qmesh-supervisor {} for node '{}' (config {}): control API on http://{}, {} model(s){}",
+               QMESH_VERSION, c.node.name, c.file.string(), c.node.control.str(), c.models.size(),
+               c.router.enabled ? ", router on http://" + c.router.listen.str() : "");
+  node.start();
+  io.run();
+  api.close();
+  fs::remove(pidFile, ec);
+  spdlog::info("qmesh-supervisor stopped");
+  return exit_code::kOk;
+}
+
+int runStatus(const fs::path& file, bool json) {
+  auto config = loadNodeConfig(file);
+  if (!config) return fail(exit_code::kConfig, "config error:\n" + config.error().message);
+  const auto reply = controlRequest(config->node.control, "GET", "/status");
+  if (!reply.reached)
+    return fail(exit_code::kNotRunning, "no qmesh-supervisor answers on " +
+                                            config->node.control.str() + " (" + reply.error +
+                                            "): start it with `qmesh-supervisor start --config " +
+                                            file.string() + "`");
+  if (json) {
+    std::cout << reply.body << "\n";
+    return exit_code::kOk;
+  }
+  const auto s = nlohmann::json::parse(reply.body, nullptr, false);
+  if (s.is_discarded()) return fail(exit_code::kRuntime, "unreadable status: " + reply.body);
+  std::cout << "node " << s.value("node", "?") << "  pid " << s["pid"] << "  version "
+            << s.value("version", "?") << "\nmodels:\n";
+  for (const auto& m : s["models"]) std::cout << describeChild(m) << "\n";
+  if (!s["router"].is_null())
+    std::cout << "router:\n" << describeChild(s["router"]) << "  listen "
+              << s["router"].value("listen", "") << "\n";
+  return exit_code::kOk;
+}
+
+int runStop(const fs::path& file) {
+  auto config = loadNodeConfig(file);
+  if (!config) return fail(exit_code::kConfig, "config error:\n" + config.error().message);
+  const auto reply = controlRequest(config->node.control, "POST", "/shutdown");
+  if (!reply.reached)
+    return fail(exit_code::kNotRunning,
+                "no qmesh-supervisor answers on " + config->node.control.str() + ": nothing to stop");
+  // Wait until the control API goes away: every child is reaped before it closes.
+  const auto deadline = std::chrono::steady_clock::now() + config->supervisor.stop_grace +
+                        std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!controlRequest(config->node.control, "GET", "/status", Millis(500)).reached) {
+      std::cout << "stopped\n";
+      return exit_code::kOk;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return fail(exit_code::kRuntime, "the supervisor did not stop in time");
+}
+
+int runRestart(const fs::path& file, const std::string& child) {
+  auto config = loadNodeConfig(file);
+  if (!config) return fail(exit_code::kConfig, "config error:\n" + config.error().message);
+  const auto reply = controlRequest(config->node.control, "POST", "/children/" + child + "/restart");
+  if (!reply.reached)
+    return fail(exit_code::kNotRunning, "no qmesh-supervisor answers on " + config->node.control.str());
+  if (reply.status == 404) return fail(exit_code::kConfig, "no model or child named '" + child + "'");
+  std::cout << "restarting " << child << "\n";
+  return exit_code::kOk;
+}
+
+}  // namespace qmesh

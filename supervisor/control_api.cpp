@@ -1,0 +1,164 @@
+#include "supervisor/control_api.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <regex>
+
+#include "supervisor/node_supervisor.h"
+
+namespace qmesh {
+
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+constexpr auto kLongPoll = std::chrono::seconds(25);
+constexpr auto kIdle = std::chrono::seconds(60);
+
+std::string queryParam(const std::string& target, const std::string& key) {
+  const auto q = target.find('?');
+  if (q == std::string::npos) return "";
+  std::string rest = target.substr(q + 1);
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    const size_t amp = std::min(rest.find('&', pos), rest.size());
+    const std::string pair = rest.substr(pos, amp - pos);
+    if (pair.rfind(key + "=", 0) == 0) return pair.substr(key.size() + 1);
+    pos = amp + 1;
+  }
+  return "";
+}
+
+std::string errorJson(const std::string& message) {
+  return nlohmann::json{{"error", {{"message", message}}}}.dump();
+}
+
+}  // namespace
+
+class ControlApi::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, ControlApi& api) : stream_(std::move(socket)), api_(api) {}
+
+  void start() { read(); }
+
+ private:
+  void read() {
+    req_ = {};
+    stream_.expires_after(kIdle);
+    http::async_read(stream_, buffer_, req_,
+                     [self = shared_from_this()](boost::beast::error_code ec, size_t) {
+                       if (ec) return self->stream_.socket().close();
+                       self->route();
+                     });
+  }
+
+  void route() {
+    const std::string target(req_.target());
+    const std::string path = target.substr(0, target.find('?'));
+    static const std::regex restartRe("^/children/([^/]+)/restart$");
+    std::smatch m;
+    if (path == "/status" && req_.method() == http::verb::get) return status(target);
+    if (path == "/metrics" && req_.method() == http::verb::get)
+      return reply(http::status::ok, api_.node_.metrics(), "text/plain; version=0.0.4");
+    if (std::regex_match(path, m, restartRe) && req_.method() == http::verb::post) {
+      if (!api_.node_.restart(m[1]))
+        return reply(http::status::not_found, errorJson("no child named '" + m[1].str() + "'"));
+      return reply(http::status::accepted, R"({"restarting":")" + m[1].str() + "\"}");
+    }
+    if (path == "/shutdown" && req_.method() == http::verb::post) {
+      reply(http::status::accepted, R"({"stopping":true})");
+      boost::asio::post(api_.io_, api_.onShutdown_);
+      return;
+    }
+    reply(http::status::not_found,
+          errorJson("unknown endpoint " + std::string(req_.method_string()) + " " + path +
+                    " (try GET /status, GET /metrics, POST /children/NAME/restart, POST /shutdown)"));
+  }
+
+  void status(const std::string& target) {
+    const std::string after = queryParam(target, "after");
+    if (after.empty() || api_.node_.generation() > std::strtoull(after.c_str(), nullptr, 10))
+      return reply(http::status::ok, api_.node_.status().dump());
+    auto timer = std::make_shared<boost::asio::steady_timer>(api_.io_, kLongPoll);
+    api_.waiters_.push_back(timer);
+    stream_.expires_never();
+    timer->async_wait([self = shared_from_this(), timer](boost::beast::error_code) {
+      self->reply(http::status::ok, self->api_.node_.status().dump());
+    });
+  }
+
+  void reply(http::status status, std::string body, const char* type = "application/json") {
+    auto res = std::make_shared<http::response<http::string_body>>(status, req_.version());
+    res->set(http::field::server, "qmesh-supervisor");
+    res->set(http::field::content_type, type);
+    res->keep_alive(req_.keep_alive());
+    res->body() = std::move(body);
+    res->prepare_payload();
+    stream_.expires_after(kIdle);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res](boost::beast::error_code ec, size_t) {
+                        if (ec || !res->keep_alive()) {
+                          boost::beast::error_code ignored;
+                          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                          return;
+                        }
+                        self->read();
+                      });
+  }
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  http::request<http::string_body> req_;
+  ControlApi& api_;
+};
+
+ControlApi::ControlApi(boost::asio::io_context& io, NodeSupervisor& node,
+                       std::function<void()> onShutdown)
+    : io_(io), node_(node), onShutdown_(std::move(onShutdown)), acceptor_(io) {}
+
+ControlApi::~ControlApi() { close(); }
+
+Status ControlApi::listen(const HostPort& address) {
+  boost::system::error_code ec;
+  const auto ip = boost::asio::ip::make_address(address.host, ec);
+  if (ec) return makeError("node.control: '" + address.host + "' is not an IP address");
+  const tcp::endpoint ep(ip, address.port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(boost::asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    acceptor_.close();
+    return makeError("node.control " + address.str() + " is not available (" + ec.message() +
+                     "): another qmesh-supervisor may be running with this config; stop it, or "
+                     "set node.control to a free port");
+  }
+  accept();
+  return Ok{};
+}
+
+void ControlApi::accept() {
+  acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec) return;  // closed
+    std::make_shared<Session>(std::move(socket), *this)->start();
+    accept();
+  });
+}
+
+void ControlApi::close() {
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  notifyChange();
+}
+
+void ControlApi::notifyChange() {
+  for (auto& w : waiters_)
+    if (auto t = w.lock()) t->cancel();
+  waiters_.clear();
+}
+
+}  // namespace qmesh

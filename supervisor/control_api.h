@@ -1,0 +1,45 @@
+// The supervisor's local HTTP control API (loopback only). What `qmesh-supervisor status`
+// prints and what the router reads:
+//   GET  /status[?after=N]      JSON of the node and every child; with `after`, waits until
+//                               the generation exceeds N (or ~25 s) so readers see changes at once
+//   GET  /metrics               Prometheus text
+//   POST /children/NAME/restart operator restart; also clears a crash-loop `failed`
+//   POST /shutdown              graceful stop of the whole node
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <list>
+#include <memory>
+
+#include "common/node_config.h"
+#include "common/result.h"
+
+namespace qmesh {
+
+class NodeSupervisor;
+
+class ControlApi {
+ public:
+  ControlApi(boost::asio::io_context& io, NodeSupervisor& node, std::function<void()> onShutdown);
+  ~ControlApi();
+  Status listen(const HostPort& address);
+  void close();
+  void notifyChange();  // wakes every long-poll
+
+ private:
+  class Session;
+  void accept();
+
+  boost::asio::io_context& io_;
+  NodeSupervisor& node_;
+  std::function<void()> onShutdown_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  // Long-polls park on these timers; notifyChange() cancels them all.
+  std::list<std::weak_ptr<boost::asio::steady_timer>> waiters_;
+};
+
+}  // namespace qmesh

@@ -1,0 +1,205 @@
+#include "supervisor/node_supervisor.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <sstream>
+
+#include "supervisor/llama_args.h"
+#include "supervisor/ports.h"
+
+namespace qmesh {
+
+namespace {
+
+// The loop reacts to deadlines (grace periods, backoff, poll intervals) within one tick;
+// 50 ms keeps restart latency low at a negligible CPU cost.
+constexpr Millis kTick{50};
+
+constexpr ChildState kAllStates[] = {ChildState::Starting,   ChildState::Loading,
+                                     ChildState::Ready,      ChildState::Unhealthy,
+                                     ChildState::Restarting, ChildState::Failed,
+                                     ChildState::Stopped};
+
+}  // namespace
+
+NodeSupervisor::NodeSupervisor(boost::asio::io_context& io, NodeConfig config,
+                               NodeBinaries binaries, std::map<std::string, GgufMetadata> models)
+    : io_(io),
+      config_(std::move(config)),
+      binaries_(std::move(binaries)),
+      models_(std::move(models)),
+      startedAt_(clock_.now()),
+      tickTimer_(io),
+      sigchld_(io, SIGCHLD) {
+  prober_ = std::make_unique<CurlHealthProber>(
+      [&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
+  for (const auto& m : config_.models) {
+    addChild("model", m.name, &m, [this, &m]() -> Result<ChildCommand> {
+      uint16_t port = m.port;
+      if (port == 0) {
+        auto free = pickFreeLoopbackPort();
+        if (!free) return free.error();
+        port = *free;
+      }
+      return ChildCommand{buildLlamaServerArgs(binaries_.llama_server, m, port), port};
+    });
+  }
+  if (!binaries_.router.empty()) {
+    addChild("router", "router", nullptr, [this]() -> Result<ChildCommand> {
+      return ChildCommand{{binaries_.router.string(), "--config", config_.file.string()},
+                          config_.router.listen.port};
+    });
+  }
+}
+
+NodeSupervisor::~NodeSupervisor() = default;
+
+void NodeSupervisor::addChild(const std::string& kind, const std::string& name,
+                              const ModelConfig* model, ProcessLauncher::CommandFactory factory) {
+  Child c;
+  c.kind = kind;
+  c.model = model;
+  c.launcher = std::make_unique<ProcessLauncher>(io_, name, std::move(factory));
+  c.supervisor = std::make_unique<ChildSupervisor>(name, config_.supervisor, clock_, random_,
+                                                   *c.launcher, *prober_, [this] { changed(); });
+  children_.push_back(std::move(c));
+}
+
+void NodeSupervisor::changed() {
+  ++generation_;
+  if (onChange_) onChange_();
+}
+
+void NodeSupervisor::armSigchld() {
+  // Re-armed before reaping, so a SIGCHLD arriving while we reap is not lost.
+  sigchld_.async_wait([this](boost::system::error_code ec, int) {
+    if (ec) return;
+    armSigchld();
+    tick();
+  });
+}
+
+void NodeSupervisor::start() {
+  armSigchld();
+  for (auto& c : children_) c.supervisor->start();
+  scheduleTick();
+}
+
+void NodeSupervisor::scheduleTick() {
+  tickTimer_.expires_after(kTick);
+  tickTimer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || finished_) return;
+    tick();
+    if (!finished_) scheduleTick();
+  });
+}
+
+void NodeSupervisor::tick() {
+  if (finished_) return;
+  for (auto& c : children_) c.supervisor->tick();
+  if (stopping_) {
+    bool all = true;
+    for (auto& c : children_) all = all && c.supervisor->finished();
+    if (all && stopped_) {
+      finished_ = true;
+      tickTimer_.cancel();
+      sigchld_.cancel();
+      boost::asio::post(io_, std::exchange(stopped_, nullptr));
+    }
+  }
+}
+
+void NodeSupervisor::stop(std::function<void()> done) {
+  if (stopping_) return;
+  stopping_ = true;
+  stopped_ = std::move(done);
+  spdlog::info("stopping {} children (grace {})", children_.size(),
+               formatDuration(config_.supervisor.stop_grace));
+  for (auto& c : children_) c.supervisor->stop();
+  tick();
+}
+
+bool NodeSupervisor::restart(const std::string& child) {
+  for (auto& c : children_) {
+    if (c.supervisor->name() == child) {
+      c.supervisor->reset();
+      return true;
+    }
+  }
+  return false;
+}
+
+nlohmann::json NodeSupervisor::childJson(const Child& c) const {
+  const ChildSnapshot s = c.supervisor->snapshot();
+  nlohmann::json j = {{"name", s.name},
+                      {"state", toString(s.state)},
+                      {"pid", s.pid > 0 ? nlohmann::json(s.pid) : nlohmann::json(nullptr)},
+                      {"port", s.port},
+                      {"restarts", s.restarts},
+                      {"last_exit", s.last_exit},
+                      {"uptime_s", s.uptime_s},
+                      {"health_poll_ms", s.last_poll_ms}};
+  if (c.model) {
+    j["slots"] = c.model->parallel;
+    j["ctx_size"] = c.model->ctx_size;
+    j["embeddings"] = c.model->embeddings;
+    if (auto it = models_.find(c.model->name); it != models_.end()) {
+      const auto& g = it->second;
+      j["gguf"] = {{"path", c.model->gguf.string()},
+                   {"architecture", g.architecture},
+                   {"name", g.name},
+                   {"context_length", g.context_length},
+                   {"file_size", g.file_size},
+                   {"tensors", g.tensor_count}};
+    }
+  } else {
+    j["listen"] = config_.router.listen.str();
+  }
+  return j;
+}
+
+nlohmann::json NodeSupervisor::status() const {
+  nlohmann::json j = {{"node", config_.node.name},
+                      {"version", QMESH_VERSION},
+                      {"generation", generation_},
+                      {"pid", ::getpid()},
+                      {"uptime_s", std::chrono::duration<double>(clock_.now() - startedAt_).count()},
+                      {"config", config_.file.string()},
+                      {"stopping", stopping_},
+                      {"models", nlohmann::json::array()},
+                      {"router", nullptr}};
+  for (const auto& c : children_) {
+    if (c.kind == "model") j["models"].push_back(childJson(c));
+    else j["router"] = childJson(c);
+  }
+  return j;
+}
+
+std::string NodeSupervisor::metrics() const {
+  std::ostringstream out;
+  out << "# HELP qmesh_supervisor_child_restarts_total Restarts of each supervised child.\n"
+         "# TYPE qmesh_supervisor_child_restarts_total counter\n";
+  for (const auto& c : children_)
+    out << "qmesh_supervisor_child_restarts_total{child=\"" << c.supervisor->name()
+        << "\",kind=\"" << c.kind << "\"} " << c.supervisor->snapshot().restarts << "\n";
+  out << "# HELP qmesh_supervisor_child_state 1 for the state each child is in.\n"
+         "# TYPE qmesh_supervisor_child_state gauge\n";
+  for (const auto& c : children_)
+    for (ChildState s : kAllStates)
+      out << "qmesh_supervisor_child_state{child=\"" << c.supervisor->name() << "\",state=\""
+          << toString(s) << "\"} " << (c.supervisor->state() == s ? 1 : 0) << "\n";
+  out << "# HELP qmesh_supervisor_health_poll_latency_ms Latency of answered /health polls.\n"
+         "# TYPE qmesh_supervisor_health_poll_latency_ms histogram\n";
+  for (const auto& c : children_)
+    c.supervisor->pollLatency().render(out, "qmesh_supervisor_health_poll_latency_ms",
+                                       "child=\"" + c.supervisor->name() + "\"");
+  out << "# HELP qmesh_supervisor_uptime_seconds Seconds since the supervisor started.\n"
+         "# TYPE qmesh_supervisor_uptime_seconds gauge\n"
+      << "qmesh_supervisor_uptime_seconds "
+      << std::chrono::duration<double>(clock_.now() - startedAt_).count() << "\n";
+  return out.str();
+}
+
+}  // namespace qmesh

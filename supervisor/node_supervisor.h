@@ -1,0 +1,81 @@
+// The node: one ChildSupervisor per model (a llama-server each) plus one for the router,
+// driven by an Asio event loop. Owns every child; stop() ends them all and then the loop.
+//
+// Concurrency: everything runs on the io_context's single thread, except the health prober's
+// own thread, whose results are posted back to it.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "common/gguf.h"
+#include "common/node_config.h"
+#include "supervisor/child_supervisor.h"
+#include "supervisor/process_launcher.h"
+
+namespace qmesh {
+
+struct NodeBinaries {
+  std::filesystem::path llama_server;
+  std::filesystem::path router;  // empty: no router child
+};
+
+class NodeSupervisor {
+ public:
+  NodeSupervisor(boost::asio::io_context& io, NodeConfig config, NodeBinaries binaries,
+                 std::map<std::string, GgufMetadata> models);
+  ~NodeSupervisor();
+
+  void start();
+  // Graceful: SIGTERM to every child, SIGKILL after the grace period; `done` runs once all
+  // are reaped.
+  void stop(std::function<void()> done);
+  bool restart(const std::string& child);  // false: no such child
+
+  nlohmann::json status() const;
+  std::string metrics() const;
+  uint64_t generation() const { return generation_; }
+  // Called (on the loop) after every change of any child; used to wake long-polls.
+  void setOnChange(std::function<void()> f) { onChange_ = std::move(f); }
+
+ private:
+  struct Child {
+    std::string kind;  // "model" or "router"
+    const ModelConfig* model = nullptr;
+    std::unique_ptr<ProcessLauncher> launcher;
+    std::unique_ptr<ChildSupervisor> supervisor;
+  };
+  void addChild(const std::string& kind, const std::string& name, const ModelConfig* model,
+                ProcessLauncher::CommandFactory factory);
+  void tick();
+  void scheduleTick();
+  void armSigchld();
+  void changed();
+  nlohmann::json childJson(const Child& c) const;
+
+  boost::asio::io_context& io_;
+  NodeConfig config_;
+  NodeBinaries binaries_;
+  std::map<std::string, GgufMetadata> models_;
+  SteadyClock clock_;
+  SeededRandom random_;
+  TimePoint startedAt_;
+  std::unique_ptr<HealthProber> prober_;
+  std::vector<Child> children_;
+  boost::asio::steady_timer tickTimer_;
+  boost::asio::signal_set sigchld_;
+  uint64_t generation_ = 1;
+  std::function<void()> onChange_;
+  std::function<void()> stopped_;
+  bool stopping_ = false;
+  bool finished_ = false;  // every child reaped after stop()
+};
+
+}  // namespace qmesh

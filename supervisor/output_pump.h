@@ -1,0 +1,14 @@
+// Reads a child's stdout/stderr pipe on the event loop and logs each line, prefixed with the
+// child's name, so operators find every process's output in the supervisor's one log.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <string>
+
+namespace qmesh {
+
+// Takes ownership of `fd`; reads until EOF (the child and everything it forked are gone).
+void startOutputPump(boost::asio::io_context& io, int fd, std::string prefix);
+
+}  // namespace qmesh

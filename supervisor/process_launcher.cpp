@@ -1,0 +1,32 @@
+#include "supervisor/process_launcher.h"
+
+#include "supervisor/output_pump.h"
+
+namespace qmesh {
+
+ProcessLauncher::ProcessLauncher(boost::asio::io_context& io, std::string name,
+                                 CommandFactory factory)
+    : io_(io), name_(std::move(name)), factory_(std::move(factory)) {}
+
+Result<ChildLauncher::Launched> ProcessLauncher::launch() {
+  auto command = factory_();
+  if (!command) return command.error();
+  auto child = ChildProcess::spawn({command->argv, true});
+  if (!child) return child.error();
+  child_.emplace(std::move(*child));
+  if (int fd = child_->takeOutputFd(); fd >= 0) startOutputPump(io_, fd, name_);
+  return Launched{child_->pid(), command->port};
+}
+
+void ProcessLauncher::signal(int sig) {
+  if (child_) child_->signalGroup(sig);
+}
+
+std::optional<ExitStatus> ProcessLauncher::tryReap() {
+  if (!child_) return std::nullopt;
+  auto status = child_->tryReap();
+  if (status) child_.reset();
+  return status;
+}
+
+}  // namespace qmesh

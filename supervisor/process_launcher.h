@@ -1,0 +1,36 @@
+// The real ChildLauncher: forks the command built for each spawn (a model gets a fresh free
+// port every time) and pumps its output into the log.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+
+#include <functional>
+#include <optional>
+
+#include "supervisor/child_process.h"
+#include "supervisor/child_supervisor.h"
+
+namespace qmesh {
+
+struct ChildCommand {
+  std::vector<std::string> argv;
+  uint16_t port = 0;  // where its /health answers
+};
+
+class ProcessLauncher final : public ChildLauncher {
+ public:
+  using CommandFactory = std::function<Result<ChildCommand>()>;
+  ProcessLauncher(boost::asio::io_context& io, std::string name, CommandFactory factory);
+
+  Result<Launched> launch() override;
+  void signal(int sig) override;
+  std::optional<ExitStatus> tryReap() override;
+
+ private:
+  boost::asio::io_context& io_;
+  std::string name_;
+  CommandFactory factory_;
+  std::optional<ChildProcess> child_;  // RAII: killed and reaped if the launcher dies first
+};
+
+}  // namespace qmesh

@@ -1,0 +1,40 @@
+// Shared helpers for tests: temp dirs, deadlines instead of sleeps, and where things are.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+namespace qmesh::test {
+
+// A fresh directory under $TMPDIR, removed with everything in it when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+  std::filesystem::path write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Polls `condition` every `poll` until it holds or `timeout` passes; returns whether it held.
+bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+               std::chrono::milliseconds poll = std::chrono::milliseconds(20));
+
+std::filesystem::path sourceDir();  // $QMESH_SOURCE_DIR (set by ctest)
+std::filesystem::path buildDir();   // $QMESH_BUILD_DIR (set by ctest)
+std::filesystem::path llamaServerBinary();
+std::filesystem::path demoModel();
+// Integration tests need the packaged llama-server and the demo model; true when both exist.
+bool haveRealLlamaServer();
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close).
+uint16_t freeLoopbackPort();
+
+}  // namespace qmesh::test
