@@ -132,6 +132,7 @@ void ChildSupervisor::onHealth(uint64_t instance, const HealthResult& r) {
                    seconds(now - spawnedAt_));
     const bool changed = state_ != ChildState::Ready || failures_ != 0;
     failures_ = 0;
+    crashesSinceReady_ = 0;
     nextPollAt_ = now + settings_.health.interval;
     if (changed) setState(ChildState::Ready);
     return;
@@ -199,7 +200,9 @@ void ChildSupervisor::scheduleRestart(const std::string& reason) {
     setState(ChildState::Failed);
     return;
   }
-  const Millis delay = backoffDelay(settings_.restart, history_.recent() - 1, random_);
+  // The delay grows with crashes since the child was last ready, so a server that ran fine
+  // and then died comes back fast; the crash-loop verdict above counts every restart.
+  const Millis delay = backoffDelay(settings_.restart, crashesSinceReady_++, random_);
   restartAt_ = now + delay;
   ++restarts_;
   spdlog::info("[{}] restarting in {} ms (restart {} within {})", name_, delay.count(),
@@ -220,6 +223,7 @@ void ChildSupervisor::stop() {
 void ChildSupervisor::reset() {
   if (stopping_) return;
   history_.clear();
+  crashesSinceReady_ = 0;
   spdlog::info("[{}] restart requested by the operator", name_);
   if (running_) {
     terminate("restarted by the operator");

@@ -114,6 +114,7 @@ class ChildSupervisor {
   uint16_t port_ = 0;
   int restarts_ = 0;
   int failures_ = 0;
+  int crashesSinceReady_ = 0;  // the backoff exponent
   bool pollInFlight_ = false;
   std::string lastExit_;
   std::string pendingReason_;  // why the running instance is being terminated

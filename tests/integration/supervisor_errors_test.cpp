@@ -1,9 +1,7 @@
 // Bad input to qmesh-supervisor: each gets one precise message and a documented exit code,
 // and nothing is left running.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "tests/integration/node_fixture.h"
@@ -13,28 +11,6 @@ namespace qmesh::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A listening socket held for the test's duration, so a port is really busy.
-class HeldPort {
- public:
-  HeldPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 1);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~HeldPort() { ::close(fd_); }
-  uint16_t port() const { return port_; }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
 
 CommandResult supervisor(std::vector<std::string> args) {
   args.insert(args.begin(), supervisorBinary().string());
@@ -109,7 +85,7 @@ TEST(SupervisorErrors, MissingLlamaServerBinaryNamesTheFix) {
 }
 
 TEST(SupervisorErrors, BusyFixedModelPortIsAClearError) {
-  HeldPort held;
+  LoopbackListener held;
   TempDir dir;
   NodeYaml y;
   y.control_port = freeLoopbackPort();
@@ -122,7 +98,7 @@ TEST(SupervisorErrors, BusyFixedModelPortIsAClearError) {
 }
 
 TEST(SupervisorErrors, BusyControlAddressIsAClearErrorAndSpawnsNothing) {
-  HeldPort held;
+  LoopbackListener held;
   TempDir dir;
   NodeYaml y;
   y.control_port = held.port();

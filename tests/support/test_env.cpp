@@ -54,6 +54,27 @@ fs::path llamaServerBinary() { return sourceDir() / "third_party_bins" / "linux-
 fs::path demoModel() { return sourceDir() / "third_party_bins" / "models" / "demo.gguf"; }
 bool haveRealLlamaServer() { return fs::exists(llamaServerBinary()) && fs::exists(demoModel()); }
 
+LoopbackListener::LoopbackListener() {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(fd_, 64) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw std::runtime_error("cannot listen on a loopback port");
+  port_ = ntohs(addr.sin_port);
+}
+
+LoopbackListener::~LoopbackListener() { close(); }
+
+void LoopbackListener::close() {
+  if (fd_ < 0) return;
+  ::shutdown(fd_, SHUT_RDWR);
+  ::close(fd_);
+  fd_ = -1;
+}
+
 uint16_t freeLoopbackPort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

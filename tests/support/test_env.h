@@ -37,4 +37,21 @@ bool haveRealLlamaServer();
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close).
 uint16_t freeLoopbackPort();
 
+// A listening TCP socket on 127.0.0.1 (port picked by the kernel), held until destruction:
+// a port that is really busy, or the base of a fake server.
+class LoopbackListener {
+ public:
+  LoopbackListener();
+  ~LoopbackListener();
+  LoopbackListener(const LoopbackListener&) = delete;
+  LoopbackListener& operator=(const LoopbackListener&) = delete;
+  int fd() const { return fd_; }
+  uint16_t port() const { return port_; }
+  void close();
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
 }  // namespace qmesh::test
