@@ -63,7 +63,10 @@ Result<ChildProcess> ChildProcess::spawn(const Options& options) {
     execv(argv[0], argv.data());
     const char* msg = "qmesh: exec failed: ";
     (void)!write(STDERR_FILENO, msg, strlen(msg));
-    const char* err = strerror(errno);
+    // Not strerror(): it translates through gettext, whose locks another thread may have held
+    // at fork; strerrordesc_np only reads a static table.
+    const char* err = strerrordesc_np(errno);
+    if (!err) err = "unknown error";
     (void)!write(STDERR_FILENO, err, strlen(err));
     (void)!write(STDERR_FILENO, "\n", 1);
     _exit(127);

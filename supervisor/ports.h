@@ -10,7 +10,7 @@
 namespace qmesh {
 
 Result<uint16_t> pickFreeLoopbackPort();
-// Binds host:port briefly (SO_REUSEADDR, as servers do); an error names who uses it if known.
+// Binds host:port briefly (SO_REUSEADDR, as servers do); the error carries the errno text.
 Status checkPortFree(const std::string& host, uint16_t port);
 
 }  // namespace qmesh

@@ -3,6 +3,7 @@
 // that nothing outlives its owner. Waits are deadlines on real state, never sleeps.
 #include "supervisor/child_process.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -128,6 +129,17 @@ TEST(ChildProcessTest, DestructorKillsAndReapsRunningChild) {
   EXPECT_EQ(errno, ESRCH);
 }
 
+TEST(ChildProcessTest, DestructorKillsTheWholeGroup) {
+  pid_t grandchild = -1;
+  {
+    ChildProcess child = spawnShell("sleep 100 & echo $!; wait", true);
+    Fd out{child.takeOutputFd()};
+    grandchild = std::stoi(readOutput(out.fd, "\n"));
+    ASSERT_TRUE(processExists(grandchild));
+  }
+  EXPECT_TRUE(waitUntil([&] { return !processExists(grandchild); }, kDeadline, 5ms));
+}
+
 TEST(ChildProcessTest, MoveAssignmentKillsTheChildItReplaces) {
   ChildProcess first = spawnShell("exec sleep 100");
   const pid_t firstPid = first.pid();
@@ -188,10 +200,21 @@ TEST(ChildProcessTest, WithoutCaptureThereIsNoPipe) {
   ASSERT_TRUE(reapWithin(child, kDeadline).has_value());
 }
 
-TEST(ChildProcessTest, StdinIsDevNull) {
-  ChildProcess child = spawnShell("cat; echo done", true);  // cat must see EOF at once
-  Fd out{child.takeOutputFd()};
-  EXPECT_EQ(readOutput(out.fd), "done\n");
+TEST(ChildProcessTest, StdinIsDevNullNotTheSupervisorsStdin) {
+  // Give this process a stdin that never ends, so a child inheriting it would block in cat.
+  int pipeFds[2];
+  ASSERT_EQ(::pipe2(pipeFds, O_CLOEXEC), 0);
+  const int savedStdin = ::dup(STDIN_FILENO);
+  ASSERT_GE(savedStdin, 0);
+  ::dup2(pipeFds[0], STDIN_FILENO);
+  auto spawned = ChildProcess::spawn({{"/bin/sh", "-c", "cat; echo done"}, true});
+  ::dup2(savedStdin, STDIN_FILENO);
+  ::close(savedStdin);
+  ::close(pipeFds[0]);
+  Fd writeEnd{pipeFds[1]};
+  ASSERT_TRUE(spawned.ok());
+  Fd out{spawned->takeOutputFd()};
+  EXPECT_EQ(readOutput(out.fd, "done\n", 5s), "done\n");
 }
 
 TEST(ChildProcessTest, ExecFailureExitsWith127AndSaysWhy) {

@@ -13,8 +13,10 @@ namespace {
 // A listening TCP socket on 127.0.0.1, closed when the object dies.
 class Listener {
  public:
-  explicit Listener(uint16_t port = 0) {
+  explicit Listener(uint16_t port = 0, bool reuseAddr = false) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (reuseAddr && fd_ >= 0) ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -28,6 +30,7 @@ class Listener {
     if (fd_ >= 0) ::close(fd_);
   }
   bool ok() const { return ok_; }
+  int fd() const { return fd_; }
   uint16_t port() const { return port_; }
 
  private:
@@ -81,6 +84,31 @@ TEST(PortsTest, CheckPortFreeSeesAListenerOnTheWildcardAddress) {
   const uint16_t port = ntohs(a.sin_port);
   EXPECT_FALSE(checkPortFree("127.0.0.1", port).ok());
   ::close(fd);
+}
+
+// A server restarted on a fixed port finds it in TIME_WAIT from the connections it closed;
+// like the server itself (SO_REUSEADDR), the check must call that free.
+TEST(PortsTest, CheckPortFreeAcceptsAPortInTimeWait) {
+  uint16_t port = 0;
+  {
+    Listener server(0, /*reuseAddr=*/true);  // as llama-server does; TIME_WAIT inherits it
+    ASSERT_TRUE(server.ok());
+    port = server.port();
+    const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    const int accepted = ::accept(server.fd(), nullptr, nullptr);
+    ASSERT_GE(accepted, 0);
+    ::close(accepted);  // the server side closes first: its port goes to TIME_WAIT
+    char c;
+    ASSERT_EQ(::read(client, &c, 1), 0);  // EOF: the FIN arrived
+    ::close(client);
+  }
+  auto status = checkPortFree("127.0.0.1", port);
+  EXPECT_TRUE(status.ok()) << status.error().message;
 }
 
 TEST(PortsTest, CheckPortFreeRejectsAHostThatIsNotAnAddress) {
