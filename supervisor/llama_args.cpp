@@ -1,5 +1,7 @@
 #include "supervisor/llama_args.h"
 
+#include <algorithm>
+
 namespace qmesh {
 
 std::vector<std::string> buildLlamaServerArgs(const std::filesystem::path& binary,
@@ -14,13 +16,23 @@ std::vector<std::string> buildLlamaServerArgs(const std::filesystem::path& binar
       "--parallel", std::to_string(model.parallel),
       "--n-gpu-layers", std::to_string(model.gpu_layers),
       "--metrics",   // the router and operators read load from /metrics
-      "--no-webui",  // an API worker; the UI would only widen what is exposed
+      "--no-ui",     // an API worker; the UI would only widen what is exposed
   };
   if (model.threads > 0) {
     args.push_back("--threads");
     args.push_back(std::to_string(model.threads));
   }
-  if (model.embeddings) args.push_back("--embeddings");
+  if (model.embeddings) {
+    args.push_back("--embeddings");
+    // /v1/embeddings refuses pooling "none" (the default for generative models) as not
+    // OpenAI-compatible; mean pooling is the usual choice. extra_args may set another.
+    const bool poolingGiven = std::any_of(model.extra_args.begin(), model.extra_args.end(),
+                                          [](const std::string& a) { return a.rfind("--pooling", 0) == 0; });
+    if (!poolingGiven) {
+      args.push_back("--pooling");
+      args.push_back("mean");
+    }
+  }
   args.insert(args.end(), model.extra_args.begin(), model.extra_args.end());
   return args;
 }

@@ -141,7 +141,8 @@ TEST(SupervisorErrors, CrashLoopingBinaryEndsFailedWhileTheSupervisorStaysUp) {
 TEST(SupervisorErrors, ChildIgnoringSigtermIsKilledAfterTheGracePeriod) {
   TempDir dir;
   const auto stubborn = dir.write(
-      "stubborn.sh", "#!/bin/sh\ntrap '' TERM\nwhile true; do sleep 0.05; done\n");
+      "stubborn.sh", "#!/bin/sh\ntrap '' TERM\necho 'ignoring SIGTERM now'\n"
+                     "while true; do sleep 0.05; done\n");
   ::chmod(stubborn.c_str(), 0755);
   NodeYaml y;
   y.node_extra = "  llama_server: " + stubborn.string() + "\n";
@@ -149,6 +150,8 @@ TEST(SupervisorErrors, ChildIgnoringSigtermIsKilledAfterTheGracePeriod) {
   y.models = validModels();
   RunningNode node(y);
   ASSERT_TRUE(node.waitForState("demo", "starting", 30s)) << node.log();
+  // The trap must be installed before the test signals, or the shell dies of the SIGTERM.
+  ASSERT_TRUE(node.process().waitForOutput("[demo] ignoring SIGTERM now", 30s)) << node.log();
   const int child = (*node.model("demo"))["pid"];
   const auto start = std::chrono::steady_clock::now();
   node.process().signal(SIGTERM);

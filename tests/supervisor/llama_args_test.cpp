@@ -91,7 +91,7 @@ TEST(LlamaArgsTest, EmbeddingsOnlyWhenSet) {
 TEST(LlamaArgsTest, AlwaysEnablesMetricsAndDisablesTheWebUi) {
   const Args args = buildLlamaServerArgs(kBinary, model(), 41000);
   EXPECT_TRUE(has(args, "--metrics"));
-  EXPECT_TRUE(has(args, "--no-webui"));
+  EXPECT_TRUE(has(args, "--no-ui"));
 }
 
 TEST(LlamaArgsTest, ExtraArgsAreAppendedLastInOrder) {
@@ -123,9 +123,10 @@ TEST(LlamaArgsTest, ExactCommandLineForATypicalModel) {
       "--parallel", "2",
       "--n-gpu-layers", "0",
       "--metrics",
-      "--no-webui",
+      "--no-ui",
       "--threads", "6",
       "--embeddings",
+      "--pooling", "mean",
       "--flash-attn",
   };
   EXPECT_EQ(buildLlamaServerArgs(kBinary, m, 41000), expected);

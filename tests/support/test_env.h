@@ -27,8 +27,8 @@ class TempDir {
 bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
                std::chrono::milliseconds poll = std::chrono::milliseconds(20));
 
-std::filesystem::path sourceDir();  // $QMESH_SOURCE_DIR (set by ctest)
-std::filesystem::path buildDir();   // $QMESH_BUILD_DIR (set by ctest)
+std::filesystem::path sourceDir();  // $QMESH_SOURCE_DIR, else the tree this was built from
+std::filesystem::path buildDir();   // $QMESH_BUILD_DIR, else the build this was built in
 std::filesystem::path llamaServerBinary();
 std::filesystem::path demoModel();
 // Integration tests need the packaged llama-server and the demo model; true when both exist.
