@@ -1,0 +1,106 @@
+// qmesh-router: supervised (`--config node.yaml`, workers from the supervisor's control API)
+// or static (`--listen ... --worker MODEL=http://HOST:PORT[,slots=N]`, for benchmarks).
+// Exit codes: 0 clean stop, 2 config/usage error, 4 listen address in use.
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <iostream>
+#include <unistd.h>
+
+#include "common/logging.h"
+#include "common/node_config.h"
+#include "router/router.h"
+
+using namespace qmesh;
+using namespace qmesh::router;
+
+namespace {
+
+int usageError(const std::string& message) {
+  std::cerr << "qmesh-router: " << message << "\n";
+  return 2;
+}
+
+std::string hostName() {
+  char buf[256] = {};
+  return gethostname(buf, sizeof buf - 1) == 0 && buf[0] ? buf : "node";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"qmesh-router: the OpenAI-compatible front of a qmesh node"};
+  std::string configFile, listen, control, nodeName, logLevel = "info";
+  std::vector<std::string> workers, apiKeys;
+  bool version = false;
+  app.add_option("--config", configFile, "node YAML (supervised mode: reads node: and router:)");
+  app.add_option("--listen", listen, "static mode: HOST:PORT to serve on (default 127.0.0.1:8080)");
+  app.add_option("--worker", workers, "static mode: MODEL=http://HOST:PORT[,slots=N], repeatable");
+  app.add_option("--control", control, "static mode: follow a supervisor's control API at HOST:PORT instead");
+  app.add_option("--node", nodeName, "node name in headers and logs (default: the host name)");
+  app.add_option("--api-key", apiKeys, "static mode: accepted API key, repeatable (default: none required)");
+  app.add_option("--log-level", logLevel, "trace, debug, info, warn, error");
+  app.add_flag("--version", version, "print the version and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (version) {
+    std::cout << "qmesh-router " << QMESH_VERSION << "\n";
+    return 0;
+  }
+
+  RouterConfig cfg;
+  if (!configFile.empty()) {
+    if (!workers.empty() || !listen.empty() || !control.empty() || !apiKeys.empty())
+      return usageError("--config cannot be combined with --listen/--worker/--control/--api-key; "
+                        "put those in the router: section of the YAML");
+    auto node = loadNodeConfig(configFile);
+    if (!node) return usageError(node.error().message);
+    cfg = fromNodeConfig(*node);
+    if (!nodeName.empty()) cfg.node_name = nodeName;
+  } else {
+    if (workers.empty() && control.empty())
+      return usageError("nothing to route to: give --config node.yaml, or --worker MODEL=http://HOST:PORT "
+                        "(repeatable), or --control HOST:PORT");
+    cfg.node_name = nodeName.empty() ? hostName() : nodeName;
+    cfg.log_level = logLevel;
+    cfg.api_keys = apiKeys;
+    if (!listen.empty()) {
+      auto hp = parseHostPort(listen);
+      if (!hp) return usageError("--listen: " + hp.error().message);
+      cfg.listen = *hp;
+    }
+    if (!control.empty()) {
+      auto hp = parseHostPort(control);
+      if (!hp) return usageError("--control: " + hp.error().message);
+      cfg.control = *hp;
+    }
+    for (const auto& spec : workers) {
+      auto w = parseWorkerSpec(spec);
+      if (!w) return usageError(w.error().message);
+      cfg.static_workers.push_back(*w);
+    }
+  }
+  initLogging("router", cfg.node_name, cfg.log_level, cfg.log_format);
+
+  // A client vanishing mid-write must be an error code on that socket, not a dead process.
+  std::signal(SIGPIPE, SIG_IGN);
+  net::io_context io(1);
+  Router router(io, cfg);
+  if (auto err = router.start()) {
+    spdlog::error("{}", err->message);
+    std::cerr << "qmesh-router: " << err->message << "\n";
+    return err->exit_code;
+  }
+  net::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](error_code ec, int sig) {
+    if (ec) return;
+    spdlog::info("received signal {}", sig);
+    router.shutdown();
+  });
+  io.run();
+  spdlog::info("router stopped");
+  return 0;
+}

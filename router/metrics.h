@@ -1,0 +1,58 @@
+// The router's Prometheus metrics: requests and status codes, in-flight, time to first byte
+// and total latency per model, upstream errors, bytes and SSE events. Plain counters on the
+// one io_context thread; rendered in the text exposition format on GET /metrics.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace qmesh::router {
+
+class WorkerDirectory;
+class Admission;
+
+class Histogram {
+ public:
+  explicit Histogram(std::vector<double> bounds);
+  void observe(double value);
+  // Appends the _bucket/_sum/_count lines; `labels` is `model="x"` or empty.
+  void render(std::string& out, const std::string& name, const std::string& labels) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::vector<uint64_t> counts_;  // one per bound, plus +Inf
+  double sum_ = 0;
+  uint64_t count_ = 0;
+};
+
+class RouterMetrics {
+ public:
+  void requestStarted() { ++inFlight_; }
+  // model is empty for requests answered locally (errors, /health, ...).
+  void requestFinished(const std::string& model, int status, double totalSeconds);
+  void firstByte(const std::string& model, double seconds);
+  void upstreamError(const std::string& model, const std::string& kind);
+  void bytesToClient(uint64_t n) { bytesToClient_ += n; }
+  void bytesFromClient(uint64_t n) { bytesFromClient_ += n; }
+  void sseEvents(const std::string& model, uint64_t n) { sseEvents_[model] += n; }
+  void retried(const std::string& model) { ++retries_[model]; }
+  void clientGone(const std::string& model) { ++clientGone_[model]; }
+  int64_t inFlight() const { return inFlight_; }
+  uint64_t requests() const;
+
+  std::string render(const WorkerDirectory& dir, const Admission& admission) const;
+
+ private:
+  Histogram& histogram(std::map<std::string, Histogram>& m, const std::string& model);
+  int64_t inFlight_ = 0;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;  // (model, status)
+  std::map<std::string, Histogram> ttfb_, total_;
+  std::map<std::pair<std::string, std::string>, uint64_t> upstreamErrors_;  // (model, kind)
+  std::map<std::string, uint64_t> sseEvents_, retries_, clientGone_;
+  uint64_t bytesToClient_ = 0, bytesFromClient_ = 0;
+};
+
+}  // namespace qmesh::router

@@ -1,0 +1,225 @@
+#include "router/proxy/http_session.h"
+
+#include <sys/socket.h>
+
+#include <random>
+#include <spdlog/spdlog.h>
+
+#include "router/proxy/forwarder.h"
+#include "router/proxy/local_pages.h"
+
+namespace qmesh::router {
+
+std::string newRequestId() {
+  static std::mt19937_64 gen{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(gen()));
+  return buf;
+}
+
+HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<RouterState> state)
+    : stream_(std::move(socket)), state_(std::move(state)) {
+  state_->sessions.insert(this);
+}
+
+HttpSession::~HttpSession() {
+  state_->sessions.erase(this);
+  if (state_->sessions.empty() && state_->draining && state_->onAllSessionsClosed) state_->onAllSessionsClosed();
+}
+
+void HttpSession::start() {
+  error_code ignored;
+  stream_.socket().set_option(tcp::no_delay(true), ignored);  // see UpstreamClient::connect
+  net::co_spawn(stream_.get_executor(), [self = shared_from_this()] { return self->run(); },
+                logExceptions("client connection"));
+}
+
+void HttpSession::close() {
+  error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.close();
+}
+
+void HttpSession::closeIfIdle() {
+  if (idle_) close();
+}
+
+void HttpSession::forceClose() {
+  if (watching_ && onGone_) {
+    clientGone_ = true;
+    auto f = std::move(onGone_);
+    f();
+  }
+  close();
+}
+
+void HttpSession::watchClient(std::function<void()> onGone) {
+  onGone_ = std::move(onGone);
+  watching_ = true;
+  const uint64_t gen = ++watchGeneration_;
+  stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
+    if (ec || !self->watching_ || gen != self->watchGeneration_) return;
+    // Readable while we read nothing: EOF or reset means gone; bytes mean a pipelined
+    // request, which we leave for the next read (and stop watching: we cannot tell more).
+    char c;
+    const ssize_t n = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;
+    self->clientGone_ = true;
+    self->watching_ = false;
+    auto f = std::move(self->onGone_);
+    if (f) f();
+  });
+}
+
+void HttpSession::stopWatching() {
+  if (!watching_) return;
+  watching_ = false;
+  ++watchGeneration_;
+  onGone_ = nullptr;
+  error_code ignored;
+  stream_.socket().cancel(ignored);  // only the wait is pending: the response is complete
+}
+
+net::awaitable<void> HttpSession::run() {
+  const RouterConfig& cfg = state_->config;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(32 * 1024);
+    parser.body_limit(static_cast<std::uint64_t>(cfg.max_body_bytes));
+    idle_ = true;
+    if (state_->draining) break;
+    stream_.expires_after(cfg.header_timeout);
+    error_code ec;
+    co_await http::async_read_header(stream_, buffer_, parser, awaitEc(ec));
+    idle_ = false;
+    // Beast's stream timeout closes the socket, so a slow client is simply cut off (no
+    // 408 can be written any more); a quiet keep-alive connection ends the same way.
+    // Beast reports a Content-Length over body_limit already while parsing the header.
+    const bool tooLarge = ec == http::error::body_limit;
+    if (ec && !tooLarge) break;
+    auto& h = parser.get();
+    RequestCtx ctx;
+    const auto clientId = h["x-request-id"];
+    ctx.id = acceptableRequestId(sv(clientId)) ? std::string(clientId) : newRequestId();
+    ctx.start = SteadyClock::now();
+    ctx.method = std::string(h.method_string());
+    ctx.path = std::string(pathOf(sv(h.target())));
+    ctx.version = h.version();
+    ctx.keepAlive = h.keep_alive();
+    ctx.route = state_->config.node_name + "/router (local)";  // until a worker is chosen
+    state_->metrics.requestStarted();
+    if (tooLarge ||
+        (parser.content_length() && *parser.content_length() > static_cast<std::uint64_t>(cfg.max_body_bytes))) {
+      ctx.keepAlive = false;  // the unread body is still on the wire
+      co_await writeError(ctx, 413, "request_too_large",
+                          "the request body is larger than router.max_body_bytes (" +
+                              std::to_string(cfg.max_body_bytes) + " bytes)");
+      finish(ctx);
+      co_await lingeringClose();
+      break;
+    }
+    if (beast::iequals(h[http::field::expect], "100-continue")) {
+      stream_.expires_after(cfg.body_timeout);
+      static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
+      co_await net::async_write(stream_, net::buffer(cont), awaitEc(ec));
+      if (ec) {
+        finish(ctx);
+        break;
+      }
+    }
+    stream_.expires_after(cfg.body_timeout);
+    co_await http::async_read(stream_, buffer_, parser, awaitEc(ec));
+    if (ec) {
+      ctx.keepAlive = false;
+      if (ec == http::error::body_limit)
+        co_await writeError(ctx, 413, "request_too_large",
+                            "the request body is larger than router.max_body_bytes (" +
+                                std::to_string(cfg.max_body_bytes) + " bytes)");
+      else
+        ctx.status = 408;  // too slow (the stream timeout closed it) or gone: nobody to answer
+      finish(ctx);
+      if (ec == http::error::body_limit) co_await lingeringClose();
+      break;
+    }
+    state_->metrics.bytesFromClient(parser.get().body().size());
+    auto req = parser.release();
+    const bool keep = co_await handle(req, ctx);
+    finish(ctx);
+    if (!keep || !ctx.keepAlive || clientGone_) break;
+  }
+  close();
+}
+
+// After answering before the body was read (413), the client is still sending: closing at
+// once would reset the connection and destroy our answer in its receive buffer. Stop
+// sending, swallow what arrives for a moment, then close.
+net::awaitable<void> HttpSession::lingeringClose() {
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream_.expires_after(std::chrono::seconds(2));
+  std::array<char, 16384> sink;
+  std::size_t total = 0;
+  while (!ec && total < (64u << 20)) total += co_await stream_.async_read_some(net::buffer(sink), awaitEc(ec));
+}
+
+void HttpSession::finish(RequestCtx& ctx) {
+  const double total = std::chrono::duration<double>(SteadyClock::now() - ctx.start).count();
+  state_->metrics.requestFinished(ctx.model, ctx.status, total);
+  spdlog::info("req={} {} {} model={} route=\"{}\" status={} total_ms={:.1f}", ctx.id, ctx.method, ctx.path,
+               ctx.model.empty() ? "-" : ctx.model, ctx.route, ctx.status, total * 1000);
+}
+
+net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, RequestCtx& ctx) {
+  RouteContext rc;
+  rc.api_keys = &state_->config.api_keys;
+  rc.models = state_->directory.models();
+  IncomingRequest in{sv(req.method_string()), sv(req.target()), sv(req[http::field::authorization]), req.body()};
+  Decision d = route(in, rc);
+  // Before the first supervisor status every model looks unknown: say "not yet", not 404.
+  if (!state_->directoryLoaded && (d.action == Action::Forward || d.code == "model_not_found"))
+    co_return co_await writeError(ctx, 503, "no_ready_worker",
+                                  "the router has not heard from its supervisor yet (" + state_->supervisorError +
+                                      "); retry shortly",
+                                  1);
+  switch (d.action) {
+    case Action::Respond: co_return co_await writeLocal(ctx, d.status, std::move(d.body), "application/json");
+    case Action::Health: co_return co_await writeLocal(ctx, 200, healthJson(*state_), "application/json");
+    case Action::Models: co_return co_await writeLocal(ctx, 200, modelsJson(*state_), "application/json");
+    case Action::ApiStatus: co_return co_await writeLocal(ctx, 200, apiStatusJson(*state_), "application/json");
+    case Action::Metrics:
+      co_return co_await writeLocal(ctx, 200, state_->metrics.render(state_->directory, *state_->admission),
+                                    "text/plain; version=0.0.4");
+    case Action::Forward: {
+      ctx.model = d.model;
+      Forwarder f(*this, req, ctx, d.stream);
+      co_return co_await f.run();
+    }
+  }
+  co_return false;
+}
+
+net::awaitable<bool> HttpSession::writeError(RequestCtx& ctx, int status, std::string_view code,
+                                             std::string_view message, int retryAfterSeconds) {
+  return writeLocal(ctx, status, openaiError(message, errorTypeFor(status), code), "application/json",
+                    retryAfterSeconds);
+}
+
+net::awaitable<bool> HttpSession::writeLocal(RequestCtx& ctx, int status, std::string body,
+                                             std::string_view contentType, int retryAfterSeconds) {
+  http::response<http::string_body> res{static_cast<http::status>(status), ctx.version};
+  res.set(http::field::content_type, bsv(contentType));
+  res.set("x-request-id", ctx.id);
+  res.set("x-qmesh-route", ctx.route);
+  if (retryAfterSeconds > 0) res.set(http::field::retry_after, std::to_string(retryAfterSeconds));
+  res.keep_alive(ctx.keepAlive && !state_->draining);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  ctx.status = status;
+  stream_.expires_after(state_->config.write_timeout);
+  error_code ec;
+  const std::size_t n = co_await http::async_write(stream_, res, awaitEc(ec));
+  state_->metrics.bytesToClient(n);
+  co_return !ec && res.keep_alive();
+}
+
+}  // namespace qmesh::router

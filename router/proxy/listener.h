@@ -1,0 +1,29 @@
+// Accepts client connections and starts one HttpSession per connection.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/node_config.h"
+#include "router/net.h"
+#include "router/router_state.h"
+
+namespace qmesh::router {
+
+class Listener {
+ public:
+  Listener(net::io_context& io, std::shared_ptr<RouterState> state);
+  // Binds and listens; the error says whether the address is in use (exit code 4).
+  error_code open(const HostPort& address);
+  void start();
+  void stop();
+  uint16_t port() const;
+
+ private:
+  net::awaitable<void> acceptLoop();
+  net::io_context& io_;
+  tcp::acceptor acceptor_;
+  std::shared_ptr<RouterState> state_;
+};
+
+}  // namespace qmesh::router

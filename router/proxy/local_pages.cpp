@@ -1,0 +1,81 @@
+#include "router/proxy/local_pages.h"
+
+#include <nlohmann/json.hpp>
+
+namespace qmesh::router {
+
+using nlohmann::json;
+
+namespace {
+
+int readyWorkers(const RouterState& st, const std::string& model, TimePoint now) {
+  int n = 0;
+  for (const auto& w : st.directory.workersOf(model)) n += w->routable(now) ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+// Always 200 while the router runs: the supervisor health-polls this and must not restart
+// the router because a model is loading. Readiness is in the body.
+std::string healthJson(const RouterState& st) {
+  const TimePoint now = SteadyClock::now();
+  int ready = 0;
+  for (const auto& m : st.directory.models()) ready += readyWorkers(st, m, now);
+  return json{{"status", "ok"}, {"ready_workers", ready}, {"draining", st.draining}}.dump();
+}
+
+std::string modelsJson(const RouterState& st) {
+  const TimePoint now = SteadyClock::now();
+  json data = json::array();
+  for (const auto& m : st.directory.models()) {
+    data.push_back({{"id", m},
+                    {"object", "model"},
+                    {"created", st.startedUnix},
+                    {"owned_by", "qmesh"},
+                    {"qmesh", {{"node", st.config.node_name},
+                               {"ready_workers", readyWorkers(st, m, now)},
+                               {"workers", st.directory.workersOf(m).size()}}}});
+  }
+  return json{{"object", "list"}, {"data", data}}.dump();
+}
+
+std::string apiStatusJson(const RouterState& st) {
+  const TimePoint now = SteadyClock::now();
+  json models = json::array();
+  for (const auto& m : st.directory.models()) {
+    json workers = json::array();
+    for (const auto& w : st.directory.workersOf(m)) {
+      workers.push_back({{"id", w->id},
+                         {"url", "http://" + w->info.host + ":" + std::to_string(w->info.port)},
+                         {"state", std::string(toString(w->info.state))},
+                         {"routable", w->routable(now)},
+                         {"slots", w->info.slots},
+                         {"outstanding", w->outstanding},
+                         {"served", w->served},
+                         {"failures", w->failures},
+                         {"pid", w->info.pid},
+                         {"restarts", w->info.restarts}});
+    }
+    models.push_back({{"name", m}, {"queued", st.admission->queued(m)}, {"workers", workers}});
+  }
+  json sup = nullptr;
+  if (st.config.control)
+    sup = {{"address", st.config.control->str()},
+           {"reachable", st.supervisorReachable},
+           {"generation", st.directory.generation()},
+           {"last_error", st.supervisorError}};
+  return json{{"node", st.config.node_name},
+              {"version", QMESH_VERSION},
+              {"mode", st.config.control ? "supervised" : "static"},
+              {"listen", st.config.listen.str()},
+              {"uptime_s", std::chrono::duration<double>(now - st.started).count()},
+              {"draining", st.draining},
+              {"in_flight", st.metrics.inFlight()},
+              {"requests_total", st.metrics.requests()},
+              {"supervisor", sup},
+              {"models", models}}
+      .dump();
+}
+
+}  // namespace qmesh::router

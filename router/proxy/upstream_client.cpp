@@ -1,0 +1,75 @@
+#include "router/proxy/upstream_client.h"
+
+#include <limits>
+
+namespace qmesh::router {
+
+UpstreamClient::UpstreamClient(net::any_io_executor ex) : socket_(ex), connectTimer_(ex) {
+  parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
+  parser_.header_limit(64 * 1024);
+  // Beast grows a flat_buffer from 512 bytes; start bigger so one recv takes a whole burst.
+  buffer_.reserve(16 * 1024);
+}
+
+UpstreamClient::~UpstreamClient() { close(); }
+
+net::awaitable<error_code> UpstreamClient::connect(const std::string& host, uint16_t port,
+                                                   std::chrono::milliseconds timeout) {
+  error_code ec;
+  const auto addr = net::ip::make_address(host, ec);
+  if (ec) co_return ec;
+  connectTimer_.expires_after(timeout);
+  connectTimer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](error_code e) {
+    if (!e && !alive.expired()) socket_.close();  // a connect that hangs: treat as refused
+  });
+  co_await socket_.async_connect(tcp::endpoint(addr, port), awaitEc(ec));
+  connectTimer_.cancel();
+  if (!ec) socket_.set_option(tcp::no_delay(true), ec);
+  co_return ec;
+}
+
+net::awaitable<error_code> UpstreamClient::send(http::request<http::span_body<const char>>& req) {
+  error_code ec;
+  co_await http::async_write(socket_, req, awaitEc(ec));
+  co_return ec;
+}
+
+net::awaitable<error_code> UpstreamClient::readHeader() {
+  error_code ec;
+  co_await http::async_read_header(socket_, buffer_, parser_, awaitEc(ec));
+  co_return ec;
+}
+
+bool UpstreamClient::isEventStream() const {
+  const auto ct = header()[http::field::content_type];
+  return ct.substr(0, 17) == "text/event-stream";
+}
+
+net::awaitable<std::pair<error_code, std::size_t>> UpstreamClient::readSome(char* buf, std::size_t size) {
+  auto& body = parser_.get().body();
+  body.data = buf;
+  body.size = size;
+  error_code ec;
+  if (!parser_.is_done()) co_await http::async_read_some(socket_, buffer_, parser_, awaitEc(ec));
+  if (ec == http::error::need_buffer) ec = {};  // buf is full: not an error, just hand it on
+  const std::size_t n = size - body.size;
+  body.data = nullptr;
+  body.size = 0;
+  co_return std::make_pair(ec, n);
+}
+
+void UpstreamClient::cancelRead() {
+  error_code ignored;
+  socket_.cancel(ignored);
+}
+
+void UpstreamClient::close() {
+  error_code ignored;
+  connectTimer_.cancel();
+  if (socket_.is_open()) {
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+}
+
+}  // namespace qmesh::router

@@ -1,0 +1,52 @@
+// One request to one llama-server worker over its own loopback connection, read back
+// piece by piece so the relay can pass every SSE event on the moment it arrives.
+//
+// Boost 1.74 traps handled here: a parser's body_limit(boost::none) does not lift the
+// 8 MB default, so a huge explicit limit is set (streams run for hours); and the body is
+// read into a caller's buffer (buffer_body) with async_read_some, never async_read, which
+// would wait until the buffer is full and so batch events.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "router/net.h"
+
+namespace qmesh::router {
+
+class UpstreamClient {
+ public:
+  explicit UpstreamClient(net::any_io_executor ex);
+  ~UpstreamClient();
+  UpstreamClient(const UpstreamClient&) = delete;
+  UpstreamClient& operator=(const UpstreamClient&) = delete;
+
+  // TCP_NODELAY is set on success: Nagle plus the peer's delayed ACK would hold small
+  // SSE events back by up to 40 ms.
+  net::awaitable<error_code> connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
+  net::awaitable<error_code> send(http::request<http::span_body<const char>>& req);
+  net::awaitable<error_code> readHeader();
+  const http::response_header<>& header() const { return parser_.get().base(); }
+  bool isEventStream() const;
+
+  // The next piece of body in buf[0..n). n == 0 with no error is normal (chunk framing
+  // parsed); done() tells the end. operation_aborted means cancelRead() was called.
+  net::awaitable<std::pair<error_code, std::size_t>> readSome(char* buf, std::size_t size);
+  bool done() const { return parser_.is_done(); }
+
+  // Interrupts a pending read without losing data: the relay uses it to write a keepalive.
+  void cancelRead();
+  // Drops the connection at once: llama-server sees the close and frees the slot.
+  void close();
+  bool isOpen() const { return socket_.is_open(); }
+
+ private:
+  tcp::socket socket_;
+  net::steady_timer connectTimer_;
+  beast::flat_buffer buffer_;
+  http::response_parser<http::buffer_body> parser_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // guards late timer handlers
+};
+
+}  // namespace qmesh::router

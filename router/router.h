@@ -1,0 +1,50 @@
+// The router process: listener + sessions, the worker directory fed by the supervisor's
+// status (or the static worker list), and the graceful stop. Runs on one io_context,
+// single-threaded: no locks anywhere in the router.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "router/net.h"
+#include "router/proxy/listener.h"
+#include "router/router_config.h"
+#include "router/router_state.h"
+#include "router/status_client.h"
+
+namespace qmesh::router {
+
+struct StartError {
+  int exit_code;  // 2 config, 4 listen address in use
+  std::string message;
+};
+
+class Router {
+ public:
+  Router(net::io_context& io, RouterConfig config);
+  ~Router();
+
+  // Binds the listen address and starts following the supervisor (or loads the static
+  // workers). Nothing is served before this returns without error.
+  std::optional<StartError> start();
+  // Stops accepting, lets in-flight requests finish for shutdown_grace, then cuts the rest.
+  // io.run() returns once everything is closed.
+  void shutdown();
+
+  uint16_t port() const { return listener_.port(); }
+  const RouterState& state() const { return *state_; }
+
+ private:
+  void onSnapshot(const StatusSnapshot& s);
+  void finishShutdown();
+
+  net::io_context& io_;
+  std::shared_ptr<RouterState> state_;
+  Listener listener_;
+  std::unique_ptr<StatusClient> status_;
+  net::steady_timer grace_;
+  bool stopping_ = false;
+};
+
+}  // namespace qmesh::router

@@ -1,0 +1,70 @@
+#include "router/router_config.h"
+
+#include <charconv>
+
+namespace qmesh::router {
+
+RouterConfig fromNodeConfig(const NodeConfig& node) {
+  RouterConfig c;
+  const RouterSection& r = node.router;
+  c.node_name = node.node.name;
+  c.listen = r.listen;
+  c.control = node.node.control;
+  c.api_keys = r.api_keys;
+  c.max_body_bytes = r.max_body_bytes;
+  c.queue_depth = r.queue_depth;
+  c.queue_timeout = r.queue_timeout;
+  c.header_timeout = r.header_timeout;
+  c.body_timeout = r.body_timeout;
+  c.keepalive_interval = r.keepalive_interval;
+  c.shutdown_grace = node.supervisor.stop_grace;
+  c.log_level = node.node.log_level;
+  c.log_format = node.node.log_format;
+  return c;
+}
+
+namespace {
+
+bool parseInt(const std::string& text, int64_t& out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return !text.empty() && ec == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
+Result<StaticWorker> parseWorkerSpec(const std::string& spec) {
+  const std::string usage = "--worker '" + spec + "': expected MODEL=http://HOST:PORT[,slots=N]";
+  const auto eq = spec.find('=');
+  if (eq == std::string::npos || eq == 0) return makeError(usage);
+  StaticWorker w;
+  w.model = spec.substr(0, eq);
+  std::string rest = spec.substr(eq + 1);
+  std::string options;
+  if (const auto comma = rest.find(','); comma != std::string::npos) {
+    options = rest.substr(comma + 1);
+    rest = rest.substr(0, comma);
+  }
+  const std::string scheme = "http://";
+  if (rest.rfind(scheme, 0) != 0) return makeError(usage + " (only http:// workers)");
+  std::string hostPort = rest.substr(scheme.size());
+  if (!hostPort.empty() && hostPort.back() == '/') hostPort.pop_back();
+  auto hp = parseHostPort(hostPort);
+  if (!hp) return makeError(usage + ": " + hp.error().message);
+  if (hp->port == 0) return makeError(usage + ": the port must not be 0");
+  w.host = hp->host;
+  w.port = hp->port;
+  while (!options.empty()) {
+    const auto comma = options.find(',');
+    const std::string opt = options.substr(0, comma);
+    options = comma == std::string::npos ? "" : options.substr(comma + 1);
+    if (opt.rfind("slots=", 0) == 0) {
+      if (!parseInt(opt.substr(6), w.slots) || w.slots < 1 || w.slots > 4096)
+        return makeError(usage + ": slots must be a number from 1 to 4096");
+    } else {
+      return makeError(usage + ": unknown option '" + opt + "' (known: slots=N)");
+    }
+  }
+  return w;
+}
+
+}  // namespace qmesh::router

@@ -1,0 +1,53 @@
+// Everything the router needs, from the node YAML (supervised) or the command line (static).
+// In supervised mode the workers come from the supervisor's control API; in static mode they
+// are listed with --worker and assumed ready (benchmarks, tests without a supervisor).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/node_config.h"
+#include "common/result.h"
+
+namespace qmesh::router {
+
+struct StaticWorker {
+  std::string model;
+  std::string host;
+  uint16_t port = 0;
+  int64_t slots = 4;
+};
+
+struct RouterConfig {
+  std::string node_name;
+  HostPort listen{"127.0.0.1", 8080};
+  std::optional<HostPort> control;            // supervisor control API; empty = static mode
+  std::vector<StaticWorker> static_workers;
+  std::vector<std::string> api_keys;          // empty = no authentication
+  int64_t max_body_bytes = 8 << 20;
+  int64_t queue_depth = 64;                   // waiting requests per model
+  Millis queue_timeout{30000};
+  Millis header_timeout{10000};               // also the idle keep-alive limit
+  Millis body_timeout{30000};
+  Millis keepalive_interval{15000};           // ": keepalive" on idle SSE streams
+  // A client that reads nothing for this long while we write is gone; llama-server's
+  // slot matters more than its patience.
+  Millis write_timeout{120000};
+  Millis connect_timeout{2000};               // loopback connect: anything slow is broken
+  // A worker that refused a connection is skipped this long unless the supervisor reports
+  // it restarted (new pid) sooner.
+  Millis unreachable_hold{2000};
+  Millis shutdown_grace{5000};                // in-flight requests get this long on SIGTERM
+  std::string log_level = "info";
+  std::string log_format = "text";
+};
+
+// Supervised mode: node.name, node.control and the router: section.
+RouterConfig fromNodeConfig(const NodeConfig& node);
+
+// "MODEL=http://127.0.0.1:PORT[,slots=N]" (the --worker flag).
+Result<StaticWorker> parseWorkerSpec(const std::string& spec);
+
+}  // namespace qmesh::router

@@ -1,0 +1,46 @@
+// What every connection of one router shares: config, the worker directory, admission,
+// metrics and the live sessions (for a graceful stop). Owned by Router; sessions hold a
+// shared_ptr so it outlives the last of them. Only the io_context thread touches it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "router/metrics.h"
+#include "router/net.h"
+#include "router/router_config.h"
+#include "router/routing/admission.h"
+#include "router/routing/selection_policy.h"
+#include "router/routing/worker_directory.h"
+
+namespace qmesh::router {
+
+class HttpSession;
+
+struct RouterState {
+  explicit RouterState(RouterConfig cfg)
+      : config(std::move(cfg)),
+        admission(std::make_shared<Admission>(directory, random, static_cast<std::size_t>(config.queue_depth),
+                                              config.queue_timeout)) {}
+
+  RouterConfig config;
+  WorkerDirectory directory;
+  StdRandom random;
+  std::shared_ptr<Admission> admission;
+  RouterMetrics metrics;
+  TimePoint started = SteadyClock::now();
+  int64_t startedUnix = 0;
+  bool supervisorReachable = false;
+  bool directoryLoaded = false;  // false until the first supervisor status (static: at once)
+  std::string supervisorError;
+
+  // Graceful stop: no new requests on kept-alive connections; onIdle fires when the last
+  // session ends.
+  bool draining = false;
+  std::set<HttpSession*> sessions;
+  std::function<void()> onAllSessionsClosed;
+};
+
+}  // namespace qmesh::router

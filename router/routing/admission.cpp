@@ -1,0 +1,142 @@
+#include "router/routing/admission.h"
+
+namespace qmesh::router {
+
+Lease& Lease::operator=(Lease&& o) noexcept {
+  if (this != &o) {
+    release();
+    worker_ = std::move(o.worker_);
+    owner_ = std::move(o.owner_);
+    reason_ = std::move(o.reason_);
+    o.worker_.reset();
+    o.owner_.reset();
+  }
+  return *this;
+}
+
+void Lease::release() {
+  if (!worker_) return;
+  WorkerPtr w = std::move(worker_);
+  std::shared_ptr<Admission> owner = std::move(owner_);
+  worker_.reset();
+  owner_.reset();
+  --w->outstanding;
+  if (owner) owner->released(w->info.model);
+}
+
+AdmissionQueue& Admission::queueOf(const std::string& model) {
+  auto it = queues_.find(model);
+  if (it == queues_.end()) it = queues_.emplace(model, AdmissionQueue(depth_)).first;
+  return it->second;
+}
+
+AdmissionResult Admission::reject(Rejection r) {
+  ++rejectedByCode_[r.code];
+  return AdmissionResult{Lease{}, std::move(r)};
+}
+
+Lease Admission::tryAcquire(const std::string& model, const Worker* exclude) {
+  const TimePoint now = SteadyClock::now();
+  std::vector<WorkerPtr> pool;
+  std::vector<Load> loads;
+  for (const auto& w : dir_.workersOf(model)) {
+    if (w.get() == exclude || !w->routable(now)) continue;
+    pool.push_back(w);
+    loads.push_back({w->outstanding, w->info.slots});
+  }
+  auto choice = chooseLeastLoaded(loads, random_);
+  Lease l;
+  if (!choice) return l;
+  l.worker_ = pool[choice->index];
+  l.owner_ = shared_from_this();
+  l.reason_ = std::move(choice->reason);
+  ++l.worker_->outstanding;
+  return l;
+}
+
+net::awaitable<AdmissionResult> Admission::acquire(std::string model, uint64_t ticket) {
+  const TimePoint now = SteadyClock::now();
+  if (!dir_.anyRoutable(model, now))
+    co_return reject({503, "no_ready_worker", "model '" + model + "' has no ready worker right now", 2});
+  AdmissionQueue& q = queueOf(model);
+  // Waiters go first: a newcomer never overtakes the queue even if a slot just freed.
+  if (q.empty())
+    if (Lease l = tryAcquire(model, nullptr)) co_return AdmissionResult{std::move(l), std::nullopt};
+  const auto retryAfter = static_cast<int>(std::max<int64_t>(1, timeout_.count() / 1000));
+  if (!q.push(ticket, now + timeout_))
+    co_return reject({429, "queue_full",
+                      "model '" + model + "' is busy: all slots are in use and " + std::to_string(q.depth()) +
+                          " requests are already waiting",
+                      retryAfter});
+  // (GCC 12 miscompiles co_await inside an aggregate initializer: keep it separate.)
+  const auto executor = co_await net::this_coro::executor;
+  Waiter w{net::steady_timer(executor), Lease{}, std::nullopt};
+  w.timer.expires_at(now + timeout_);
+  waiters_[ticket] = &w;
+  error_code ec;
+  co_await w.timer.async_wait(awaitEc(ec));
+  waiters_.erase(ticket);
+  if (w.granted) co_return AdmissionResult{std::move(w.granted), std::nullopt};
+  if (w.rejected) co_return reject(*w.rejected);
+  queueOf(model).remove(ticket);
+  co_return reject({503, "queue_timeout",
+                    "model '" + model + "' stayed busy for " + std::to_string(timeout_.count()) +
+                        " ms while this request waited; retry later",
+                    retryAfter});
+}
+
+void Admission::cancel(uint64_t ticket) {
+  auto it = waiters_.find(ticket);
+  if (it == waiters_.end()) return;
+  for (auto& [model, q] : queues_) q.remove(ticket);
+  it->second->rejected = Rejection{499, "client_closed", "client closed the connection while queued", 0};
+  it->second->timer.cancel();
+}
+
+void Admission::released(const std::string& model) { drain(model); }
+
+void Admission::drain(const std::string& model) {
+  AdmissionQueue& q = queueOf(model);
+  while (!q.empty()) {
+    Lease l = tryAcquire(model, nullptr);
+    if (!l) return;
+    const auto ticket = q.pop();
+    auto it = waiters_.find(*ticket);
+    if (it == waiters_.end()) continue;  // cannot happen: queue and map change together
+    it->second->granted = std::move(l);
+    it->second->timer.cancel();
+  }
+}
+
+void Admission::rejectAll(const std::string& model, const Rejection& r) {
+  AdmissionQueue& q = queueOf(model);
+  while (auto ticket = q.pop()) {
+    auto it = waiters_.find(*ticket);
+    if (it == waiters_.end()) continue;
+    it->second->rejected = r;
+    it->second->timer.cancel();
+  }
+}
+
+void Admission::onDirectoryChanged() {
+  const TimePoint now = SteadyClock::now();
+  for (auto& [model, q] : queues_) {
+    if (q.empty()) continue;
+    if (!dir_.anyRoutable(model, now))
+      rejectAll(model, {503, "no_ready_worker", "model '" + model + "' lost its last ready worker", 2});
+    else
+      drain(model);
+  }
+}
+
+std::size_t Admission::queued(const std::string& model) const {
+  auto it = queues_.find(model);
+  return it == queues_.end() ? 0 : it->second.size();
+}
+
+uint64_t Admission::rejected(const std::string& code) const {
+  auto it = rejectedByCode_.find(code);
+  return it == rejectedByCode_.end() ? 0 : it->second;
+}
+
+}  // namespace qmesh::router

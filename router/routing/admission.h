@@ -1,0 +1,96 @@
+// Admission: at most `slots` requests in flight per worker; beyond that a bounded FIFO per
+// model with a deadline. Nothing is dropped silently: every request gets a slot (a Lease)
+// or a Rejection that becomes 429 (queue full) or 503 (deadline, no ready worker).
+// Single-threaded: everything runs on the router's io_context.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "router/net.h"
+#include "router/routing/admission_queue.h"
+#include "router/routing/selection_policy.h"
+#include "router/routing/worker_directory.h"
+
+namespace qmesh::router {
+
+class Admission;
+
+// One slot of one worker. Destroying (or release()) gives it back and wakes the next waiter.
+class Lease {
+ public:
+  Lease() = default;
+  Lease(Lease&& o) noexcept { *this = std::move(o); }
+  Lease& operator=(Lease&& o) noexcept;
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  ~Lease() { release(); }
+
+  explicit operator bool() const { return worker_ != nullptr; }
+  const WorkerPtr& worker() const { return worker_; }
+  const std::string& reason() const { return reason_; }
+  void release();
+
+ private:
+  friend class Admission;
+  WorkerPtr worker_;
+  std::shared_ptr<Admission> owner_;
+  std::string reason_;
+};
+
+struct Rejection {
+  int status = 503;
+  std::string code;     // OpenAI error code: queue_full, queue_timeout, no_ready_worker, ...
+  std::string message;
+  int retry_after_s = 1;
+};
+
+struct AdmissionResult {
+  Lease lease;
+  std::optional<Rejection> rejection;  // set when there is no lease
+};
+
+class Admission : public std::enable_shared_from_this<Admission> {
+ public:
+  Admission(WorkerDirectory& directory, Random& random, std::size_t depth, std::chrono::milliseconds timeout)
+      : dir_(directory), random_(random), depth_(depth), timeout_(timeout) {}
+
+  // A free slot at once, or a place in the model's queue until a slot frees, the deadline
+  // passes, the model loses its last ready worker, or cancel(ticket) (client gone).
+  net::awaitable<AdmissionResult> acquire(std::string model, uint64_t ticket);
+  // A slot now or nothing, never queueing: the one retry after a failed attempt.
+  Lease tryAcquire(const std::string& model, const Worker* exclude);
+  void cancel(uint64_t ticket);
+  // New capacity or lost workers: hand slots to waiters, or fail them fast.
+  void onDirectoryChanged();
+
+  uint64_t newTicket() { return ++lastTicket_; }
+  std::size_t queued(const std::string& model) const;
+  uint64_t rejected(const std::string& code) const;
+
+ private:
+  friend class Lease;
+  struct Waiter {
+    net::steady_timer timer;
+    Lease granted;
+    std::optional<Rejection> rejected;
+  };
+  void released(const std::string& model);
+  void drain(const std::string& model);
+  void rejectAll(const std::string& model, const Rejection& r);
+  AdmissionQueue& queueOf(const std::string& model);
+  AdmissionResult reject(Rejection r);
+
+  WorkerDirectory& dir_;
+  Random& random_;
+  std::size_t depth_;
+  std::chrono::milliseconds timeout_;
+  uint64_t lastTicket_ = 0;
+  std::map<std::string, AdmissionQueue> queues_;
+  std::map<uint64_t, Waiter*> waiters_;
+  std::map<std::string, uint64_t> rejectedByCode_;
+};
+
+}  // namespace qmesh::router

@@ -1,0 +1,86 @@
+// Which workers serve which model, in what state, and how loaded they are. Fed by the
+// supervisor's /status (or the static --worker list); read by selection and admission.
+// Single-threaded: only the router's io_context thread touches it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "router/net.h"
+
+namespace qmesh::router {
+
+// The supervisor's states; only Ready may receive traffic.
+enum class WorkerState { Starting, Loading, Ready, Unhealthy, Restarting, Failed, Stopped, Unknown };
+WorkerState parseWorkerState(std::string_view text);
+std::string_view toString(WorkerState s);
+
+// What the supervisor (or --worker) says about one worker.
+struct WorkerInfo {
+  std::string model;
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;
+  int64_t slots = 1;
+  WorkerState state = WorkerState::Unknown;
+  int64_t pid = 0;
+  bool embeddings = false;
+  int64_t restarts = 0;
+};
+
+struct StatusSnapshot {
+  std::string node;
+  uint64_t generation = 0;
+  std::vector<WorkerInfo> workers;
+};
+
+// The supervisor's GET /status body. Workers without a port (not spawned yet) are kept:
+// they make the model known (404 vs 503) without being routable.
+Result<StatusSnapshot> parseSupervisorStatus(std::string_view json);
+
+// One live worker. Shared with in-flight requests so their counts survive a status update
+// that drops or replaces the entry.
+struct Worker {
+  std::string id;  // "demo@127.0.0.1:38211"
+  WorkerInfo info;
+  int64_t outstanding = 0;  // requests holding one of its slots
+  uint64_t served = 0;
+  uint64_t failures = 0;    // connect failures and 5xx before the first byte
+  TimePoint unreachable_until{};  // local evidence of a dead worker, see markUnreachable
+  int64_t unreachable_pid = -1;
+
+  bool routable(TimePoint now) const {
+    return info.state == WorkerState::Ready && info.port != 0 && now >= unreachable_until;
+  }
+};
+using WorkerPtr = std::shared_ptr<Worker>;
+
+class WorkerDirectory {
+ public:
+  // Replaces the set of workers; an entry with the same id keeps its counters. A worker
+  // marked unreachable becomes routable again once the supervisor reports a new pid.
+  void apply(const StatusSnapshot& snapshot);
+
+  // A refused connection: skip the worker for `hold`, or until a restart is reported.
+  void markUnreachable(Worker& w, TimePoint now, std::chrono::milliseconds hold);
+
+  std::vector<std::string> models() const;  // sorted, every model a worker is listed for
+  bool knows(const std::string& model) const { return byModel_.count(model) > 0; }
+  const std::vector<WorkerPtr>& workersOf(const std::string& model) const;
+  std::vector<WorkerPtr> all() const;
+  bool anyRoutable(const std::string& model, TimePoint now) const;
+  const std::string& supervisorNode() const { return node_; }
+  uint64_t generation() const { return generation_; }
+
+ private:
+  std::map<std::string, std::vector<WorkerPtr>> byModel_;
+  std::string node_;
+  uint64_t generation_ = 0;
+};
+
+}  // namespace qmesh::router

@@ -1,0 +1,80 @@
+// End to end through `qmesh-supervisor start`: the supervisor spawns llama-server and
+// qmesh-router; the router learns the worker from the control API, serves OpenAI requests,
+// stops routing to a killed worker at once and resumes when the supervisor restarted it.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+
+#include "tests/support/http_client.h"
+#include "tests/support/test_env.h"
+#include "tests/support/test_process.h"
+
+using namespace qmesh::test;
+using namespace std::chrono;
+using nlohmann::json;
+
+namespace {
+
+std::filesystem::path supervisorBinary() { return buildDir() / "supervisor" / "qmesh-supervisor"; }
+
+json getJson(const std::string& url) {
+  auto r = httpGet(url, milliseconds(2000));
+  return json::parse(r.body, nullptr, false);
+}
+
+int readyWorkers(const std::string& routerUrl) {
+  auto j = getJson(routerUrl + "/v1/models");
+  if (j.is_discarded() || !j.contains("data") || j["data"].empty()) return -1;
+  return j["data"][0]["qmesh"]["ready_workers"].get<int>();
+}
+
+}  // namespace
+
+TEST(RouterSupervisor, NodeStartedBySupervisorServesOpenAiAndFollowsWorkerRestarts) {
+  if (!haveRealLlamaServer()) GTEST_SKIP() << "llama-server or the demo model is not built yet";
+  if (!std::filesystem::exists(supervisorBinary())) GTEST_SKIP() << "qmesh-supervisor is not built";
+  TempDir dir;
+  const uint16_t control = freeLoopbackPort(), routerPort = freeLoopbackPort();
+  const auto cfg = dir.write("node.yaml",
+                             "node:\n  name: e2e\n  control: 127.0.0.1:" + std::to_string(control) +
+                                 "\n  data_dir: " + (dir / "data").string() +
+                                 "\nsupervisor:\n  stop_grace: 2s\n  health: {interval: 200ms, timeout: 1s}\n"
+                                 "  restart: {backoff_initial: 100ms}\n"
+                                 "models:\n  - name: demo\n    gguf: builtin:demo\n    ctx_size: 1024\n    parallel: 2\n"
+                                 "router:\n  listen: 127.0.0.1:" + std::to_string(routerPort) + "\n");
+  TestProcess sup({supervisorBinary().string(), "start", "--config", cfg.string()}, dir / "supervisor.log");
+  const std::string router = "http://127.0.0.1:" + std::to_string(routerPort);
+  ASSERT_TRUE(waitUntil([&] { return readyWorkers(router) == 1; }, seconds(60), milliseconds(100)))
+      << sup.output();
+
+  int chunks = 0;
+  auto streamed = httpPostStream(router + "/v1/chat/completions",
+                                 R"({"model":"demo","messages":[{"role":"user","content":"hi"}],"stream":true,"max_tokens":12})",
+                                 [&](const std::string&) { return ++chunks > 0; });
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  EXPECT_NE(streamed.headers["x-qmesh-route"].find("e2e/demo@127.0.0.1:"), std::string::npos);
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos);
+  auto status = getJson(router + "/api/status");
+  EXPECT_EQ(status["mode"], "supervised");
+  EXPECT_EQ(status["supervisor"]["reachable"], true);
+
+  // Kill the worker: the long poll tells the router within moments, and it answers 503
+  // (not a hung or refused connection) until the supervisor has it ready again.
+  const auto st = getJson("http://127.0.0.1:" + std::to_string(control) + "/status");
+  const int workerPid = st["models"][0]["pid"].get<int>();
+  ::kill(workerPid, SIGKILL);
+  const auto killed = steady_clock::now();
+  ASSERT_TRUE(waitUntil([&] { return readyWorkers(router) == 0; }, seconds(5), milliseconds(10)));
+  EXPECT_LT(duration_cast<milliseconds>(steady_clock::now() - killed).count(), 2000);
+  auto during = httpPostJson(router + "/v1/completions", R"({"model":"demo","prompt":"a","max_tokens":2})");
+  EXPECT_TRUE(during.status == 503 || during.status == 200) << during.status << " " << during.body;
+  ASSERT_TRUE(waitUntil([&] { return readyWorkers(router) == 1; }, seconds(60), milliseconds(100))) << sup.output();
+  auto after = httpPostJson(router + "/v1/completions", R"({"model":"demo","prompt":"a","max_tokens":2})");
+  EXPECT_EQ(after.status, 200) << after.body;
+
+  sup.signal(SIGTERM);
+  ASSERT_TRUE(sup.waitExit(seconds(15)));
+  EXPECT_EQ(sup.exitCode(), 0) << sup.output();
+  EXPECT_NE(httpGet(router + "/health", milliseconds(500)).status, 200) << "router outlived its supervisor";
+}

@@ -1,0 +1,156 @@
+#include "tests/router/fake_upstream.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+namespace qmesh::test {
+
+using namespace std::chrono;
+
+FakeUpstream::FakeUpstream(FakeUpstreamScript script) : script_(std::move(script)) {
+  listenFd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  ::setsockopt(listenFd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listenFd_, 512) != 0 ||
+      ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw std::runtime_error("FakeUpstream cannot listen");
+  port_ = ntohs(addr.sin_port);
+  acceptThread_ = std::thread([this] { acceptLoop(); });
+}
+
+FakeUpstream::~FakeUpstream() {
+  stop_ = true;
+  ::shutdown(listenFd_, SHUT_RDWR);
+  acceptThread_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+  }
+  for (auto& t : threads_) t.join();
+  for (int fd : fds_) ::close(fd);
+  ::close(listenFd_);
+}
+
+std::string FakeUpstream::lastRequest() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lastRequest_;
+}
+
+std::optional<steady_clock::time_point> FakeUpstream::lastPeerClose() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return peerClose_;
+}
+
+void FakeUpstream::setScript(const FakeUpstreamScript& s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  script_ = s;
+}
+
+std::string FakeUpstream::event(std::size_t payloadBytes, int index) {
+  return R"(data: {"choices":[{"index":0,"delta":{"content":")" + std::string(payloadBytes, 'a' + index % 26) +
+         R"("}}],"object":"chat.completion.chunk"})" + "\n\n";
+}
+
+void FakeUpstream::acceptLoop() {
+  while (!stop_) {
+    pollfd p{listenFd_, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const int fd = ::accept(listenFd_, nullptr, nullptr);
+    if (fd < 0) continue;
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::lock_guard<std::mutex> lock(mu_);
+    fds_.push_back(fd);
+    threads_.emplace_back([this, fd] { serve(fd); });
+  }
+}
+
+bool FakeUpstream::sendAll(int fd, const std::string& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool FakeUpstream::pause(int fd, milliseconds d) {
+  const auto until = steady_clock::now() + d;
+  while (!stop_) {
+    const auto left = duration_cast<milliseconds>(until - steady_clock::now()).count();
+    if (left <= 0 && d.count() >= 0) return true;
+    pollfd p{fd, POLLIN | POLLRDHUP, 0};
+    const int r = ::poll(&p, 1, d.count() < 0 ? 20 : static_cast<int>(std::min<int64_t>(left, 20)));
+    if (r > 0) {
+      char c;
+      if (::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0) return false;
+    }
+  }
+  return false;
+}
+
+void FakeUpstream::serve(int fd) {
+  ++open_;
+  // Read the request: headers, then Content-Length bytes of body.
+  std::string req;
+  char buf[8192];
+  std::size_t need = std::string::npos;
+  while (need == std::string::npos || req.size() < need) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    req.append(buf, static_cast<std::size_t>(n));
+    const auto end = req.find("\r\n\r\n");
+    if (end != std::string::npos && need == std::string::npos) {
+      std::size_t len = 0;
+      const auto cl = req.find("Content-Length: ");
+      if (cl != std::string::npos && cl < end) len = std::stoul(req.substr(cl + 16));
+      need = end + 4 + len;
+    }
+  }
+  FakeUpstreamScript s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lastRequest_ = req;
+    s = script_;
+  }
+  ++requests_;
+  bool complete = false;
+  if (!s.sse) {
+    complete = sendAll(fd, "HTTP/1.1 " + std::to_string(s.status) + " X\r\nContent-Type: application/json\r\n"
+                           "Content-Length: " + std::to_string(s.body.size()) + "\r\nConnection: close\r\n\r\n" + s.body);
+  } else if (sendAll(fd, "HTTP/1.1 " + std::to_string(s.status) +
+                             " X\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+                             "Connection: close\r\n\r\n")) {
+    auto chunk = [](const std::string& d) {
+      char hex[16];
+      std::snprintf(hex, sizeof hex, "%zx\r\n", d.size());
+      return hex + d + "\r\n";
+    };
+    complete = !s.hangAfterHeader || pause(fd, milliseconds(-1));
+    for (int i = 0; complete && i < s.events; ++i) {
+      complete = sendAll(fd, chunk(event(s.eventBytes, i)));
+      if (complete && i == 0 && s.pauseAfterFirst.count() > 0) complete = pause(fd, s.pauseAfterFirst);
+      if (complete && s.interval.count() > 0) complete = pause(fd, s.interval);
+    }
+    complete = complete && sendAll(fd, chunk("data: [DONE]\n\n") + "0\r\n\r\n");
+  }
+  if (!complete && !stop_) {
+    std::lock_guard<std::mutex> lock(mu_);
+    peerClose_ = steady_clock::now();
+  }
+  ::shutdown(fd, SHUT_WR);
+  --open_;
+}
+
+}  // namespace qmesh::test

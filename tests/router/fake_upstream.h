@@ -1,0 +1,67 @@
+// FakeUpstream: a stand-in for llama-server in router unit tests. It answers every request
+// with a scripted response (status, SSE events at a fixed pace, pauses, hangs) on a thread
+// per connection, and records when the router closed the connection mid-response, so a
+// test can prove the upstream was let go within 100 ms of the client.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace qmesh::test {
+
+struct FakeUpstreamScript {
+  int status = 200;
+  bool sse = true;                       // text/event-stream, chunked; else JSON with length
+  int events = 5;                        // data events before "data: [DONE]"
+  std::chrono::milliseconds interval{5};  // between events
+  std::size_t eventBytes = 16;           // payload characters per event
+  std::chrono::milliseconds pauseAfterFirst{0};  // an idle gap after the first event
+  bool hangAfterHeader = false;          // send the header, then nothing until closed
+  std::string body = R"({"object":"chat.completion","choices":[]})";  // non-SSE body
+};
+
+class FakeUpstream {
+ public:
+  explicit FakeUpstream(FakeUpstreamScript script = {});
+  ~FakeUpstream();
+  FakeUpstream(const FakeUpstream&) = delete;
+  FakeUpstream& operator=(const FakeUpstream&) = delete;
+
+  uint16_t port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int requests() const { return requests_.load(); }
+  int open() const { return open_.load(); }  // connections currently being answered
+  std::string lastRequest();
+  // When the peer (the router) closed a connection before the response was complete.
+  std::optional<std::chrono::steady_clock::time_point> lastPeerClose();
+  void setScript(const FakeUpstreamScript& s);
+
+  // One SSE data event of the shape llama-server sends.
+  static std::string event(std::size_t payloadBytes, int index);
+
+ private:
+  void acceptLoop();
+  void serve(int fd);
+  bool sendAll(int fd, const std::string& data);
+  bool pause(int fd, std::chrono::milliseconds d);  // false when the peer closed meanwhile
+
+  int listenFd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> requests_{0}, open_{0};
+  std::mutex mu_;
+  FakeUpstreamScript script_;
+  std::string lastRequest_;
+  std::optional<std::chrono::steady_clock::time_point> peerClose_;
+  std::vector<int> fds_;
+  std::vector<std::thread> threads_;
+  std::thread acceptThread_;
+};
+
+}  // namespace qmesh::test

@@ -1,0 +1,203 @@
+// Every error the router answers itself, through the wire, in OpenAI's shape; and the
+// one retry on another worker when the first fails before any byte reached the client.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+#include "tests/router/fake_upstream.h"
+#include "tests/router/router_harness.h"
+#include "tests/support/http_client.h"
+#include "tests/support/test_env.h"
+
+using namespace qmesh;
+using namespace qmesh::test;
+using namespace std::chrono;
+using router::StaticWorker;
+
+namespace {
+
+const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+
+StaticWorker at(uint16_t port, int slots = 4) { return StaticWorker{"m", "127.0.0.1", port, slots}; }
+
+std::string errorCode(const HttpResponse& r) {
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.contains("error")) return "<not an OpenAI error: " + r.body + ">";
+  return j["error"]["code"].get<std::string>();
+}
+
+FakeUpstreamScript plain(int status, std::string body = R"({"ok":true})") {
+  FakeUpstreamScript s;
+  s.sse = false;
+  s.status = status;
+  s.body = std::move(body);
+  return s;
+}
+
+}  // namespace
+
+TEST(ProxyErrors, RefusedConnectionIsRetriedOnAnotherWorker) {
+  FakeUpstream good(plain(200));
+  const uint16_t dead = freeLoopbackPort();
+  RouterHarness r(RouterHarness::config({at(dead), at(good.port())}));
+  bool sawRetry = false;
+  for (int i = 0; i < 6; ++i) {
+    auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
+    ASSERT_EQ(res.status, 200) << res.body;
+    sawRetry |= res.headers["x-qmesh-route"].find("retry after connect") != std::string::npos;
+    EXPECT_NE(res.headers["x-qmesh-route"].find(std::to_string(good.port())), std::string::npos);
+  }
+  EXPECT_TRUE(sawRetry);
+}
+
+TEST(ProxyErrors, FiveHundredBeforeFirstByteIsRetriedOnAnotherWorker) {
+  FakeUpstream bad(plain(503, R"({"error":{"message":"Loading model"}})"));
+  FakeUpstream good(plain(200));
+  RouterHarness r(RouterHarness::config({at(bad.port()), at(good.port())}));
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(httpPostJson(r.url("/v1/chat/completions"), kChat).status, 200);
+}
+
+TEST(ProxyErrors, FiveHundredWithNoOtherWorkerReachesTheClientUnchanged) {
+  const std::string body = R"({"error":{"code":500,"message":"boom","type":"server_error"}})";
+  FakeUpstream bad(plain(500, body));
+  RouterHarness r(RouterHarness::config({at(bad.port())}));
+  auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  EXPECT_EQ(res.status, 500);
+  EXPECT_EQ(res.body, body);
+}
+
+TEST(ProxyErrors, OnlyWorkerRefusingIs503NoReadyWorker) {
+  RouterHarness r(RouterHarness::config({at(freeLoopbackPort())}));
+  auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  EXPECT_EQ(res.status, 503);
+  EXPECT_EQ(errorCode(res), "no_ready_worker");
+  EXPECT_FALSE(res.headers["retry-after"].empty());
+  auto again = httpPostJson(r.url("/v1/chat/completions"), kChat);  // now known dead: no connect at all
+  EXPECT_EQ(again.status, 503);
+  EXPECT_EQ(errorCode(again), "no_ready_worker");
+}
+
+TEST(ProxyErrors, FullQueueIs429AndQueueDeadlineIs503WithRetryAfter) {
+  FakeUpstreamScript s;
+  s.hangAfterHeader = true;
+  FakeUpstream up(s);
+  auto cfg = RouterHarness::config({at(up.port(), 1)});
+  cfg.queue_depth = 1;
+  cfg.queue_timeout = milliseconds(400);
+  RouterHarness r(cfg);
+  std::thread holder([&] { httpPostJson(r.url("/v1/chat/completions"), kChat, {}, milliseconds(2000)); });
+  ASSERT_TRUE(waitUntil([&] { return up.requests() == 1; }, milliseconds(2000)));
+  HttpResponse queued;
+  std::thread waiter([&] { queued = httpPostJson(r.url("/v1/chat/completions"), kChat); });
+  ASSERT_TRUE(waitUntil([&] {
+    return nlohmann::json::parse(httpGet(r.url("/api/status")).body)["models"][0]["queued"] == 1;
+  }, milliseconds(2000)));
+  auto full = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  EXPECT_EQ(full.status, 429);
+  EXPECT_EQ(errorCode(full), "queue_full");
+  EXPECT_FALSE(full.headers["retry-after"].empty());
+  waiter.join();
+  EXPECT_EQ(queued.status, 503);
+  EXPECT_EQ(errorCode(queued), "queue_timeout");
+  EXPECT_FALSE(queued.headers["retry-after"].empty());
+  holder.join();
+}
+
+TEST(ProxyErrors, BodyOverTheLimitIs413) {
+  FakeUpstream up;
+  auto cfg = RouterHarness::config({at(up.port())});
+  cfg.max_body_bytes = 1024;
+  RouterHarness r(cfg);
+  const std::string big = R"({"model":"m","messages":[{"role":"user","content":")" + std::string(4096, 'x') + "\"}]}";
+  auto res = httpPostJson(r.url("/v1/chat/completions"), big);
+  EXPECT_EQ(res.status, 413) << res.error;
+  EXPECT_EQ(errorCode(res), "request_too_large");
+  EXPECT_EQ(res.headers["x-qmesh-route"], "testnode/router (local)");
+  EXPECT_FALSE(res.headers["x-request-id"].empty());
+  EXPECT_EQ(up.requests(), 0);
+}
+
+TEST(ProxyErrors, MissingOrWrongApiKeyIs401) {
+  FakeUpstream up;
+  auto cfg = RouterHarness::config({at(up.port())});
+  cfg.api_keys = {"sk-qmesh-test-1"};
+  RouterHarness r(cfg);
+  auto missing = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_EQ(errorCode(missing), "invalid_api_key");
+  EXPECT_EQ(httpPostJson(r.url("/v1/chat/completions"), kChat, {{"authorization", "Bearer nope-nope"}}).status, 401);
+  EXPECT_EQ(httpPostJson(r.url("/v1/chat/completions"), kChat, {{"authorization", "Bearer sk-qmesh-test-1"}}).status, 200);
+  EXPECT_EQ(up.requests(), 1);
+}
+
+TEST(ProxyErrors, UnknownModelIs404AndMalformedJsonIs400) {
+  FakeUpstream up;
+  RouterHarness r(RouterHarness::config({at(up.port())}));
+  auto unknown = httpPostJson(r.url("/v1/chat/completions"), R"({"model":"nope","messages":[]})");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(errorCode(unknown), "model_not_found");
+  auto bad = httpPostJson(r.url("/v1/chat/completions"), "{\"model\":");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(errorCode(bad), "invalid_json");
+  EXPECT_EQ(httpPostJson(r.url("/v1/chat/completions"), R"({"model":"m"})").status, 400);
+  EXPECT_FALSE(bad.headers["x-request-id"].empty());
+  EXPECT_EQ(up.requests(), 0);
+}
+
+TEST(ProxyErrors, SlowClientHeaderIsCutAtTheDeadline) {
+  FakeUpstream up;
+  auto cfg = RouterHarness::config({at(up.port())});
+  cfg.header_timeout = milliseconds(200);
+  RouterHarness r(cfg);
+  router::net::io_context io;
+  router::tcp::socket sock(io);
+  sock.connect({router::net::ip::make_address("127.0.0.1"), r.port()});
+  router::net::write(sock, router::net::buffer(std::string("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")));
+  const auto t0 = steady_clock::now();
+  std::string got;
+  char buf[1024];
+  boost::system::error_code ec;
+  for (;;) {
+    const std::size_t n = sock.read_some(router::net::buffer(buf), ec);
+    if (ec) break;
+    got.append(buf, n);
+  }
+  const auto waited = duration_cast<milliseconds>(steady_clock::now() - t0).count();
+  EXPECT_GE(waited, 150);
+  EXPECT_LT(waited, 1500);
+  EXPECT_TRUE(got.empty()) << got;  // cut off: the connection closed without a response
+}
+
+TEST(ProxyErrors, LocalEndpointsAnswer) {
+  FakeUpstream up;
+  RouterHarness r(RouterHarness::config({at(up.port())}));
+  auto models = nlohmann::json::parse(httpGet(r.url("/v1/models")).body);
+  EXPECT_EQ(models["object"], "list");
+  EXPECT_EQ(models["data"][0]["id"], "m");
+  EXPECT_EQ(models["data"][0]["object"], "model");
+  auto health = httpGet(r.url("/health"));
+  EXPECT_EQ(health.status, 200);
+  httpPostJson(r.url("/v1/chat/completions"), kChat);
+  auto metrics = httpGet(r.url("/metrics")).body;
+  EXPECT_NE(metrics.find("qmesh_router_requests_total{model=\"m\",code=\"200\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("qmesh_router_time_to_first_byte_seconds_count{model=\"m\"} 1"), std::string::npos);
+  EXPECT_NE(metrics.find("qmesh_router_sse_events_total{model=\"m\"}"), std::string::npos);
+  auto status = nlohmann::json::parse(httpGet(r.url("/api/status")).body);
+  EXPECT_EQ(status["node"], "testnode");
+  EXPECT_EQ(status["mode"], "static");
+  EXPECT_EQ(status["models"][0]["workers"][0]["served"], 1);
+}
+
+TEST(ProxyErrors, BeforeTheFirstSupervisorStatusModelRequestsAre503NotUnknownModel) {
+  auto cfg = RouterHarness::config({});
+  cfg.control = qmesh::HostPort{"127.0.0.1", freeLoopbackPort()};  // nobody listens there
+  RouterHarness r(cfg);
+  auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  EXPECT_EQ(res.status, 503);
+  EXPECT_EQ(errorCode(res), "no_ready_worker");
+  EXPECT_NE(res.body.find("supervisor"), std::string::npos);
+  auto status = nlohmann::json::parse(httpGet(r.url("/api/status")).body);
+  EXPECT_EQ(status["mode"], "supervised");
+  EXPECT_EQ(status["supervisor"]["reachable"], false);
+}

@@ -1,0 +1,178 @@
+// The proxy path against FakeUpstream: event-by-event SSE relay, pass-through of plain
+// responses, big streams, keepalive comments, keep-alive connections, and the client
+// hanging up (mid-stream and mid-queue).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+#include "tests/router/fake_upstream.h"
+#include "tests/router/router_harness.h"
+#include "tests/support/http_client.h"
+#include "tests/support/test_env.h"
+
+using namespace qmesh;
+using namespace qmesh::test;
+using namespace std::chrono;
+using router::StaticWorker;
+
+namespace {
+
+const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true})";
+
+StaticWorker worker(const FakeUpstream& up, int slots = 4) { return StaticWorker{"m", "127.0.0.1", up.port(), slots}; }
+
+std::string expectedStream(const FakeUpstreamScript& s) {
+  std::string out;
+  for (int i = 0; i < s.events; ++i) out += FakeUpstream::event(s.eventBytes, i);
+  return out + "data: [DONE]\n\n";
+}
+
+int apiQueued(const RouterHarness& r) {
+  auto res = httpGet(r.url("/api/status"));
+  return nlohmann::json::parse(res.body)["models"][0]["queued"].get<int>();
+}
+
+}  // namespace
+
+TEST(ProxyStreaming, RelaysEachEventAsItArrivesWithSseHeaders) {
+  FakeUpstreamScript s;
+  s.events = 5;
+  s.interval = milliseconds(100);
+  FakeUpstream up(s);
+  RouterHarness r(RouterHarness::config({worker(up)}));
+  const auto t0 = steady_clock::now();
+  std::vector<milliseconds> arrivals;
+  std::string trace;
+  auto res = httpPostStream(r.url("/v1/chat/completions"), kChat, [&](const std::string& chunk) {
+    arrivals.push_back(duration_cast<milliseconds>(steady_clock::now() - t0));
+    trace += std::to_string(arrivals.back().count()) + "ms:" + std::to_string(chunk.size()) + "B ";
+    return true;
+  });
+  ASSERT_EQ(res.status, 200) << res.error;
+  EXPECT_EQ(res.body, expectedStream(s));
+  // Five events 100 ms apart reach the client as separate arrivals spread over the stream's
+  // 400 ms, not as one blob at the end. (Relative, not absolute: the first request of a
+  // process under ASan on a loaded machine takes ~100 ms to set up.)
+  ASSERT_GE(arrivals.size(), 5u) << trace;
+  EXPECT_GT((arrivals.back() - arrivals.front()).count(), 350) << trace;
+  EXPECT_GT((arrivals[1] - arrivals[0]).count(), 50) << trace;
+  EXPECT_EQ(res.headers["content-type"], "text/event-stream");
+  EXPECT_EQ(res.headers["cache-control"], "no-cache");
+  EXPECT_EQ(res.headers["x-accel-buffering"], "no");
+  EXPECT_EQ(res.headers["x-qmesh-route"], "testnode/m@127.0.0.1:" + std::to_string(up.port()) + " (least-loaded 0/4)");
+  EXPECT_EQ(res.headers["x-request-id"].size(), 16u);
+}
+
+TEST(ProxyStreaming, KeepsTheClientsRequestIdAndForwardsIt) {
+  FakeUpstream up;
+  RouterHarness r(RouterHarness::config({worker(up)}));
+  auto res = httpPostJson(r.url("/v1/chat/completions"), kChat, {{"x-request-id", "client-abc-1"}});
+  EXPECT_EQ(res.headers["x-request-id"], "client-abc-1");
+  EXPECT_NE(up.lastRequest().find("x-request-id: client-abc-1"), std::string::npos);
+  EXPECT_EQ(up.lastRequest().find("Authorization"), std::string::npos);
+}
+
+TEST(ProxyStreaming, NonStreamingResponsePassesThroughUnchanged) {
+  FakeUpstreamScript s;
+  s.sse = false;
+  s.status = 200;
+  s.body = R"({"id":"x","object":"chat.completion","choices":[{"message":{"content":"hello"}}]})";
+  FakeUpstream up(s);
+  RouterHarness r(RouterHarness::config({worker(up)}));
+  auto res = httpPostJson(r.url("/v1/chat/completions"), R"({"model":"m","messages":[]})");
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.body, s.body);
+  EXPECT_EQ(res.headers["content-type"], "application/json");
+  EXPECT_EQ(res.headers["content-length"], std::to_string(s.body.size()));
+}
+
+TEST(ProxyStreaming, StreamLargerThanBeastsDefaultBodyLimitSurvives) {
+  FakeUpstreamScript s;
+  s.events = 2200;
+  s.eventBytes = 4000;  // ~8.9 MB: past Beast's 8 MB default response body limit
+  s.interval = milliseconds(0);
+  FakeUpstream up(s);
+  RouterHarness r(RouterHarness::config({worker(up)}));
+  auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  ASSERT_EQ(res.status, 200) << res.error;
+  EXPECT_GT(res.body.size(), 8u << 20);
+  EXPECT_TRUE(res.body == expectedStream(s)) << "stream differs, size " << res.body.size();
+}
+
+TEST(ProxyStreaming, IdleStreamGetsKeepaliveCommentsBetweenEvents) {
+  FakeUpstreamScript s;
+  s.events = 2;
+  s.pauseAfterFirst = milliseconds(450);
+  FakeUpstream up(s);
+  auto cfg = RouterHarness::config({worker(up)});
+  cfg.keepalive_interval = milliseconds(100);
+  RouterHarness r(cfg);
+  auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  ASSERT_EQ(res.status, 200);
+  const std::string first = FakeUpstream::event(s.eventBytes, 0);
+  ASSERT_EQ(res.body.rfind(first, 0), 0u) << res.body;
+  const std::string rest = res.body.substr(first.size());
+  EXPECT_EQ(rest.rfind(": keepalive\n\n", 0), 0u) << res.body;  // right after an event ended
+  std::string stripped = res.body;
+  for (auto p = stripped.find(": keepalive\n\n"); p != std::string::npos; p = stripped.find(": keepalive\n\n"))
+    stripped.erase(p, 13);
+  EXPECT_EQ(stripped, expectedStream(s));
+}
+
+TEST(ProxyStreaming, ClientHangingUpMidStreamClosesUpstreamWithin100ms) {
+  FakeUpstreamScript s;
+  s.events = 3;
+  s.pauseAfterFirst = milliseconds(10000);  // like a slow decode step
+  FakeUpstream up(s);
+  RouterHarness r(RouterHarness::config({worker(up)}));
+  steady_clock::time_point hungUp;
+  httpPostStream(r.url("/v1/chat/completions"), kChat, [&](const std::string& chunk) {
+    if (chunk.find("data:") == std::string::npos) return true;
+    hungUp = steady_clock::now();
+    return false;
+  });
+  ASSERT_TRUE(waitUntil([&] { return up.lastPeerClose().has_value(); }, milliseconds(2000)));
+  EXPECT_LT(duration_cast<milliseconds>(*up.lastPeerClose() - hungUp).count(), 100);
+  // The slot is free again: the next request is admitted at once.
+  ASSERT_TRUE(waitUntil([&] { return httpGet(r.url("/metrics")).body.find("qmesh_router_in_flight 1\n") != std::string::npos; },
+                        milliseconds(2000)));
+}
+
+TEST(ProxyStreaming, ClientHangingUpWhileQueuedLeavesTheQueue) {
+  FakeUpstreamScript s;
+  s.hangAfterHeader = true;
+  FakeUpstream up(s);
+  auto cfg = RouterHarness::config({worker(up, 1)});
+  cfg.queue_timeout = seconds(20);
+  RouterHarness r(cfg);
+  std::thread holder([&] { httpPostJson(r.url("/v1/chat/completions"), kChat, {}, milliseconds(1500)); });
+  ASSERT_TRUE(waitUntil([&] { return up.requests() == 1; }, milliseconds(2000)));
+  const auto queuedClient = httpPostJson(r.url("/v1/chat/completions"), kChat, {}, milliseconds(300));
+  EXPECT_EQ(queuedClient.status, 0);  // it gave up, nothing was answered
+  EXPECT_TRUE(waitUntil([&] { return apiQueued(r) == 0; }, milliseconds(500)));
+  holder.join();
+  EXPECT_EQ(up.requests(), 1);  // the abandoned request never reached the worker
+}
+
+TEST(ProxyStreaming, KeepAliveConnectionServesSeveralRequests) {
+  FakeUpstreamScript s;
+  s.sse = false;
+  FakeUpstream up(s);
+  RouterHarness r(RouterHarness::config({worker(up)}));
+  router::net::io_context io;
+  router::tcp::socket sock(io);
+  sock.connect({router::net::ip::make_address("127.0.0.1"), r.port()});
+  const std::string body = R"({"model":"m","messages":[]})";
+  const std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  router::beast::flat_buffer buf;
+  for (int i = 0; i < 3; ++i) {
+    router::net::write(sock, router::net::buffer(req));
+    router::http::response<router::http::string_body> res;
+    router::http::read(sock, buf, res);
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_TRUE(res.keep_alive());
+  }
+  EXPECT_EQ(up.requests(), 3);
+}

@@ -1,0 +1,41 @@
+#include "router/router_config.h"
+
+#include <gtest/gtest.h>
+
+using namespace qmesh::router;
+
+TEST(WorkerSpec, ParsesModelAddressAndSlots) {
+  auto w = parseWorkerSpec("demo=http://127.0.0.1:9000,slots=8");
+  ASSERT_TRUE(w) << w.error().message;
+  EXPECT_EQ(w->model, "demo");
+  EXPECT_EQ(w->host, "127.0.0.1");
+  EXPECT_EQ(w->port, 9000);
+  EXPECT_EQ(w->slots, 8);
+  auto d = parseWorkerSpec("m=http://localhost:1/");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->slots, 4);
+}
+
+TEST(WorkerSpec, RejectsWhatItCannotUseWithTheReason) {
+  EXPECT_NE(parseWorkerSpec("http://127.0.0.1:9000").error().message.find("MODEL="), std::string::npos);
+  EXPECT_NE(parseWorkerSpec("m=https://h:1").error().message.find("only http://"), std::string::npos);
+  EXPECT_NE(parseWorkerSpec("m=http://h:1,slots=0").error().message.find("slots"), std::string::npos);
+  EXPECT_NE(parseWorkerSpec("m=http://h:1,fast=1").error().message.find("unknown option"), std::string::npos);
+  EXPECT_FALSE(parseWorkerSpec("m=http://127.0.0.1:0"));
+}
+
+TEST(RouterConfig, TakesTheRouterSectionAndControlAddressFromTheNodeYaml) {
+  auto node = qmesh::parseNodeConfig(
+      "node: {name: n1, control: 127.0.0.1:7171}\nrouter: {listen: 127.0.0.1:8181, api_keys: [secret-key-1], "
+      "queue_depth: 3, queue_timeout: 2s}\n",
+      "/tmp/n.yaml");
+  ASSERT_TRUE(node) << node.error().message;
+  const RouterConfig c = fromNodeConfig(*node);
+  EXPECT_EQ(c.node_name, "n1");
+  ASSERT_TRUE(c.control);
+  EXPECT_EQ(c.control->port, 7171);
+  EXPECT_EQ(c.listen.port, 8181);
+  EXPECT_EQ(c.api_keys, std::vector<std::string>{"secret-key-1"});
+  EXPECT_EQ(c.queue_depth, 3);
+  EXPECT_EQ(c.queue_timeout, std::chrono::milliseconds(2000));
+}

@@ -1,0 +1,32 @@
+// Runs a real Router (library, in-process) on its own io_context thread for proxy tests.
+// The test thread only talks to it over HTTP, and stops it through a post: nothing else
+// is shared, so the tests stay clean under TSan.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "router/net.h"
+#include "router/router.h"
+
+namespace qmesh::test {
+
+class RouterHarness {
+ public:
+  explicit RouterHarness(router::RouterConfig cfg);
+  ~RouterHarness();
+  uint16_t port() const { return port_; }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+
+  // A static-mode config for tests: port 0, fast timeouts, one worker per entry.
+  static router::RouterConfig config(std::vector<router::StaticWorker> workers);
+
+ private:
+  router::net::io_context io_;
+  std::unique_ptr<router::Router> router_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace qmesh::test

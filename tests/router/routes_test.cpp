@@ -1,0 +1,92 @@
+#include "router/proxy/routes.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+using namespace qmesh::router;
+
+namespace {
+const std::vector<std::string> kKeys = {"sk-test-123456"};
+
+Decision post(std::string_view path, std::string_view body, std::string_view auth = "Bearer sk-test-123456",
+              const std::vector<std::string>* keys = &kKeys) {
+  RouteContext ctx{keys, {"demo", "emb"}};
+  return route(IncomingRequest{"POST", path, auth, body}, ctx);
+}
+
+nlohmann::json errorOf(const Decision& d) { return nlohmann::json::parse(d.body)["error"]; }
+}  // namespace
+
+TEST(Routes, ForwardsChatWithModelAndStreamFlag) {
+  auto d = post("/v1/chat/completions", R"({"model":"demo","messages":[],"stream":true})");
+  EXPECT_EQ(d.action, Action::Forward);
+  EXPECT_EQ(d.model, "demo");
+  EXPECT_TRUE(d.stream);
+  auto e = post("/v1/embeddings", R"({"model":"emb","input":"hi"})");
+  EXPECT_EQ(e.action, Action::Forward);
+  EXPECT_FALSE(e.stream);
+  EXPECT_EQ(post("/v1/completions", R"({"model":"demo","prompt":"x"})").action, Action::Forward);
+}
+
+TEST(Routes, MalformedJsonIs400InOpenAiShape) {
+  auto d = post("/v1/chat/completions", "{not json");
+  EXPECT_EQ(d.status, 400);
+  auto e = errorOf(d);
+  EXPECT_EQ(e["type"], "invalid_request_error");
+  EXPECT_EQ(e["code"], "invalid_json");
+  EXPECT_TRUE(e["message"].is_string());
+  EXPECT_TRUE(e.contains("param"));
+}
+
+TEST(Routes, MissingModelOrMessagesIs400) {
+  EXPECT_EQ(errorOf(post("/v1/chat/completions", R"({"messages":[]})"))["code"], "missing_model");
+  auto d = post("/v1/chat/completions", R"({"model":"demo"})");
+  EXPECT_EQ(d.status, 400);
+  EXPECT_NE(errorOf(d)["message"].get<std::string>().find("messages"), std::string::npos);
+  EXPECT_EQ(post("/v1/completions", R"({"model":"demo"})").status, 400);
+  EXPECT_EQ(post("/v1/chat/completions", R"({"model":"demo","messages":"hi"})").status, 400);
+}
+
+TEST(Routes, UnknownModelIs404NamingTheModelsThatExist) {
+  auto d = post("/v1/chat/completions", R"({"model":"gpt-4","messages":[]})");
+  EXPECT_EQ(d.status, 404);
+  const auto e = errorOf(d);
+  EXPECT_EQ(e["code"], "model_not_found");
+  EXPECT_NE(e["message"].get<std::string>().find("demo, emb"), std::string::npos);
+}
+
+TEST(Routes, MissingOrWrongKeyIs401WhenKeysAreConfigured) {
+  auto missing = post("/v1/chat/completions", R"({"model":"demo","messages":[]})", "");
+  EXPECT_EQ(missing.status, 401);
+  EXPECT_EQ(errorOf(missing)["code"], "invalid_api_key");
+  EXPECT_EQ(post("/v1/chat/completions", "{}", "Bearer sk-wrong-123456").status, 401);
+  EXPECT_EQ(post("/v1/chat/completions", "{}", "sk-test-123456").status, 401);
+  RouteContext ctx{&kKeys, {"demo"}};
+  EXPECT_EQ(route({"GET", "/v1/models", "", ""}, ctx).status, 401);
+  EXPECT_EQ(route({"GET", "/v1/models", "Bearer sk-test-123456", ""}, ctx).action, Action::Models);
+}
+
+TEST(Routes, NoKeysMeansNoAuthentication) {
+  static const std::vector<std::string> none;
+  EXPECT_EQ(post("/v1/chat/completions", R"({"model":"demo","messages":[]})", "", &none).action, Action::Forward);
+}
+
+TEST(Routes, HealthAndMetricsNeedNoKey) {
+  RouteContext ctx{&kKeys, {}};
+  EXPECT_EQ(route({"GET", "/health", "", ""}, ctx).action, Action::Health);
+  EXPECT_EQ(route({"GET", "/metrics", "", ""}, ctx).action, Action::Metrics);
+  EXPECT_EQ(route({"GET", "/api/status", "Bearer sk-test-123456", ""}, ctx).action, Action::ApiStatus);
+}
+
+TEST(Routes, UnknownPathIs404AndWrongMethodIs405) {
+  RouteContext ctx{nullptr, {"demo"}};
+  EXPECT_EQ(route({"GET", "/v2/nothing", "", ""}, ctx).status, 404);
+  EXPECT_EQ(route({"GET", "/v1/chat/completions", "", ""}, ctx).status, 405);
+}
+
+TEST(Routes, RequestIdsMustBeSane) {
+  EXPECT_TRUE(acceptableRequestId("abc-123"));
+  EXPECT_FALSE(acceptableRequestId(""));
+  EXPECT_FALSE(acceptableRequestId("a b"));
+  EXPECT_FALSE(acceptableRequestId(std::string(200, 'x')));
+}

@@ -1,0 +1,82 @@
+#include "router/routing/worker_directory.h"
+
+#include <gtest/gtest.h>
+
+using namespace qmesh::router;
+
+namespace {
+const char* kStatus = R"({"node":"n1","version":"0.1.0","generation":17,"pid":123,
+  "models":[{"name":"demo","state":"ready","pid":4242,"port":38211,"slots":4,"ctx_size":2048,
+             "embeddings":false,"restarts":0,"last_exit":"","uptime_s":12.5},
+            {"name":"emb","state":"loading","pid":4243,"port":38212,"slots":2,"embeddings":true}]})";
+}
+
+TEST(SupervisorStatus, ParsesTheControlApiContract) {
+  auto s = parseSupervisorStatus(kStatus);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->node, "n1");
+  EXPECT_EQ(s->generation, 17u);
+  ASSERT_EQ(s->workers.size(), 2u);
+  EXPECT_EQ(s->workers[0].model, "demo");
+  EXPECT_EQ(s->workers[0].port, 38211);
+  EXPECT_EQ(s->workers[0].slots, 4);
+  EXPECT_EQ(s->workers[0].state, WorkerState::Ready);
+  EXPECT_EQ(s->workers[1].state, WorkerState::Loading);
+  EXPECT_TRUE(s->workers[1].embeddings);
+}
+
+TEST(SupervisorStatus, ToleratesNullsAndUnknownFields) {
+  auto s = parseSupervisorStatus(
+      R"({"node":"n","generation":3,"router":{"name":"router"},"models":[{"name":"demo","state":"starting",)"
+      R"("pid":null,"port":null,"slots":"four","embeddings":null,"future":1}]})");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->workers[0].pid, 0);
+  EXPECT_EQ(s->workers[0].port, 0);
+  EXPECT_EQ(s->workers[0].slots, 1);
+  EXPECT_EQ(s->workers[0].state, WorkerState::Starting);
+}
+
+TEST(SupervisorStatus, RejectsBodiesThatAreNotTheContract) {
+  EXPECT_FALSE(parseSupervisorStatus("not json"));
+  EXPECT_FALSE(parseSupervisorStatus(R"({"node":"n"})"));
+  EXPECT_FALSE(parseSupervisorStatus(R"({"models":[{"state":"ready"}]})"));
+}
+
+TEST(WorkerDirectory, OnlyReadyWorkersAreRoutableButAllModelsAreKnown) {
+  WorkerDirectory d;
+  d.apply(*parseSupervisorStatus(kStatus));
+  const auto now = SteadyClock::now();
+  EXPECT_EQ(d.models(), (std::vector<std::string>{"demo", "emb"}));
+  EXPECT_TRUE(d.anyRoutable("demo", now));
+  EXPECT_FALSE(d.anyRoutable("emb", now));
+  EXPECT_TRUE(d.knows("emb"));
+  EXPECT_FALSE(d.knows("other"));
+}
+
+TEST(WorkerDirectory, KeepsInFlightCountsAcrossStatusUpdates) {
+  WorkerDirectory d;
+  d.apply(*parseSupervisorStatus(kStatus));
+  WorkerPtr w = d.workersOf("demo").at(0);
+  w->outstanding = 3;
+  auto s = *parseSupervisorStatus(kStatus);
+  s.workers[0].state = WorkerState::Restarting;
+  d.apply(s);
+  EXPECT_EQ(d.workersOf("demo").at(0).get(), w.get());
+  EXPECT_EQ(w->outstanding, 3);
+  EXPECT_FALSE(d.anyRoutable("demo", SteadyClock::now()));
+}
+
+TEST(WorkerDirectory, RefusedWorkerIsSkippedUntilHoldEndsOrItRestarts) {
+  WorkerDirectory d;
+  auto s = *parseSupervisorStatus(kStatus);
+  d.apply(s);
+  const auto now = SteadyClock::now();
+  d.markUnreachable(*d.workersOf("demo")[0], now, std::chrono::seconds(60));
+  EXPECT_FALSE(d.anyRoutable("demo", now));
+  d.apply(s);  // same pid: still the same dead process
+  EXPECT_FALSE(d.anyRoutable("demo", now));
+  EXPECT_TRUE(d.anyRoutable("demo", now + std::chrono::seconds(61)));
+  s.workers[0].pid = 5000;  // the supervisor restarted it
+  d.apply(s);
+  EXPECT_TRUE(d.anyRoutable("demo", now));
+}
