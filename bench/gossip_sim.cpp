@@ -1,0 +1,289 @@
+// Gossip simulation benchmark: N routers' membership engines on the in-memory network with
+// a simulated clock (no sockets, no sleeps; a simulated hour takes seconds), measuring what
+// issue 4 asks of the mesh:
+//   - failure detection: time from kill -9 until each member marks the node dead
+//   - dissemination: time for a state change (new metadata) to reach each member
+//   - false positives: suspicions and dead verdicts at 10% packet loss over a long run
+//   - bandwidth: bytes sent per node per second in steady state
+// for qmesh's LAN profile beside memberlist's DefaultLANConfig timings run by the same
+// engine on the same simulated network (so the difference is the tuning, not the network).
+//
+//   qmesh-bench-gossip-sim --nodes 10,100,1000 --fp-nodes 10,100 --fp-duration 3600
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "router/membership/sealed_transport.h"
+#include "router/membership/sim_cluster.h"
+
+using namespace qmesh;
+using namespace qmesh::membership;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct Options {
+  std::vector<std::size_t> nodes{10, 100, 1000};
+  std::vector<std::size_t> fpNodes{10, 100};
+  double fpDurationS = 3600;
+  double lossFp = 0.10;
+  double delayMs = 0.2, jitterMs = 0.6;  // one-way LAN latency: 0.2-0.8 ms
+  int trials = 3;
+  uint64_t seed = 1;
+  bool seal = true;
+  std::string profiles = "qmesh,memberlist";
+};
+
+double secondsOf(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+// The value below which fraction q of the samples lie (nearest rank).
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+// A cluster, optionally sealed, with per-observer first-seen times for one subject.
+class Bench {
+ public:
+  Bench(std::size_t n, const GossipConfig& cfg, const Options& o, uint64_t seed) {
+    static const MeshKey key = [] { MeshKey k; k.fill(7); return k; }();
+    for (std::size_t i = 0; i < n; ++i) keyrings_.push_back(std::make_unique<Keyring>(key));
+    SimCluster::TransportWrapper wrap;
+    if (o.seal)
+      wrap = [this](std::size_t i, const Member& self, std::unique_ptr<Transport> raw) {
+        return std::make_unique<SealedTransport>(std::move(raw), *keyrings_[i], self.id, 1);
+      };
+    c = std::make_unique<SimCluster>(n, cfg, seed, wrap);
+    c->network().setDelay(std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(o.delayMs)),
+                          std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(o.jitterMs)));
+    c->setChangeHook([this](std::size_t observer, const Member& m, MemberState) {
+      if (!watching_ || m.id != c->id(subject_)) return;
+      if (m.state == want_ && m.incarnation >= minIncarnation_ && !seenAt_.count(observer))
+        seenAt_[observer] = c->scheduler().now();
+      if (m.state == MemberState::kDead) ++deadVerdicts_;
+    });
+  }
+
+  bool start() {
+    c->joinAll(std::chrono::milliseconds(5));
+    const Duration joinSpan = 5ms * static_cast<int64_t>(c->size());
+    c->scheduler().runFor(joinSpan);
+    return c->runUntil([&] { return c->converged(); }, 300s, 500ms);
+  }
+
+  void watch(std::size_t subject, MemberState want, uint32_t minIncarnation) {
+    watching_ = true;
+    subject_ = subject;
+    want_ = want;
+    minIncarnation_ = minIncarnation;
+    seenAt_.clear();
+    since_ = c->scheduler().now();
+  }
+  std::vector<double> seenTimes() const {
+    std::vector<double> t;
+    for (const auto& [obs, at] : seenAt_) t.push_back(secondsOf(at - since_));
+    return t;
+  }
+  std::size_t seenCount() const { return seenAt_.size(); }
+  std::size_t upObservers(std::size_t subject) const {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < c->size(); ++i) n += (i != subject && c->up(i));
+    return n;
+  }
+
+  std::unique_ptr<SimCluster> c;
+  uint64_t deadVerdicts_ = 0;
+
+ private:
+  std::vector<std::unique_ptr<Keyring>> keyrings_;
+  bool watching_ = false;
+  std::size_t subject_ = 0;
+  MemberState want_ = MemberState::kDead;
+  uint32_t minIncarnation_ = 0;
+  std::map<std::size_t, TimePoint> seenAt_;
+  TimePoint since_{};
+};
+
+struct Row {
+  std::string profile;
+  std::size_t n = 0;
+  std::vector<double> detect, spread;
+  double bytesPerNodeS = 0, wireBytesPerNodeS = 0, packetsPerNodeS = 0;
+  bool converged = false;
+  std::size_t detectMissing = 0, spreadMissing = 0;
+};
+
+Row measure(std::size_t n, const std::string& profile, const GossipConfig& cfg, const Options& o) {
+  Row row;
+  row.profile = profile;
+  row.n = n;
+  Bench b(n, cfg, o, o.seed + n);
+  row.converged = b.start();
+  SimCluster& c = *b.c;
+  c.scheduler().runFor(30s);  // let the join gossip drain before measuring steady state
+
+  // Bandwidth: a quiet minute.
+  const auto s0 = c.network().stats();
+  c.scheduler().runFor(60s);
+  const auto s1 = c.network().stats();
+  const double perNodeS = 1.0 / (static_cast<double>(n) * 60.0);
+  row.bytesPerNodeS = static_cast<double>(s1.bytesSent - s0.bytesSent) * perNodeS;
+  row.packetsPerNodeS = static_cast<double>(s1.sent - s0.sent) * perNodeS;
+  row.wireBytesPerNodeS = row.bytesPerNodeS + 28.0 * row.packetsPerNodeS;  // + IPv4/UDP headers
+
+  for (int t = 0; t < o.trials; ++t) {
+    // Dissemination: a member publishes new metadata (its workers changed).
+    const std::size_t changer = 1 + static_cast<std::size_t>(t);
+    const uint32_t next = c.node(changer).members().self().incarnation + 1;
+    b.watch(changer, MemberState::kAlive, next);
+    c.node(changer).updateMeta(std::vector<uint8_t>(120, static_cast<uint8_t>(t)));
+    c.runUntil([&] { return b.seenCount() >= b.upObservers(changer); }, 60s, 10ms);
+    auto spread = b.seenTimes();
+    row.spreadMissing += b.upObservers(changer) - spread.size();
+    row.spread.insert(row.spread.end(), spread.begin(), spread.end());
+    c.scheduler().runFor(10s);
+
+    // Detection: kill -9 a member (mid probe cycle: offset by a fraction of an interval).
+    c.scheduler().runFor(cfg.probeInterval * (t + 1) / (o.trials + 1));
+    const std::size_t victim = c.size() - 1 - static_cast<std::size_t>(t);
+    b.watch(victim, MemberState::kDead, 0);
+    c.kill(victim);
+    c.runUntil([&] { return b.seenCount() >= b.upObservers(victim); }, 120s, 10ms);
+    auto detect = b.seenTimes();
+    row.detectMissing += b.upObservers(victim) - detect.size();
+    row.detect.insert(row.detect.end(), detect.begin(), detect.end());
+    c.scheduler().runFor(10s);
+  }
+  return row;
+}
+
+struct FpRow {
+  std::string profile;
+  std::size_t n = 0;
+  uint64_t suspicions = 0, refutations = 0, deadVerdicts = 0, probes = 0;
+  double bytesPerNodeS = 0;
+};
+
+FpRow falsePositives(std::size_t n, const std::string& profile, const GossipConfig& cfg,
+                     const Options& o) {
+  FpRow row;
+  row.profile = profile;
+  row.n = n;
+  Bench b(n, cfg, o, o.seed + 1000 + n);
+  b.start();
+  SimCluster& c = *b.c;
+  c.scheduler().runFor(30s);
+  b.deadVerdicts_ = 0;
+  b.watch(0, MemberState::kDead, 0);  // counts every dead verdict about anyone
+  std::vector<GossipStats> before;
+  for (std::size_t i = 0; i < n; ++i) before.push_back(c.node(i).stats());
+  c.network().setDropProbability(o.lossFp);
+  const uint64_t bytes0 = c.network().stats().bytesSent;
+  c.scheduler().runFor(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.fpDurationS)));
+  row.bytesPerNodeS = static_cast<double>(c.network().stats().bytesSent - bytes0) /
+                      (static_cast<double>(n) * o.fpDurationS);
+  for (std::size_t i = 0; i < n; ++i) {
+    row.suspicions += c.node(i).stats().suspicionsRaised - before[i].suspicionsRaised;
+    row.refutations += c.node(i).stats().refutations - before[i].refutations;
+    row.probes += c.node(i).stats().probes - before[i].probes;
+  }
+  row.deadVerdicts = b.deadVerdicts_;
+  return row;
+}
+
+std::vector<std::size_t> parseList(const std::string& s) {
+  std::vector<std::size_t> out;
+  std::size_t pos = 0;
+  while (pos < s.size()) {
+    std::size_t end = s.find(',', pos);
+    if (end == std::string::npos) end = s.size();
+    if (end > pos) out.push_back(std::stoul(s.substr(pos, end - pos)));
+    pos = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  std::string nodes = "10,100,1000", fpNodes = "10,100";
+  CLI::App app{"Simulated SWIM/Lifeguard gossip: detection, dissemination, false positives, bandwidth"};
+  app.add_option("--nodes", nodes, "cluster sizes for detection/dissemination/bandwidth");
+  app.add_option("--fp-nodes", fpNodes, "cluster sizes for the false-positive run (empty: skip)");
+  app.add_option("--fp-duration", o.fpDurationS, "simulated seconds of the false-positive run");
+  app.add_option("--fp-loss", o.lossFp, "packet loss during the false-positive run");
+  app.add_option("--delay-ms", o.delayMs, "fixed one-way delay");
+  app.add_option("--jitter-ms", o.jitterMs, "extra uniform one-way delay");
+  app.add_option("--trials", o.trials, "kills and state changes per cluster");
+  app.add_option("--seed", o.seed, "base seed; same seed, same run");
+  app.add_option("--profiles", o.profiles, "qmesh,memberlist");
+  GossipConfig qmesh = GossipConfig::lan();
+  double gossipMs = -1, probeMs = -1;
+  app.add_option("--gossip-interval-ms", gossipMs, "override qmesh profile: gossip interval");
+  app.add_option("--probe-interval-ms", probeMs, "override qmesh profile: probe interval (timeout = half)");
+  app.add_option("--fanout", qmesh.gossipFanout, "override qmesh profile: gossip fanout");
+  app.add_option("--lambda", qmesh.retransmitMult, "override qmesh profile: retransmit mult");
+  bool noSeal = false;
+  app.add_flag("--no-seal", noSeal, "skip the AEAD envelope (bytes then exclude its 89 B/packet)");
+  CLI11_PARSE(app, argc, argv);
+  auto ms = [](double v) {
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(v));
+  };
+  if (gossipMs > 0) qmesh.gossipInterval = ms(gossipMs);
+  if (probeMs > 0) {
+    qmesh.probeInterval = ms(probeMs);
+    qmesh.probeTimeout = ms(probeMs / 2);
+  }
+  if (auto valid = qmesh.validate(); !valid) {
+    std::fprintf(stderr, "gossip_sim: %s\n", valid.error().message.c_str());
+    return 2;
+  }
+  o.seal = !noSeal;
+  o.nodes = parseList(nodes);
+  o.fpNodes = parseList(fpNodes);
+
+  std::vector<std::pair<std::string, GossipConfig>> profiles;
+  if (o.profiles.find("qmesh") != std::string::npos) profiles.emplace_back("qmesh-lan", qmesh);
+  if (o.profiles.find("memberlist") != std::string::npos)
+    profiles.emplace_back("memberlist-lan", GossipConfig::memberlistLan());
+
+  std::printf("# gossip_sim seed=%llu sealed=%d delay=%.2f+U[0,%.2f) ms trials=%d\n",
+              static_cast<unsigned long long>(o.seed), o.seal, o.delayMs, o.jitterMs, o.trials);
+  std::printf("\n| profile | N | converged | detect p50 / p99 / max (s) | state change p50 / p99.9 / max (s) | B/s/node payload (wire) | pkts/s/node |\n");
+  std::printf("|---|---|---|---|---|---|---|\n");
+  for (std::size_t n : o.nodes)
+    for (const auto& [name, cfg] : profiles) {
+      const Row r = measure(n, name, cfg, o);
+      std::printf("| %s | %zu | %s | %.2f / %.2f / %.2f%s | %.3f / %.3f / %.3f%s | %.0f (%.0f) | %.1f |\n",
+                  r.profile.c_str(), r.n, r.converged ? "yes" : "NO",
+                  quantile(r.detect, 0.5), quantile(r.detect, 0.99), quantile(r.detect, 1.0),
+                  r.detectMissing ? " (MISSED)" : "",
+                  quantile(r.spread, 0.5), quantile(r.spread, 0.999), quantile(r.spread, 1.0),
+                  r.spreadMissing ? " (MISSED)" : "",
+                  r.bytesPerNodeS, r.wireBytesPerNodeS, r.packetsPerNodeS);
+      std::fflush(stdout);
+    }
+  if (!o.fpNodes.empty()) {
+    std::printf("\n| profile | N | loss | simulated | probes | suspicions raised | refutations | false dead verdicts | B/s/node payload |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|\n");
+    for (std::size_t n : o.fpNodes)
+      for (const auto& [name, cfg] : profiles) {
+        const FpRow r = falsePositives(n, name, cfg, o);
+        std::printf("| %s | %zu | %.0f%% | %.0f s | %llu | %llu | %llu | %llu | %.0f |\n", r.profile.c_str(), r.n,
+                    o.lossFp * 100, o.fpDurationS, static_cast<unsigned long long>(r.probes),
+                    static_cast<unsigned long long>(r.suspicions),
+                    static_cast<unsigned long long>(r.refutations),
+                    static_cast<unsigned long long>(r.deadVerdicts), r.bytesPerNodeS);
+        std::fflush(stdout);
+      }
+  }
+  return 0;
+}

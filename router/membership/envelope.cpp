@@ -1,0 +1,96 @@
+#include "router/membership/envelope.h"
+
+#include <sodium.h>
+
+#include "router/membership/wire.h"
+
+namespace qmesh::membership {
+
+static_assert(Envelope::kNonceBytes == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+static_assert(Envelope::kTagBytes == crypto_aead_xchacha20poly1305_ietf_ABYTES);
+
+Envelope::Envelope(const Keyring& keyring, NodeId self, uint64_t bootEpoch)
+    : keyring_(keyring), self_(self), epoch_(bootEpoch) {}
+
+std::optional<std::vector<uint8_t>> Envelope::seal(std::span<const uint8_t> plaintext) {
+  if (plaintext.size() > kMaxPlaintext) {
+    ++stats_.tooLarge;
+    return std::nullopt;
+  }
+  std::vector<uint8_t> out;
+  out.reserve(kOverhead + plaintext.size());
+  wire::Writer w(out);
+  w.u8(kVersion);
+  w.bytes(self_.bytes);
+  w.u64(epoch_);
+  w.u64(counter_++);
+  out.resize(kHeaderBytes + kNonceBytes);
+  uint8_t* nonce = out.data() + kHeaderBytes;
+  randombytes_buf(nonce, kNonceBytes);
+  out.resize(kHeaderBytes + kNonceBytes + plaintext.size() + kTagBytes);
+  unsigned long long clen = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(
+      out.data() + kHeaderBytes + kNonceBytes, &clen, plaintext.data(), plaintext.size(),
+      out.data(), kHeaderBytes, nullptr, nonce, keyring_.primary().gossip.data());
+  ++stats_.sealed;
+  return out;
+}
+
+std::optional<Envelope::Opened> Envelope::open(std::span<const uint8_t> datagram) {
+  if (datagram.size() < kOverhead || datagram.size() > kMaxDatagram) {
+    ++stats_.malformed;
+    return std::nullopt;
+  }
+  wire::Reader r(datagram);
+  if (r.u8() != kVersion) {
+    ++stats_.badVersion;
+    return std::nullopt;
+  }
+  Opened result;
+  r.into(result.sender.bytes);
+  const uint64_t epoch = r.u64();
+  const uint64_t counter = r.u64();
+  const uint8_t* nonce = datagram.data() + kHeaderBytes;
+  const auto cipher = datagram.subspan(kHeaderBytes + kNonceBytes);
+  result.plaintext.resize(cipher.size() - kTagBytes);
+
+  bool opened = false;
+  for (const Keyring::Entry& key : keyring_.entries()) {
+    unsigned long long mlen = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            result.plaintext.data(), &mlen, nullptr, cipher.data(), cipher.size(),
+            datagram.data(), kHeaderBytes, nonce, key.gossip.data()) == 0) {
+      opened = true;
+      break;
+    }
+  }
+  if (!opened) {
+    ++stats_.authFailed;
+    return std::nullopt;
+  }
+  // Judged only after authentication, so forged headers cannot move anyone's window.
+  if (result.sender == self_) {
+    ++stats_.reflected;
+    return std::nullopt;
+  }
+  if (!acceptCounter(result.sender, epoch, counter)) {
+    ++stats_.replayed;
+    return std::nullopt;
+  }
+  ++stats_.opened;
+  return result;
+}
+
+bool Envelope::acceptCounter(const NodeId& sender, uint64_t epoch, uint64_t counter) {
+  auto [it, fresh] = peers_.try_emplace(sender);
+  PeerWindow& peer = it->second;
+  if (fresh || epoch > peer.epoch) {
+    // First packet from this sender, or it restarted: a new counter space.
+    peer = PeerWindow{epoch, ReplayWindow{}};
+  } else if (epoch < peer.epoch) {
+    return false;  // recorded before the sender's last restart
+  }
+  return peer.window.accept(counter);
+}
+
+}  // namespace qmesh::membership

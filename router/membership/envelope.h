@@ -1,0 +1,80 @@
+// Sealing of gossip datagrams: XChaCha20-Poly1305 (IETF AEAD) under the keyring's gossip
+// subkey, a fresh random 24-byte nonce per packet (XChaCha's nonce is large enough that
+// random nonces never collide in practice), and a header that is authenticated but clear:
+//
+//   [version u8 = 1][sender id 32][boot epoch u64][counter u64][nonce 24][ciphertext][tag 16]
+//    \______________ associated data (49 bytes) _______________/
+//
+// The (boot epoch, counter) pair feeds a per-sender replay window: the counter increases
+// per packet, the epoch per process start (so a restarted node is not mistaken for a
+// replayer). Anything that fails to open is dropped and counted, never parsed.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "router/membership/keyring.h"
+#include "router/membership/node_id.h"
+#include "router/membership/replay_window.h"
+#include "router/membership/transport.h"
+
+namespace qmesh::membership {
+
+struct EnvelopeStats {
+  uint64_t sealed = 0;
+  uint64_t opened = 0;
+  uint64_t tooLarge = 0;     // refused to seal: would exceed the datagram limit
+  // Dropped on receive:
+  uint64_t malformed = 0;    // shorter than a header and tag, or over the datagram limit
+  uint64_t badVersion = 0;
+  uint64_t authFailed = 0;   // no installed key opens it: wrong mesh key or tampered
+  uint64_t replayed = 0;     // duplicate, too old, or from an earlier boot of the sender
+  uint64_t reflected = 0;    // claims to come from ourselves
+
+  uint64_t rejected() const { return malformed + badVersion + authFailed + replayed + reflected; }
+};
+
+class Envelope {
+ public:
+  static constexpr uint8_t kVersion = 1;
+  static constexpr std::size_t kHeaderBytes = 1 + NodeId::kSize + 8 + 8;  // the AD
+  static constexpr std::size_t kNonceBytes = 24;
+  static constexpr std::size_t kTagBytes = 16;
+  static constexpr std::size_t kOverhead = kHeaderBytes + kNonceBytes + kTagBytes;
+  static constexpr std::size_t kMaxPlaintext = kMaxDatagram - kOverhead;
+
+  // bootEpoch must grow across restarts of this node (e.g. wall-clock seconds at start, or
+  // a persisted counter); peers reject packets from an older epoch than they have seen.
+  Envelope(const Keyring& keyring, NodeId self, uint64_t bootEpoch);
+
+  // nullopt if the plaintext would not fit in one datagram.
+  std::optional<std::vector<uint8_t>> seal(std::span<const uint8_t> plaintext);
+
+  struct Opened {
+    NodeId sender;
+    std::vector<uint8_t> plaintext;
+  };
+  std::optional<Opened> open(std::span<const uint8_t> datagram);
+
+  const EnvelopeStats& stats() const { return stats_; }
+
+ private:
+  struct PeerWindow {
+    uint64_t epoch = 0;
+    ReplayWindow window;
+  };
+  bool acceptCounter(const NodeId& sender, uint64_t epoch, uint64_t counter);
+
+  const Keyring& keyring_;
+  NodeId self_;
+  uint64_t epoch_;
+  uint64_t counter_ = 0;
+  // Only authenticated senders get an entry, so its size is bounded by the mesh.
+  std::map<NodeId, PeerWindow> peers_;
+  EnvelopeStats stats_;
+};
+
+}  // namespace qmesh::membership

@@ -1,0 +1,133 @@
+// The SWIM membership engine (Das et al. 2002, with memberlist's and Lifeguard's
+// refinements). No sockets, threads or wall time: datagrams go through a Transport, time
+// comes from a Clock and the owner calls tick() at (or after) nextWakeup().
+//
+//   every probeInterval:  probe the next member of a shuffled round-robin list
+//        ping ──ack within probeTimeout──▶ fine
+//          └─ no ack ─▶ ping-req to k members, which ping it and relay the ack
+//                          └─ no ack by the end of the interval ─▶ suspect it
+//   suspect ──Lifeguard timeout (shrinks with confirmations)──▶ dead
+//   suspect ──member refutes (alive, higher incarnation)──────▶ alive
+//   claims (alive/suspect/dead/leave) ride piggybacked on every packet and on periodic
+//   gossip to `gossipFanout` members, each a bounded number of times; a periodic full-state
+//   sync (and the join) repairs what gossip missed.
+//
+// Concurrency: none. All methods, and the transport's receive handler, run on one loop.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "router/membership/broadcast_queue.h"
+#include "router/membership/gossip_config.h"
+#include "router/membership/member_table.h"
+#include "router/membership/suspicion.h"
+#include "router/membership/transport.h"
+
+namespace qmesh::membership {
+
+struct GossipStats {
+  uint64_t packetsIn = 0;
+  uint64_t malformed = 0;          // failed to decode: dropped, counted
+  uint64_t unknownMessages = 0;    // frames of newer types, skipped
+  uint64_t misdirectedPings = 0;   // ping for another node id at our address
+  uint64_t probes = 0;
+  uint64_t indirectProbes = 0;     // probes that needed ping-req
+  uint64_t suspicionsRaised = 0;   // by this node's own failed probes
+  uint64_t deadDeclared = 0;       // by this node's own suspicion timeouts
+  uint64_t refutations = 0;
+};
+
+class Gossip {
+ public:
+  // Called after our view of a member changed (including members first heard of).
+  using Listener = std::function<void(const Member& now, MemberState previous, bool isNew)>;
+
+  // `config` must pass validate() and `self` validateMember(): check both at startup and
+  // report the error there; an invalid one here is a programming error and aborts.
+  Gossip(GossipConfig config, Member self, Transport& transport, const Clock& clock,
+         Random& random);
+  ~Gossip();
+  Gossip(const Gossip&) = delete;
+  Gossip& operator=(const Gossip&) = delete;
+
+  // Pushes our state to each seed and asks for theirs; retried while we know nobody.
+  void join(std::vector<Address> seeds);
+  // Announces a graceful leave and stops probing; keep ticking until leaveDone().
+  void leave();
+  bool leaveDone() const;
+  // New metadata for ourselves (the router's workers): a new incarnation, gossiped.
+  // Refused (nothing changes) if over kMaxMetaBytes.
+  Status updateMeta(std::vector<uint8_t> meta);
+
+  void tick();
+  TimePoint nextWakeup() const;
+
+  const MemberTable& members() const { return table_; }
+  const GossipStats& stats() const { return stats_; }
+  const GossipConfig& config() const { return config_; }
+  void setListener(Listener listener) { listener_ = std::move(listener); }
+
+ private:
+  struct Probe {
+    uint32_t seq;
+    NodeId target;
+    TimePoint indirectAt;
+    bool indirectSent = false;
+  };
+  struct Relay {
+    Address origin;
+    uint32_t originSeq;
+    TimePoint expires;
+  };
+
+  void onDatagram(const Address& from, std::span<const uint8_t> data);
+  void handle(const Address& from, const Message& m);
+
+  void startProbe();
+  void finishProbe();  // end of interval: suspect the target if it never answered
+  void sendIndirect();
+  std::optional<NodeId> nextProbeTarget();
+  void addProbeTarget(const NodeId& id);
+  std::vector<NodeId> randomLiveOthers(std::size_t k, const NodeId* exclude);
+  void gossipRound();
+  void syncRound();
+  void sendState(const Address& to, bool wantReply);
+  void expireSuspicions();
+
+  void onAlive(const Member& m);
+  void onSuspect(const Suspect& s);
+  void onDead(const Dead& d);
+  void onLeave(const Leave& l);
+  void onSyncState(const Member& m);
+  void afterMerge(const NodeId& subject, const MergeResult& r, const Message& claim);
+  void announceSelf();
+  void broadcast(const NodeId& subject, const Message& claim);
+
+  void send(const Address& to, std::vector<uint8_t> packet, bool piggyback);
+  void notify(const NodeId& id, MemberState previous, bool isNew);
+  Duration syncIntervalScaled() const;
+
+  GossipConfig config_;
+  Transport& transport_;
+  const Clock& clock_;
+  Random& random_;
+  MemberTable table_;
+  BroadcastQueue queue_;
+  std::map<NodeId, Suspicion> suspicions_;
+  std::map<uint32_t, Relay> relays_;
+  std::optional<Probe> probe_;
+  std::vector<NodeId> probeOrder_;
+  std::size_t probeIndex_ = 0;
+  uint32_t nextSeq_ = 1;
+  std::vector<Address> seeds_;
+  TimePoint nextProbe_, nextGossip_, nextSync_, nextJoin_;
+  GossipStats stats_;
+  Listener listener_;
+};
+
+}  // namespace qmesh::membership

@@ -1,0 +1,97 @@
+// How the engine applies incoming claims (the rules themselves are in member_table.cpp):
+// which changes start or end a suspicion, what is re-gossiped, and when we speak up for
+// ourselves.
+#include <chrono>
+
+#include "router/membership/gossip.h"
+
+namespace qmesh::membership {
+
+void Gossip::onAlive(const Member& m) {
+  Member claim = m;
+  claim.state = MemberState::kAlive;
+  const MergeResult r = table_.applyAlive(claim);
+  if (r.outcome == MergeOutcome::kApplied) {
+    suspicions_.erase(m.id);  // refuted, or back from the dead
+    if (r.isNew) addProbeTarget(m.id);
+  }
+  afterMerge(m.id, r, Alive{claim});
+}
+
+void Gossip::onSuspect(const Suspect& s) {
+  const MergeResult r = table_.applySuspect(s);
+  if (r.outcome == MergeOutcome::kApplied) {
+    const std::size_t n = table_.liveCount();
+    const Duration min = suspicionMinTimeout(config_.suspicionAlpha, n, config_.probeInterval);
+    const auto max = std::chrono::duration_cast<Duration>(min * config_.suspicionBeta);
+    suspicions_.erase(s.id);
+    suspicions_.emplace(s.id, Suspicion(clock_.now(), min, max,
+                                        expectedConfirmations(config_.suspicionAlpha, n), s.from));
+  } else if (r.outcome == MergeOutcome::kConfirmation) {
+    auto it = suspicions_.find(s.id);
+    // Re-gossip only new accusers: they are what shortens everyone else's timeout.
+    if (it != suspicions_.end() && it->second.confirm(s.from)) broadcast(s.id, s);
+    return;
+  }
+  afterMerge(s.id, r, s);
+}
+
+void Gossip::onDead(const Dead& d) {
+  const MergeResult r = table_.applyDead(d);
+  if (r.outcome == MergeOutcome::kApplied) suspicions_.erase(d.id);
+  afterMerge(d.id, r, d);
+}
+
+void Gossip::onLeave(const Leave& l) {
+  const MergeResult r = table_.applyLeave(l);
+  if (r.outcome == MergeOutcome::kApplied) suspicions_.erase(l.id);
+  afterMerge(l.id, r, l);
+}
+
+void Gossip::onSyncState(const Member& m) {
+  const bool known = table_.find(m.id) != nullptr;
+  if (!known && m.id != table_.selfId() &&
+      (m.state == MemberState::kDead || m.state == MemberState::kLeft))
+    return;  // a member we never saw alive: nothing to act on
+  onAlive(m);
+  switch (m.state) {
+    case MemberState::kAlive:
+      break;
+    case MemberState::kSuspect:
+    case MemberState::kDead:
+      // As memberlist does: another member's "dead" is only a suspicion here, so a member
+      // that is fine from where we stand gets the chance to refute before we agree.
+      onSuspect(Suspect{m.id, m.incarnation, table_.selfId()});
+      break;
+    case MemberState::kLeft:
+      onLeave(Leave{m.id, m.incarnation});
+      break;
+  }
+}
+
+void Gossip::afterMerge(const NodeId& subject, const MergeResult& r, const Message& claim) {
+  if (r.outcome == MergeOutcome::kIgnored && subject == table_.selfId() && !table_.leaving() &&
+      !std::holds_alternative<Alive>(claim)) {
+    // Someone still accuses an incarnation of ours we have already refuted: our refutation
+    // missed them. If its retransmits are spent, say it again before their timer runs out;
+    // it rides on our next packets, the ack to their probe among them. (If it is still
+    // queued it will ride anyway; re-queuing would restart its budget and flood.)
+    if (queue_.transmits(subject) < 0) announceSelf();
+    return;
+  }
+  if (r.outcome == MergeOutcome::kApplied) {
+    broadcast(subject, claim);
+    notify(subject, r.previous, r.isNew);
+  } else if (r.outcome == MergeOutcome::kRefuted) {
+    ++stats_.refutations;
+    announceSelf();
+  }
+}
+
+void Gossip::announceSelf() { broadcast(table_.selfId(), Alive{table_.self()}); }
+
+void Gossip::broadcast(const NodeId& subject, const Message& claim) {
+  queue_.enqueue(subject, encodeMessage(claim));
+}
+
+}  // namespace qmesh::membership

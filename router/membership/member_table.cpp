@@ -1,0 +1,138 @@
+#include "router/membership/member_table.h"
+
+#include <algorithm>
+
+namespace qmesh::membership {
+namespace {
+
+bool isLive(MemberState s) { return s == MemberState::kAlive || s == MemberState::kSuspect; }
+
+MergeResult applied(MemberState previous, bool isNew = false) {
+  return MergeResult{MergeOutcome::kApplied, previous, isNew};
+}
+constexpr MergeResult kIgnored{};
+
+}  // namespace
+
+MemberTable::MemberTable(Member self) : self_(self) {
+  self.state = MemberState::kAlive;
+  members_.emplace(self.id, std::move(self));
+  live_ = 1;
+}
+
+const Member* MemberTable::find(const NodeId& id) const {
+  auto it = members_.find(id);
+  return it == members_.end() ? nullptr : &it->second;
+}
+
+void MemberTable::setState(Member& m, MemberState s) {
+  if (isLive(m.state) && !isLive(s)) --live_;
+  if (!isLive(m.state) && isLive(s)) ++live_;
+  m.state = s;
+}
+
+MergeResult MemberTable::refute(uint32_t claimedIncarnation) {
+  if (leaving_) return kIgnored;
+  Member& me = members_.at(self_.id);
+  // Strictly above the claim, so our alive outranks it everywhere it has spread.
+  me.incarnation = std::max(me.incarnation, claimedIncarnation) + 1;
+  return MergeResult{MergeOutcome::kRefuted, MemberState::kAlive, false};
+}
+
+MergeResult MemberTable::applyAlive(const Member& claim) {
+  if (claim.id == self_.id) {
+    const Member& me = self();
+    // A newer incarnation of us, or a different record at ours, is someone else's stale or
+    // forged view (we restarted and forgot our incarnation): outbid it.
+    const bool differs = claim.name != me.name || claim.address != me.address || claim.meta != me.meta;
+    if (claim.incarnation > me.incarnation || (claim.incarnation == me.incarnation && differs))
+      return refute(claim.incarnation);
+    return kIgnored;
+  }
+  auto it = members_.find(claim.id);
+  if (it == members_.end()) {
+    Member m = claim;
+    m.state = MemberState::kAlive;
+    members_.emplace(m.id, std::move(m));
+    ++live_;
+    return applied(MemberState::kAlive, true);
+  }
+  Member& cur = it->second;
+  if (claim.incarnation <= cur.incarnation) return kIgnored;
+  const MemberState previous = cur.state;
+  cur.name = claim.name;
+  cur.address = claim.address;
+  cur.meta = claim.meta;
+  cur.incarnation = claim.incarnation;
+  setState(cur, MemberState::kAlive);
+  return applied(previous);
+}
+
+MergeResult MemberTable::applySuspect(const Suspect& claim) {
+  if (claim.id == self_.id)
+    return claim.incarnation < self().incarnation ? kIgnored : refute(claim.incarnation);
+  auto it = members_.find(claim.id);
+  if (it == members_.end()) return kIgnored;
+  Member& cur = it->second;
+  if (claim.incarnation < cur.incarnation || !isLive(cur.state)) return kIgnored;
+  if (cur.state == MemberState::kSuspect && claim.incarnation == cur.incarnation)
+    return MergeResult{MergeOutcome::kConfirmation, MemberState::kSuspect, false};
+  const MemberState previous = cur.state;
+  cur.incarnation = claim.incarnation;
+  setState(cur, MemberState::kSuspect);
+  return applied(previous);
+}
+
+MergeResult MemberTable::applyDead(const Dead& claim) {
+  if (claim.id == self_.id)
+    return claim.incarnation < self().incarnation ? kIgnored : refute(claim.incarnation);
+  auto it = members_.find(claim.id);
+  if (it == members_.end()) return kIgnored;
+  Member& cur = it->second;
+  if (claim.incarnation < cur.incarnation || !isLive(cur.state)) return kIgnored;
+  const MemberState previous = cur.state;
+  cur.incarnation = claim.incarnation;
+  setState(cur, MemberState::kDead);
+  return applied(previous);
+}
+
+MergeResult MemberTable::applyLeave(const Leave& claim) {
+  if (claim.id == self_.id)
+    return claim.incarnation < self().incarnation ? kIgnored : refute(claim.incarnation);
+  auto it = members_.find(claim.id);
+  if (it == members_.end()) return kIgnored;
+  Member& cur = it->second;
+  // Left also upgrades dead: a member that said goodbye should not be reported as failed.
+  if (claim.incarnation < cur.incarnation || cur.state == MemberState::kLeft) return kIgnored;
+  const MemberState previous = cur.state;
+  cur.incarnation = claim.incarnation;
+  setState(cur, MemberState::kLeft);
+  return applied(previous);
+}
+
+const Member& MemberTable::updateSelfMeta(std::vector<uint8_t> meta) {
+  Member& me = members_.at(self_.id);
+  me.meta = std::move(meta);
+  ++me.incarnation;
+  return me;
+}
+
+const Member& MemberTable::leaveSelf() {
+  Member& me = members_.at(self_.id);
+  if (!leaving_) {
+    leaving_ = true;
+    ++me.incarnation;
+    setState(me, MemberState::kLeft);
+  }
+  return me;
+}
+
+std::vector<NodeId> MemberTable::liveOthers() const {
+  std::vector<NodeId> out;
+  out.reserve(live_);
+  for (const auto& [id, m] : members_)
+    if (id != self_.id && isLive(m.state)) out.push_back(id);
+  return out;
+}
+
+}  // namespace qmesh::membership

@@ -1,0 +1,228 @@
+#include "router/membership/messages.h"
+
+#include "router/membership/wire.h"
+
+namespace qmesh::membership {
+namespace {
+
+using wire::Reader;
+using wire::Writer;
+
+void writeId(Writer& w, const NodeId& id) { w.bytes(id.bytes); }
+NodeId readId(Reader& r) {
+  NodeId id;
+  r.into(id.bytes);
+  return id;
+}
+
+// Record layout shared by Alive and SyncState; state is written only by SyncState.
+void writeMember(Writer& w, const Member& m, bool withState) {
+  writeId(w, m.id);
+  w.u32(m.incarnation);
+  if (withState) w.u8(static_cast<uint8_t>(m.state));
+  w.str8(m.name);
+  w.str8(m.address);
+  w.blob16(m.meta);
+}
+
+Member readMember(Reader& r, bool withState) {
+  Member m;
+  m.id = readId(r);
+  m.incarnation = r.u32();
+  if (withState) {
+    const uint8_t s = r.u8();
+    if (s > static_cast<uint8_t>(MemberState::kLeft)) r.fail();
+    m.state = static_cast<MemberState>(s);
+  }
+  m.name = r.str8();
+  m.address = r.str8();
+  m.meta = r.blob16();
+  if (m.name.size() > kMaxNameBytes || m.address.size() > kMaxAddressBytes ||
+      m.meta.size() > kMaxMetaBytes)
+    r.fail();
+  return m;
+}
+
+struct BodyWriter {
+  Writer& w;
+  MessageType operator()(const Ping& m) {
+    w.u32(m.seq);
+    writeId(w, m.target);
+    return MessageType::kPing;
+  }
+  MessageType operator()(const PingReq& m) {
+    w.u32(m.seq);
+    writeId(w, m.target);
+    w.str8(m.targetAddress);
+    return MessageType::kPingReq;
+  }
+  MessageType operator()(const Ack& m) {
+    w.u32(m.seq);
+    return MessageType::kAck;
+  }
+  MessageType operator()(const Suspect& m) {
+    writeId(w, m.id);
+    w.u32(m.incarnation);
+    writeId(w, m.from);
+    return MessageType::kSuspect;
+  }
+  MessageType operator()(const Alive& m) {
+    writeMember(w, m.member, false);
+    return MessageType::kAlive;
+  }
+  MessageType operator()(const Dead& m) {
+    writeId(w, m.id);
+    w.u32(m.incarnation);
+    writeId(w, m.from);
+    return MessageType::kDead;
+  }
+  MessageType operator()(const Leave& m) {
+    writeId(w, m.id);
+    w.u32(m.incarnation);
+    return MessageType::kLeave;
+  }
+  MessageType operator()(const SyncRequest& m) {
+    w.u8(m.wantReply ? 1 : 0);
+    return MessageType::kSyncRequest;
+  }
+  MessageType operator()(const SyncState& m) {
+    writeMember(w, m.member, true);
+    return MessageType::kSyncState;
+  }
+};
+
+// Returns false for a type this build does not know (the caller skips the frame).
+bool readBody(MessageType type, Reader& r, Message& out) {
+  switch (type) {
+    case MessageType::kPing: {
+      Ping m;
+      m.seq = r.u32();
+      m.target = readId(r);
+      out = m;
+      return true;
+    }
+    case MessageType::kPingReq: {
+      PingReq m;
+      m.seq = r.u32();
+      m.target = readId(r);
+      m.targetAddress = r.str8();
+      if (m.targetAddress.size() > kMaxAddressBytes) r.fail();
+      out = m;
+      return true;
+    }
+    case MessageType::kAck:
+      out = Ack{r.u32()};
+      return true;
+    case MessageType::kSuspect: {
+      Suspect m;
+      m.id = readId(r);
+      m.incarnation = r.u32();
+      m.from = readId(r);
+      out = m;
+      return true;
+    }
+    case MessageType::kAlive:
+      out = Alive{readMember(r, false)};
+      return true;
+    case MessageType::kDead: {
+      Dead m;
+      m.id = readId(r);
+      m.incarnation = r.u32();
+      m.from = readId(r);
+      out = m;
+      return true;
+    }
+    case MessageType::kLeave: {
+      Leave m;
+      m.id = readId(r);
+      m.incarnation = r.u32();
+      out = m;
+      return true;
+    }
+    case MessageType::kSyncRequest: {
+      const uint8_t flag = r.u8();
+      if (flag > 1) r.fail();
+      out = SyncRequest{flag == 1};
+      return true;
+    }
+    case MessageType::kSyncState:
+      out = SyncState{readMember(r, true)};
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+const char* toString(MemberState s) {
+  switch (s) {
+    case MemberState::kAlive: return "alive";
+    case MemberState::kSuspect: return "suspect";
+    case MemberState::kDead: return "dead";
+    case MemberState::kLeft: return "left";
+  }
+  return "?";
+}
+
+Status validateMember(const Member& m) {
+  if (m.name.size() > kMaxNameBytes)
+    return makeError("member name '" + m.name + "' is longer than " +
+                     std::to_string(kMaxNameBytes) + " bytes; choose a shorter node name");
+  if (m.address.size() > kMaxAddressBytes)
+    return makeError("gossip address '" + m.address + "' is longer than " +
+                     std::to_string(kMaxAddressBytes) + " bytes");
+  if (m.meta.size() > kMaxMetaBytes)
+    return makeError("member metadata is " + std::to_string(m.meta.size()) +
+                     " bytes; the limit is " + std::to_string(kMaxMetaBytes) +
+                     " (larger state belongs in push-pull sync)");
+  return Ok{};
+}
+
+void encodeMessage(const Message& m, std::vector<uint8_t>& out) {
+  const std::size_t start = out.size();
+  out.resize(start + 3);  // type and length, filled in once the body is written
+  Writer w(out);
+  const MessageType type = std::visit(BodyWriter{w}, m);
+  const std::size_t len = out.size() - start - 3;
+  out[start] = static_cast<uint8_t>(type);
+  out[start + 1] = static_cast<uint8_t>(len >> 8);
+  out[start + 2] = static_cast<uint8_t>(len);
+}
+
+std::vector<uint8_t> encodeMessage(const Message& m) {
+  std::vector<uint8_t> out;
+  encodeMessage(m, out);
+  return out;
+}
+
+std::vector<uint8_t> encodePacket(const std::vector<Message>& messages) {
+  std::vector<uint8_t> out;
+  for (const Message& m : messages) encodeMessage(m, out);
+  return out;
+}
+
+Result<DecodedPacket> decodePacket(std::span<const uint8_t> data) {
+  DecodedPacket packet;
+  Reader frames(data);
+  if (data.empty()) return makeError("empty packet");
+  while (!frames.atEnd()) {
+    const auto type = static_cast<MessageType>(frames.u8());
+    const uint16_t len = frames.u16();
+    auto body = frames.bytes(len);
+    if (!frames.ok()) return makeError("truncated message frame");
+    Reader r(body);
+    Message m;
+    if (!readBody(type, r, m)) {
+      ++packet.unknownSkipped;
+      continue;
+    }
+    // A body must be consumed exactly: trailing bytes mean a framing or version bug.
+    if (!r.ok() || !r.atEnd())
+      return makeError("malformed body for message type " +
+                       std::to_string(static_cast<int>(type)));
+    packet.messages.push_back(std::move(m));
+  }
+  return packet;
+}
+
+}  // namespace qmesh::membership

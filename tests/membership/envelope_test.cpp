@@ -1,0 +1,138 @@
+#include "router/membership/envelope.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/membership/membership_test_util.h"
+
+namespace qmesh::membership {
+namespace {
+
+using test::idOf;
+
+MeshKey keyOf(uint8_t b) {
+  MeshKey k;
+  k.fill(b);
+  return k;
+}
+
+std::vector<uint8_t> bytesOf(const std::string& s) { return {s.begin(), s.end()}; }
+
+class EnvelopeTest : public ::testing::Test {
+ protected:
+  Keyring aliceKeys{keyOf(1)};
+  Keyring bobKeys{keyOf(1)};
+  Envelope alice{aliceKeys, idOf(1), 100};
+  Envelope bob{bobKeys, idOf(2), 200};
+};
+
+TEST_F(EnvelopeTest, OpensWhatItSealsAndNamesTheSender) {
+  auto sealed = alice.seal(bytesOf("ping"));
+  ASSERT_TRUE(sealed);
+  EXPECT_EQ(sealed->size(), 4 + Envelope::kOverhead);
+  EXPECT_EQ((*sealed)[0], Envelope::kVersion);
+  auto opened = bob.open(*sealed);
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(opened->sender, idOf(1));
+  EXPECT_EQ(opened->plaintext, bytesOf("ping"));
+  EXPECT_EQ(bob.stats().opened, 1u);
+}
+
+TEST_F(EnvelopeTest, LargestPlaintextMakesExactlyA1400ByteDatagram) {
+  EXPECT_EQ(Envelope::kOverhead, 89u);
+  std::vector<uint8_t> big(Envelope::kMaxPlaintext, 7);
+  auto sealed = alice.seal(big);
+  ASSERT_TRUE(sealed);
+  EXPECT_EQ(sealed->size(), kMaxDatagram);
+  EXPECT_TRUE(bob.open(*sealed));
+}
+
+TEST_F(EnvelopeTest, RefusesToSealBeyondTheDatagramLimit) {
+  std::vector<uint8_t> tooBig(Envelope::kMaxPlaintext + 1, 7);
+  EXPECT_FALSE(alice.seal(tooBig));
+  EXPECT_EQ(alice.stats().tooLarge, 1u);
+}
+
+TEST_F(EnvelopeTest, DropsAPacketWithAnyByteTamperedAndCountsIt) {
+  const auto sealed = *alice.seal(bytesOf("suspect node 3"));
+  for (std::size_t i = 0; i < sealed.size(); ++i) {
+    auto copy = sealed;
+    copy[i] ^= 0x01;
+    EXPECT_FALSE(bob.open(copy)) << "byte " << i;
+  }
+  // The version byte is checked first; every other flip fails authentication.
+  EXPECT_EQ(bob.stats().badVersion, 1u);
+  EXPECT_EQ(bob.stats().authFailed, sealed.size() - 1);
+  EXPECT_EQ(bob.stats().opened, 0u);
+}
+
+TEST_F(EnvelopeTest, DropsEveryTruncationAndCountsIt) {
+  const auto sealed = *alice.seal(bytesOf("alive"));
+  for (std::size_t len = 0; len < sealed.size(); ++len)
+    EXPECT_FALSE(bob.open(std::span(sealed).first(len))) << len;
+  EXPECT_EQ(bob.stats().rejected(), sealed.size());
+  EXPECT_EQ(bob.stats().opened, 0u);
+}
+
+TEST_F(EnvelopeTest, DropsAReplayedPacketAndCountsIt) {
+  const auto sealed = *alice.seal(bytesOf("leave"));
+  EXPECT_TRUE(bob.open(sealed));
+  EXPECT_FALSE(bob.open(sealed));
+  EXPECT_EQ(bob.stats().replayed, 1u);
+}
+
+TEST_F(EnvelopeTest, AcceptsPacketsReorderedWithinTheWindow) {
+  std::vector<std::vector<uint8_t>> packets;
+  for (int i = 0; i < 100; ++i) packets.push_back(*alice.seal(bytesOf("x")));
+  for (int i = 99; i >= 0; --i) EXPECT_TRUE(bob.open(packets[i])) << i;
+  EXPECT_EQ(bob.stats().replayed, 0u);
+}
+
+TEST_F(EnvelopeTest, DropsPacketsSealedUnderAnotherMeshKey) {
+  Keyring otherKeys(keyOf(9));
+  Envelope mallory(otherKeys, idOf(3), 1);
+  EXPECT_FALSE(bob.open(*mallory.seal(bytesOf("join me"))));
+  EXPECT_EQ(bob.stats().authFailed, 1u);
+}
+
+TEST_F(EnvelopeTest, OpensUnderAnyInstalledKeyDuringRotation) {
+  // Step 1 on bob only: install the new key. Alice still seals with the old one.
+  bobKeys.install(keyOf(2));
+  EXPECT_TRUE(bob.open(*alice.seal(bytesOf("a"))));
+  // Step 2 on alice: switch. Bob opens it with the secondary key.
+  aliceKeys.install(keyOf(2));
+  ASSERT_TRUE(aliceKeys.use(keyOf(2)).ok());
+  EXPECT_TRUE(bob.open(*alice.seal(bytesOf("b"))));
+  // Step 3: old key removed everywhere; new traffic still flows.
+  ASSERT_TRUE(bobKeys.use(keyOf(2)).ok());
+  ASSERT_TRUE(bobKeys.remove(keyOf(1)).ok());
+  EXPECT_TRUE(bob.open(*alice.seal(bytesOf("c"))));
+  EXPECT_EQ(bob.stats().rejected(), 0u);
+}
+
+TEST_F(EnvelopeTest, AcceptsARestartedSenderAndRejectsItsPreviousLife) {
+  const auto before = *alice.seal(bytesOf("old life"));
+  EXPECT_TRUE(bob.open(before));
+  Envelope restarted(aliceKeys, idOf(1), 101);  // same node, newer boot epoch, counter 0
+  EXPECT_TRUE(bob.open(*restarted.seal(bytesOf("new life"))));
+  // A fresh, validly sealed packet from the old epoch (counter never used there) is still
+  // refused: that epoch is over.
+  Envelope older(aliceKeys, idOf(1), 100);
+  for (int i = 0; i < 5; ++i) older.seal(bytesOf("burn counters"));
+  EXPECT_FALSE(bob.open(*older.seal(bytesOf("from epoch 100"))));
+  EXPECT_EQ(bob.stats().replayed, 1u);
+}
+
+TEST_F(EnvelopeTest, DropsOurOwnPacketsReflectedBackAtUs) {
+  EXPECT_FALSE(alice.open(*alice.seal(bytesOf("echo"))));
+  EXPECT_EQ(alice.stats().reflected, 1u);
+}
+
+TEST_F(EnvelopeTest, ForgedHeaderCannotAdvanceTheReplayWindow) {
+  auto forged = *alice.seal(bytesOf("x"));
+  forged[1 + 32 + 8 + 0] = 0x7f;  // counter pushed far ahead, breaks authentication
+  EXPECT_FALSE(bob.open(forged));
+  EXPECT_TRUE(bob.open(*alice.seal(bytesOf("next"))));  // window was not moved
+}
+
+}  // namespace
+}  // namespace qmesh::membership

@@ -1,0 +1,197 @@
+// The engine's reactions to single packets and small clusters; whole-cluster properties
+// (convergence, detection bounds, loss) are in gossip_sim_test.cpp.
+#include "router/membership/gossip.h"
+
+#include <gtest/gtest.h>
+
+#include "router/membership/sim_cluster.h"
+#include "tests/membership/membership_test_util.h"
+
+namespace qmesh::membership {
+namespace {
+
+using namespace std::chrono_literals;
+using test::idOf;
+using test::memberOf;
+
+// One engine and a raw endpoint the test speaks through.
+class GossipEngineTest : public ::testing::Test {
+ protected:
+  GossipEngineTest() {
+    raw_->setReceiveHandler([this](const Address&, std::span<const uint8_t> d) {
+      auto p = decodePacket(d);
+      ASSERT_TRUE(p.ok());
+      for (auto& m : p->messages) received_.push_back(m);
+    });
+  }
+  void inject(const std::vector<Message>& messages) { raw_->send(self_.address, encodePacket(messages)); }
+  void run(Duration d) {
+    const TimePoint end = sched_.now() + d;
+    while (sched_.now() < end) {
+      sched_.runUntil(std::min(end, engine_.nextWakeup()));
+      if (sched_.now() >= engine_.nextWakeup()) engine_.tick();
+    }
+  }
+  template <class T>
+  std::vector<T> receivedOf() const {
+    std::vector<T> out;
+    for (const auto& m : received_)
+      if (auto* t = std::get_if<T>(&m)) out.push_back(*t);
+    return out;
+  }
+
+  SimScheduler sched_;
+  InMemoryNetwork net_{sched_, 3};
+  Member self_ = memberOf(1);
+  std::unique_ptr<Transport> transport_ = net_.attach(self_.address);
+  std::unique_ptr<Transport> raw_ = net_.attach(memberOf(2).address);
+  SeededRandom random_{5};
+  Gossip engine_{GossipConfig::lan(), self_, *transport_, sched_, random_};
+  std::vector<Message> received_;
+};
+
+TEST_F(GossipEngineTest, AnswersAPingAddressedToItWithAnAck) {
+  inject({Ping{77, self_.id}});
+  run(10ms);
+  auto acks = receivedOf<Ack>();
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].seq, 77u);
+}
+
+TEST_F(GossipEngineTest, AnswersAJoinPingWithNoTarget) {
+  inject({Ping{5, NodeId{}}});
+  run(10ms);
+  EXPECT_EQ(receivedOf<Ack>().size(), 1u);
+}
+
+TEST_F(GossipEngineTest, IgnoresAPingForAnotherNodeAndCountsIt) {
+  inject({Ping{77, idOf(9)}});
+  run(10ms);
+  EXPECT_TRUE(receivedOf<Ack>().empty());
+  EXPECT_EQ(engine_.stats().misdirectedPings, 1u);
+}
+
+TEST_F(GossipEngineTest, CountsMalformedPacketsAndCarriesOn) {
+  raw_->send(self_.address, std::vector<uint8_t>{3, 0, 9, 1});
+  inject({Ping{1, self_.id}});
+  run(10ms);
+  EXPECT_EQ(engine_.stats().malformed, 1u);
+  EXPECT_EQ(receivedOf<Ack>().size(), 1u);
+}
+
+TEST_F(GossipEngineTest, RepliesToASyncRequestWithItsFullState) {
+  inject({SyncRequest{true}, SyncState{memberOf(2)}, SyncState{memberOf(3)}});
+  run(10ms);
+  auto states = receivedOf<SyncState>();
+  ASSERT_EQ(states.size(), 3u);  // itself and the two it just learned
+  EXPECT_EQ(engine_.members().liveCount(), 3u);
+}
+
+TEST_F(GossipEngineTest, RefutesASuspicionOfItselfWithAHigherIncarnation) {
+  inject({SyncState{memberOf(2)}});
+  run(10ms);
+  inject({Suspect{self_.id, 0, idOf(2)}});
+  run(1s);  // its next probe of member 2 carries the refutation
+  EXPECT_EQ(engine_.members().self().incarnation, 1u);
+  EXPECT_EQ(engine_.stats().refutations, 1u);
+  bool announced = false;
+  for (const auto& a : receivedOf<Alive>())
+    if (a.member.id == self_.id && a.member.incarnation == 1) announced = true;
+  EXPECT_TRUE(announced);
+}
+
+TEST_F(GossipEngineTest, ProbesAMemberAndSuspectsItWhenNoAckComes) {
+  inject({SyncState{memberOf(2)}});
+  run(2s);  // the raw endpoint never acks
+  EXPECT_GE(receivedOf<Ping>().size(), 1u);
+  EXPECT_GE(engine_.stats().suspicionsRaised, 1u);
+  EXPECT_NE(engine_.members().find(idOf(2))->state, MemberState::kAlive);
+}
+
+TEST_F(GossipEngineTest, TellsTheSuspectItIsSuspectedWhenProbingIt) {
+  inject({SyncState{memberOf(2)}, Suspect{idOf(2), 0, idOf(3)}});
+  run(1s);
+  // Lifeguard's buddy system: the ping to a suspect carries the suspicion.
+  bool toldDirectly = false;
+  for (std::size_t i = 0; i + 1 < received_.size(); ++i)
+    if (std::holds_alternative<Ping>(received_[i]) && std::holds_alternative<Suspect>(received_[i + 1]))
+      toldDirectly = true;
+  EXPECT_TRUE(toldDirectly);
+}
+
+TEST_F(GossipEngineTest, NeverSendsADatagramOverItsTransportLimit) {
+  // Enough members that full state and piggyback queues need many datagrams.
+  for (uint8_t n = 2; n < 120; ++n) {
+    Member m = memberOf(n);
+    m.meta.assign(300, n);
+    inject({SyncState{m}});
+  }
+  inject({SyncRequest{true}});
+  run(5s);
+  EXPECT_EQ(net_.stats().oversize, 0u);
+  EXPECT_GT(net_.stats().sent, 40u);
+}
+
+TEST_F(GossipEngineTest, RefusesMetadataOverTheLimitAndKeepsItsIncarnation) {
+  auto status = engine_.updateMeta(std::vector<uint8_t>(kMaxMetaBytes + 1, 1));
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(engine_.members().self().incarnation, 0u);
+  EXPECT_TRUE(engine_.updateMeta(std::vector<uint8_t>(kMaxMetaBytes, 1)).ok());
+  EXPECT_EQ(engine_.members().self().incarnation, 1u);
+}
+
+TEST(GossipConfig, ProfilesAreValidAndBadTimingsAreExplained) {
+  EXPECT_TRUE(GossipConfig::lan().validate().ok());
+  EXPECT_TRUE(GossipConfig::memberlistLan().validate().ok());
+  GossipConfig c = GossipConfig::lan();
+  c.probeTimeout = c.probeInterval;
+  auto s = c.validate();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("shorter than the probe interval"), std::string::npos);
+  c = GossipConfig::lan();
+  c.gossipFanout = 0;
+  EXPECT_FALSE(c.validate().ok());
+}
+
+TEST(GossipCluster, IndirectProbesKeepAMemberAliveWhenOnlyTheDirectLinkIsCut) {
+  SimCluster c(5, GossipConfig::lan(), 21);
+  c.joinAll();
+  ASSERT_TRUE(c.runUntil([&] { return c.converged(); }, 10s));
+  c.network().blockLink(c.address(0), c.address(1));
+  c.scheduler().runFor(60s);
+  EXPECT_GT(c.node(0).stats().indirectProbes, 0u);
+  uint64_t suspicions = 0;
+  for (std::size_t i = 0; i < c.size(); ++i) suspicions += c.node(i).stats().suspicionsRaised;
+  EXPECT_EQ(suspicions, 0u);
+  EXPECT_TRUE(c.converged());
+}
+
+TEST(GossipCluster, GracefulLeaveIsSeenAsLeftAndNeverAsDead) {
+  SimCluster c(5, GossipConfig::lan(), 22);
+  bool sawDead = false;
+  c.setChangeHook([&](std::size_t, const Member& m, MemberState) {
+    if (m.id == c.id(2) && m.state == MemberState::kDead) sawDead = true;
+  });
+  c.joinAll();
+  ASSERT_TRUE(c.runUntil([&] { return c.converged(); }, 10s));
+  c.node(2).leave();
+  ASSERT_TRUE(c.runUntil([&] { return c.node(2).leaveDone(); }, 5s, 10ms));
+  c.kill(2);  // the process exits once its goodbye is out
+  EXPECT_TRUE(c.runUntil([&] { return c.allSee(2, MemberState::kLeft); }, 5s));
+  c.scheduler().runFor(60s);
+  EXPECT_TRUE(c.allSee(2, MemberState::kLeft));
+  EXPECT_FALSE(sawDead);
+}
+
+TEST(GossipCluster, JoinIsRetriedUntilTheSeedAnswers) {
+  SimCluster c(3, GossipConfig::lan(), 23);
+  c.network().setDown(c.address(0), true);
+  c.joinAll();
+  c.scheduler().runFor(5s);
+  EXPECT_FALSE(c.converged());
+  c.network().setDown(c.address(0), false);
+  EXPECT_TRUE(c.runUntil([&] { return c.converged(); }, 5s));
+}
+
+}  // namespace
+}  // namespace qmesh::membership
