@@ -37,7 +37,8 @@ npm_deps() {
 }
 
 asan_build() {
-  cmake -S . -B build-asan -DQMESH_SANITIZE=address -DQMESH_BUILD_BENCH=OFF >/dev/null &&
+  # Build type None: the sanitizer flags above (-O1 -g1) are the only optimisation flags.
+  cmake -S . -B build-asan -DQMESH_SANITIZE=address -DQMESH_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=None >/dev/null &&
     cmake --build build-asan -j"$JOBS"
 }
 
