@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI and the README run it:
-#   1. scripts/setup.sh (packages, llama-server, demo model, build/)
+#   1. scripts/setup.sh --no-build (packages, llama-server, demo model)
 #   2. the integration tests' npm dependencies (the official openai client)
-#   3. ctest in build/ (unit + integration against the real llama-server)
-#   4. an ASan+UBSan build in build-asan/ and ctest there
-# Steps 3 and 4 both run even if one fails, so one CI run shows every failure.
+#   3. an ASan+UBSan build in build-asan/ and the whole suite there (unit + integration
+#      against the real llama-server)
+# The suite runs once, under the sanitizers: on 2 cores a second (plain) build of the whole
+# tree would double CI time. `scripts/test.sh --also-plain` also builds build/ and runs it there.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,11 +52,16 @@ asan_tests() {
 
 # Setup and the npm deps are prerequisites: without them every later step fails for a
 # reason that is not a test failure.
-run "setup" bash scripts/setup.sh
+PLAIN=0
+[[ "${1:-}" == "--also-plain" ]] && PLAIN=1
+
+run "setup" bash scripts/setup.sh $( ((PLAIN)) || echo --no-build)
 run "npm deps" npm_deps
 ((FAILED)) && summary
 
-run "ctest (build)" ctest --test-dir build --output-on-failure -j2
+if ((PLAIN)); then
+  run "ctest (build)" ctest --test-dir build --output-on-failure -j2
+fi
 run "asan+ubsan build" asan_build
 if [[ "${RESULTS[-1]}" == *": ok "* ]]; then
   run "ctest (build-asan)" asan_tests
