@@ -4,14 +4,18 @@
 //   - failure detection: time from kill -9 until each member marks the node dead
 //   - dissemination: time for a state change (new metadata) to reach each member
 //   - false positives: suspicions and dead verdicts at 10% packet loss over a long run
-//   - bandwidth: bytes sent per node per second in steady state
+//   - bandwidth: bytes sent per node per second in steady state, idle and under loss
 // for qmesh's LAN profile beside memberlist's DefaultLANConfig timings run by the same
 // engine on the same simulated network (so the difference is the tuning, not the network).
+// Every node carries realistic metadata (150 bytes: its workers), claims are Ed25519-signed
+// (UnsignedClaims from --unsigned-from nodes up: same bytes, less CPU), datagrams sealed,
+// and the full-state sync goes over the reliable channel as it does on UDP+TCP.
 //
 //   qmesh-bench-gossip-sim --nodes 10,100,1000 --fp-nodes 10,100 --fp-duration 3600
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -36,6 +40,9 @@ struct Options {
   int trials = 3;
   uint64_t seed = 1;
   bool seal = true;
+  bool reliable = true;
+  std::size_t metaBytes = 150;
+  std::size_t unsignedFrom = 1000;
   std::string profiles = "qmesh,memberlist";
 };
 
@@ -60,7 +67,11 @@ class Bench {
       wrap = [this](std::size_t i, const Member& self, std::unique_ptr<Transport> raw) {
         return std::make_unique<SealedTransport>(std::move(raw), *keyrings_[i], self.id, 1);
       };
-    c = std::make_unique<SimCluster>(n, cfg, seed, wrap);
+    SimCluster::Options options;
+    options.metaBytes = o.metaBytes;
+    options.signedClaims = n < o.unsignedFrom;
+    c = std::make_unique<SimCluster>(n, cfg, seed, wrap, options);
+    c->network().setReliable(o.reliable);
     c->network().setDelay(std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(o.delayMs)),
                           std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(o.jitterMs)));
     c->setChangeHook([this](std::size_t observer, const Member& m, MemberState) {
@@ -111,12 +122,33 @@ class Bench {
   TimePoint since_{};
 };
 
+// Bytes per node per second between two network snapshots. "wire" adds 28 B of IPv4+UDP
+// header per datagram and, for push-pull messages, 52 B of IPv4+TCP (timestamps) header per
+// 1,448-byte segment plus ~7 header-only segments per message (handshake, close, acks).
+struct Rate {
+  double payload = 0, wire = 0, packets = 0, pushPullShare = 0;
+};
+Rate rateOf(const InMemoryNetwork::Stats& a, const InMemoryNetwork::Stats& b, std::size_t n, double seconds) {
+  const double per = 1.0 / (static_cast<double>(n) * seconds);
+  Rate r;
+  const auto bytes = static_cast<double>(b.bytesSent - a.bytesSent);
+  const auto datagrams = static_cast<double>(b.sent - a.sent);
+  const auto reliableBytes = static_cast<double>(b.reliableBytes - a.reliableBytes);
+  const auto messages = static_cast<double>(b.reliableSent - a.reliableSent);
+  r.payload = bytes * per;
+  r.packets = datagrams * per;
+  r.wire = (bytes + 28.0 * datagrams + 52.0 * (std::ceil(reliableBytes / 1448.0) + 7.0 * messages)) * per;
+  r.pushPullShare = bytes > 0 ? reliableBytes / bytes : 0;
+  return r;
+}
+
 struct Row {
   std::string profile;
   std::size_t n = 0;
   std::vector<double> detect, spread;
-  double bytesPerNodeS = 0, wireBytesPerNodeS = 0, packetsPerNodeS = 0;
+  Rate idle;
   bool converged = false;
+  bool signedClaims = true;
   std::size_t detectMissing = 0, spreadMissing = 0;
 };
 
@@ -124,26 +156,26 @@ Row measure(std::size_t n, const std::string& profile, const GossipConfig& cfg, 
   Row row;
   row.profile = profile;
   row.n = n;
+  row.signedClaims = n < o.unsignedFrom;
   Bench b(n, cfg, o, o.seed + n);
   row.converged = b.start();
   SimCluster& c = *b.c;
   c.scheduler().runFor(30s);  // let the join gossip drain before measuring steady state
 
-  // Bandwidth: a quiet minute.
+  // Bandwidth: a quiet stretch of one scaled sync interval (at least a minute), so that
+  // each node's push-pull (randomly phased) is counted about once.
   const auto s0 = c.network().stats();
-  c.scheduler().runFor(60s);
-  const auto s1 = c.network().stats();
-  const double perNodeS = 1.0 / (static_cast<double>(n) * 60.0);
-  row.bytesPerNodeS = static_cast<double>(s1.bytesSent - s0.bytesSent) * perNodeS;
-  row.packetsPerNodeS = static_cast<double>(s1.sent - s0.sent) * perNodeS;
-  row.wireBytesPerNodeS = row.bytesPerNodeS + 28.0 * row.packetsPerNodeS;  // + IPv4/UDP headers
+  const double scale = n <= 32 ? 1.0 : std::ceil(std::log2(static_cast<double>(n)) - 5.0) + 1.0;
+  const double idleS = std::max(60.0, scale * std::chrono::duration<double>(cfg.syncInterval).count());
+  c.scheduler().runFor(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(idleS)));
+  row.idle = rateOf(s0, c.network().stats(), n, idleS);
 
   for (int t = 0; t < o.trials; ++t) {
     // Dissemination: a member publishes new metadata (its workers changed).
     const std::size_t changer = 1 + static_cast<std::size_t>(t);
     const uint32_t next = c.node(changer).members().self().incarnation + 1;
     b.watch(changer, MemberState::kAlive, next);
-    c.node(changer).updateMeta(std::vector<uint8_t>(120, static_cast<uint8_t>(t)));
+    c.node(changer).updateMeta(std::vector<uint8_t>(o.metaBytes, static_cast<uint8_t>(100 + t)));
     c.runUntil([&] { return b.seenCount() >= b.upObservers(changer); }, 60s, 10ms);
     auto spread = b.seenTimes();
     row.spreadMissing += b.upObservers(changer) - spread.size();
@@ -168,7 +200,8 @@ struct FpRow {
   std::string profile;
   std::size_t n = 0;
   uint64_t suspicions = 0, refutations = 0, deadVerdicts = 0, probes = 0;
-  double bytesPerNodeS = 0;
+  Rate lossy;
+  bool signedClaims = true;
 };
 
 FpRow falsePositives(std::size_t n, const std::string& profile, const GossipConfig& cfg,
@@ -176,6 +209,7 @@ FpRow falsePositives(std::size_t n, const std::string& profile, const GossipConf
   FpRow row;
   row.profile = profile;
   row.n = n;
+  row.signedClaims = n < o.unsignedFrom;
   Bench b(n, cfg, o, o.seed + 1000 + n);
   b.start();
   SimCluster& c = *b.c;
@@ -185,10 +219,9 @@ FpRow falsePositives(std::size_t n, const std::string& profile, const GossipConf
   std::vector<GossipStats> before;
   for (std::size_t i = 0; i < n; ++i) before.push_back(c.node(i).stats());
   c.network().setDropProbability(o.lossFp);
-  const uint64_t bytes0 = c.network().stats().bytesSent;
+  const auto s0 = c.network().stats();
   c.scheduler().runFor(std::chrono::duration_cast<Duration>(std::chrono::duration<double>(o.fpDurationS)));
-  row.bytesPerNodeS = static_cast<double>(c.network().stats().bytesSent - bytes0) /
-                      (static_cast<double>(n) * o.fpDurationS);
+  row.lossy = rateOf(s0, c.network().stats(), n, o.fpDurationS);
   for (std::size_t i = 0; i < n; ++i) {
     row.suspicions += c.node(i).stats().suspicionsRaised - before[i].suspicionsRaised;
     row.refutations += c.node(i).stats().refutations - before[i].refutations;
@@ -231,13 +264,21 @@ int main(int argc, char** argv) {
   app.add_option("--probe-interval-ms", probeMs, "override qmesh profile: probe interval (timeout = half)");
   app.add_option("--fanout", qmesh.gossipFanout, "override qmesh profile: gossip fanout");
   app.add_option("--lambda", qmesh.retransmitMult, "override qmesh profile: retransmit mult");
-  bool noSeal = false;
+  app.add_option("--indirect-checks", qmesh.indirectChecks, "override qmesh profile: ping-req relays (k)");
+  double syncS = -1;
+  app.add_option("--sync-interval-s", syncS, "override qmesh profile: base full-state sync interval");
+  bool noSeal = false, noReliable = false;
   app.add_flag("--no-seal", noSeal, "skip the AEAD envelope (bytes then exclude its 89 B/packet)");
+  app.add_flag("--no-reliable", noReliable, "full-state sync over datagrams (no TCP channel)");
+  app.add_option("--meta-bytes", o.metaBytes, "metadata per node (a router's workers: ~150)");
+  app.add_option("--unsigned-from", o.unsignedFrom,
+                 "clusters this large use UnsignedClaims (same bytes, no Ed25519 CPU)");
   CLI11_PARSE(app, argc, argv);
   auto ms = [](double v) {
     return std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(v));
   };
   if (gossipMs > 0) qmesh.gossipInterval = ms(gossipMs);
+  if (syncS > 0) qmesh.syncInterval = ms(syncS * 1000);
   if (probeMs > 0) {
     qmesh.probeInterval = ms(probeMs);
     qmesh.probeTimeout = ms(probeMs / 2);
@@ -247,6 +288,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.seal = !noSeal;
+  o.reliable = !noReliable;
   o.nodes = parseList(nodes);
   o.fpNodes = parseList(fpNodes);
 
@@ -255,33 +297,36 @@ int main(int argc, char** argv) {
   if (o.profiles.find("memberlist") != std::string::npos)
     profiles.emplace_back("memberlist-lan", GossipConfig::memberlistLan());
 
-  std::printf("# gossip_sim seed=%llu sealed=%d delay=%.2f+U[0,%.2f) ms trials=%d\n",
-              static_cast<unsigned long long>(o.seed), o.seal, o.delayMs, o.jitterMs, o.trials);
-  std::printf("\n| profile | N | converged | detect p50 / p99 / max (s) | state change p50 / p99.9 / max (s) | B/s/node payload (wire) | pkts/s/node |\n");
-  std::printf("|---|---|---|---|---|---|---|\n");
+  std::printf("# gossip_sim seed=%llu sealed=%d reliable=%d meta=%zu B delay=%.2f+U[0,%.2f) ms trials=%d\n",
+              static_cast<unsigned long long>(o.seed), o.seal, o.reliable, o.metaBytes, o.delayMs,
+              o.jitterMs, o.trials);
+  if (!o.nodes.empty()) std::printf("\n| profile | N | claims | converged | dead at every member p50 / p99 / max (s) | state change p50 / p99.9 / max (s) | idle B/s/node payload (wire) | push-pull share | pkts/s/node |\n");
+  if (!o.nodes.empty()) std::printf("|---|---|---|---|---|---|---|---|---|\n");
   for (std::size_t n : o.nodes)
     for (const auto& [name, cfg] : profiles) {
       const Row r = measure(n, name, cfg, o);
-      std::printf("| %s | %zu | %s | %.2f / %.2f / %.2f%s | %.3f / %.3f / %.3f%s | %.0f (%.0f) | %.1f |\n",
-                  r.profile.c_str(), r.n, r.converged ? "yes" : "NO",
+      std::printf("| %s | %zu | %s | %s | %.2f / %.2f / %.2f%s | %.3f / %.3f / %.3f%s | %.0f (%.0f) | %.0f%% | %.1f |\n",
+                  r.profile.c_str(), r.n, r.signedClaims ? "ed25519" : "unsigned",
+                  r.converged ? "yes" : "NO",
                   quantile(r.detect, 0.5), quantile(r.detect, 0.99), quantile(r.detect, 1.0),
                   r.detectMissing ? " (MISSED)" : "",
                   quantile(r.spread, 0.5), quantile(r.spread, 0.999), quantile(r.spread, 1.0),
                   r.spreadMissing ? " (MISSED)" : "",
-                  r.bytesPerNodeS, r.wireBytesPerNodeS, r.packetsPerNodeS);
+                  r.idle.payload, r.idle.wire, 100.0 * r.idle.pushPullShare, r.idle.packets);
       std::fflush(stdout);
     }
   if (!o.fpNodes.empty()) {
-    std::printf("\n| profile | N | loss | simulated | probes | suspicions raised | refutations | false dead verdicts | B/s/node payload |\n");
-    std::printf("|---|---|---|---|---|---|---|---|---|\n");
+    std::printf("\n| profile | N | claims | loss | simulated | probes | false suspicions | refutations | false dead verdicts | B/s/node payload (wire) |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
     for (std::size_t n : o.fpNodes)
       for (const auto& [name, cfg] : profiles) {
         const FpRow r = falsePositives(n, name, cfg, o);
-        std::printf("| %s | %zu | %.0f%% | %.0f s | %llu | %llu | %llu | %llu | %.0f |\n", r.profile.c_str(), r.n,
-                    o.lossFp * 100, o.fpDurationS, static_cast<unsigned long long>(r.probes),
+        std::printf("| %s | %zu | %s | %.0f%% | %.0f s | %llu | %llu | %llu | %llu | %.0f (%.0f) |\n",
+                    r.profile.c_str(), r.n, r.signedClaims ? "ed25519" : "unsigned", o.lossFp * 100,
+                    o.fpDurationS, static_cast<unsigned long long>(r.probes),
                     static_cast<unsigned long long>(r.suspicions),
                     static_cast<unsigned long long>(r.refutations),
-                    static_cast<unsigned long long>(r.deadVerdicts), r.bytesPerNodeS);
+                    static_cast<unsigned long long>(r.deadVerdicts), r.lossy.payload, r.lossy.wire);
         std::fflush(stdout);
       }
   }

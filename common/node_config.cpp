@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/install_paths.h"
+#include "common/node_config_parse.h"
 #include "common/yaml_util.h"
 
 namespace qmesh {
@@ -52,7 +53,41 @@ bool isLoopbackHost(const std::string& host) {
   return host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
 }
 
+bool isWildcardHost(const std::string& host) {
+  return host.empty() || host == "0.0.0.0" || host == "::";
+}
+
+namespace config_detail {
+
+fs::path resolveAgainst(const fs::path& base, const std::string& p) {
+  if (p.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    return fs::path(home ? home : "/") / p.substr(2);
+  }
+  const fs::path path(p);
+  return (path.is_absolute() ? path : base / path).lexically_normal();
+}
+
+bool readHostPort(YamlReader& r, const YAML::Node& map, const std::string& path, const char* key,
+                  HostPort& out) {
+  std::string text;
+  r.read(map, path, key, text);
+  if (text.empty()) return false;
+  auto hp = parseHostPort(text);
+  if (!hp) {
+    r.fail(map[key], joinPath(path, key), hp.error().message);
+    return false;
+  }
+  out = *hp;
+  return true;
+}
+
+}  // namespace config_detail
+
 namespace {
+
+using config_detail::readHostPort;
+using config_detail::resolveAgainst;
 
 std::string defaultNodeName() {
   char buf[256] = {};
@@ -67,15 +102,6 @@ fs::path defaultDataDir(const std::string& nodeName) {
   return fs::path(home && *home ? home : "/tmp") / ".local" / "state" / "qmesh" / nodeName;
 }
 
-fs::path resolveAgainst(const fs::path& base, const std::string& p) {
-  if (p.rfind("~/", 0) == 0) {
-    const char* home = std::getenv("HOME");
-    return fs::path(home ? home : "/") / p.substr(2);
-  }
-  const fs::path path(p);
-  return (path.is_absolute() ? path : base / path).lexically_normal();
-}
-
 const std::regex& modelNamePattern() {
   static const std::regex re("[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}");
   return re;
@@ -88,16 +114,6 @@ const std::set<std::string>& managedArgs() {
       "--parallel", "-t", "--threads", "-ngl", "--gpu-layers", "--n-gpu-layers", "--embedding",
       "--embeddings"};
   return args;
-}
-
-void readHostPort(YamlReader& r, const YAML::Node& map, const std::string& path, const char* key,
-                  HostPort& out) {
-  std::string text;
-  r.read(map, path, key, text);
-  if (text.empty()) return;
-  auto hp = parseHostPort(text);
-  if (!hp) return r.fail(map[key], joinPath(path, key), hp.error().message);
-  out = *hp;
 }
 
 void parseNode(YamlReader& r, const YAML::Node& n, const fs::path& base, NodeSection& out) {
@@ -208,18 +224,6 @@ void parseRouter(YamlReader& r, const YAML::Node& n, RouterSection& out) {
   r.read(n, p, "keepalive_interval", out.keepalive_interval, Millis(100), hours(1));
 }
 
-void parseMesh(YamlReader& r, const YAML::Node& n, const fs::path& base, MeshSection& out) {
-  if (!r.expectMap(n, "mesh", {"gossip", "seeds", "join", "key_file"})) return;
-  readHostPort(r, n, "mesh", "gossip", out.gossip);
-  r.read(n, "mesh", "seeds", out.seeds);
-  for (const auto& s : out.seeds)
-    if (auto hp = parseHostPort(s); !hp) r.fail(n["seeds"], "mesh.seeds", hp.error().message);
-  r.read(n, "mesh", "join", out.join);
-  std::string keyFile;
-  r.read(n, "mesh", "key_file", keyFile);
-  if (!keyFile.empty()) out.key_file = resolveAgainst(base, keyFile);
-}
-
 // Rules that span sections: names and ports must not collide.
 void crossCheck(YamlReader& r, const YAML::Node& root, NodeConfig& c) {
   std::set<std::string> names;
@@ -241,6 +245,7 @@ void crossCheck(YamlReader& r, const YAML::Node& root, NodeConfig& c) {
       r.fail(root["models"][i]["port"], path + ".port",
              "port " + std::to_string(m.port) + " is already used by another model, the router or the control API");
   }
+  config_detail::checkMeshPorts(r, root, c);
 }
 
 }  // namespace
@@ -270,7 +275,7 @@ Result<NodeConfig> parseNodeConfig(const std::string& yaml, const fs::path& file
       parseModel(r, models[i], "models[" + std::to_string(i) + "]", base, c.models[i]);
   }
   parseRouter(r, root["router"], c.router);
-  parseMesh(r, root["mesh"], base, c.mesh);
+  config_detail::parseMesh(r, root["mesh"], base, c.node, c.mesh);
   crossCheck(r, root, c);
   if (!r.ok()) {
     std::string all;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ struct HostPort {
 // "HOST:PORT", "[::1]:PORT" or ":PORT" (host defaults to 127.0.0.1).
 Result<HostPort> parseHostPort(const std::string& text);
 bool isLoopbackHost(const std::string& host);
+// "0.0.0.0", "::" or empty: binds every interface, so it is no address to dial.
+bool isWildcardHost(const std::string& host);
 
 struct NodeSection {
   std::string name;                    // default: the host name
@@ -84,11 +87,21 @@ struct RouterSection {
   Millis keepalive_interval{15000};  // SSE comment on idle streams
 };
 
+// Parsed and checked in node_config_mesh.cpp. Keys and invites: common/mesh_setup.h.
 struct MeshSection {
-  HostPort gossip{"0.0.0.0", 0};    // 0 = no gossip: a mesh of one
-  std::vector<std::string> seeds;
-  std::string join;                 // invite token
-  std::filesystem::path key_file;
+  // UDP gossip and TCP push-pull share this port. Port 0 = mesh disabled: a mesh of one.
+  HostPort gossip{"0.0.0.0", 0};
+  // The gossip address other nodes dial (behind NAT, or when gossip binds a wildcard).
+  // Empty: the router's transport picks one.
+  std::optional<HostPort> advertise;
+  // The encrypted router-to-router listener. Default: gossip host, gossip port + 1 (filled
+  // in at parse time when the mesh is enabled); port 0 = an ephemeral port.
+  HostPort data{"0.0.0.0", 0};
+  std::vector<std::string> seeds;   // other nodes' gossip addresses, HOST:PORT
+  std::string join;                 // invite token (validated at parse time)
+  std::filesystem::path key_file;       // default: <node.data_dir>/mesh.keys
+  std::filesystem::path identity_file;  // default: <node.data_dir>/node.id
+  bool enabled() const { return gossip.port != 0; }
 };
 
 struct NodeConfig {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/logging.h"
+#include "common/mesh_setup.h"
 #include "common/node_config.h"
 #include "router/router.h"
 
@@ -21,6 +22,37 @@ int usageError(const std::string& message) {
   return 2;
 }
 
+// Static mode's mesh: the same settings the YAML's mesh: section gives.
+std::optional<std::string> staticMesh(RouterConfig& cfg, const std::string& gossip, const std::string& data,
+                                      const std::vector<std::string>& seeds, const std::string& keyFile,
+                                      const std::string& identityFile, const std::string& join) {
+  auto g = parseHostPort(gossip);
+  if (!g || g->port == 0) return "--mesh-gossip: expected HOST:PORT with a port";
+  cfg.mesh.enabled = true;
+  cfg.mesh.gossip = *g;
+  cfg.mesh.data = HostPort{g->host, static_cast<uint16_t>(g->port + 1)};
+  if (!data.empty()) {
+    auto d = parseHostPort(data);
+    if (!d) return "--mesh-data: " + d.error().message;
+    cfg.mesh.data = *d;
+  }
+  if (keyFile.empty() || identityFile.empty()) return "--mesh-gossip needs --mesh-key-file and --mesh-identity-file";
+  NodeConfig node;
+  node.node.name = cfg.node_name;
+  node.mesh.gossip = cfg.mesh.gossip;
+  node.mesh.data = cfg.mesh.data;
+  node.mesh.seeds = seeds;
+  node.mesh.key_file = keyFile;
+  node.mesh.identity_file = identityFile;
+  auto mesh = prepareMesh(node, join);
+  if (!mesh) return mesh.error().message;
+  cfg.mesh.keys = mesh->keys;
+  cfg.mesh.seeds = mesh->seeds;
+  cfg.mesh.key_file = keyFile;
+  cfg.mesh.identity_file = identityFile;
+  return std::nullopt;
+}
+
 std::string hostName() {
   char buf[256] = {};
   return gethostname(buf, sizeof buf - 1) == 0 && buf[0] ? buf : "node";
@@ -30,7 +62,9 @@ std::string hostName() {
 
 int main(int argc, char** argv) {
   CLI::App app{"qmesh-router: the OpenAI-compatible front of a qmesh node"};
-  std::string configFile, listen, control, nodeName, logLevel = "info";
+  std::string configFile, listen, control, nodeName, logLevel = "info", join;
+  std::string meshGossip, meshData, meshKeyFile, meshIdentityFile;
+  std::vector<std::string> meshSeeds;
   std::vector<std::string> workers, apiKeys;
   bool version = false;
   app.add_option("--config", configFile, "node YAML (supervised mode: reads node: and router:)");
@@ -40,6 +74,12 @@ int main(int argc, char** argv) {
   app.add_option("--node", nodeName, "node name in headers and logs (default: the host name)");
   app.add_option("--api-key", apiKeys, "static mode: accepted API key, repeatable (default: none required)");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error");
+  app.add_option("--join", join, "join a mesh with an invite token from `qmesh-supervisor invite` (overrides mesh.join)");
+  app.add_option("--mesh-gossip", meshGossip, "static mode: gossip on HOST:PORT (UDP + TCP) and join a mesh");
+  app.add_option("--mesh-data", meshData, "static mode: data-plane listener HOST:PORT (default: gossip port + 1)");
+  app.add_option("--mesh-seed", meshSeeds, "static mode: a mesh member's gossip HOST:PORT, repeatable");
+  app.add_option("--mesh-key-file", meshKeyFile, "static mode: mesh key file (created with a new key if absent and no seeds)");
+  app.add_option("--mesh-identity-file", meshIdentityFile, "static mode: this node's identity file (created if absent)");
   app.add_flag("--version", version, "print the version and exit");
   try {
     app.parse(argc, argv);
@@ -60,6 +100,10 @@ int main(int argc, char** argv) {
     if (!node) return usageError(node.error().message);
     cfg = fromNodeConfig(*node);
     if (!nodeName.empty()) cfg.node_name = nodeName;
+    auto mesh = prepareMesh(*node, join);
+    if (!mesh) return usageError(mesh.error().message);
+    cfg.mesh.keys = mesh->keys;
+    cfg.mesh.seeds = mesh->seeds;
   } else {
     if (workers.empty() && control.empty())
       return usageError("nothing to route to: give --config node.yaml, or --worker MODEL=http://HOST:PORT "
@@ -82,12 +126,17 @@ int main(int argc, char** argv) {
       if (!w) return usageError(w.error().message);
       cfg.static_workers.push_back(*w);
     }
+    if (!meshGossip.empty()) {
+      if (auto err = staticMesh(cfg, meshGossip, meshData, meshSeeds, meshKeyFile, meshIdentityFile, join))
+        return usageError(*err);
+    }
   }
   initLogging("router", cfg.node_name, cfg.log_level, cfg.log_format);
 
   // A client vanishing mid-write must be an error code on that socket, not a dead process.
   std::signal(SIGPIPE, SIG_IGN);
   net::io_context io(1);
+  net::signal_set hup(io, SIGHUP);  // registered early: an unhandled SIGHUP would end the process
   Router router(io, cfg);
   if (auto err = router.start()) {
     spdlog::error("{}", err->message);
@@ -99,7 +148,18 @@ int main(int argc, char** argv) {
     if (ec) return;
     spdlog::info("received signal {}", sig);
     router.shutdown();
+    hup.cancel();  // nothing may keep io.run() from returning once the rest is closed
   });
+  // SIGHUP re-reads the mesh key file (`qmesh-supervisor keys ...` sends it through the
+  // supervisor), as often as it comes.
+  std::function<void()> waitHup = [&] {
+    hup.async_wait([&](error_code ec, int) {
+      if (ec) return;
+      router.reloadMeshKeys();
+      waitHup();
+    });
+  };
+  waitHup();
   io.run();
   spdlog::info("router stopped");
   return 0;

@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "router/membership/identity.h"
 #include "router/proxy/http_session.h"
 
 namespace qmesh::router {
@@ -24,7 +25,11 @@ Router::Router(net::io_context& io, RouterConfig config)
   state_->startedUnix = static_cast<int64_t>(std::time(nullptr));
 }
 
-Router::~Router() { state_->onAllSessionsClosed = nullptr; }
+Router::~Router() {
+  state_->onAllSessionsClosed = nullptr;
+  state_->admission->setOnLoadChanged(nullptr);
+  state_->mesh = nullptr;
+}
 
 std::optional<StartError> Router::start() {
   const RouterConfig& cfg = state_->config;
@@ -50,6 +55,14 @@ std::optional<StartError> Router::start() {
     state_->directory.apply(s);
     state_->directoryLoaded = true;
   }
+  if (cfg.mesh.enabled) {
+    auto identity = membership::loadOrCreateIdentity(cfg.mesh.identity_file);
+    if (!identity) return StartError{2, "mesh.identity_file: " + identity.error().message};
+    mesh_ = std::make_unique<MeshNode>(io_, *state_, std::move(*identity));
+    if (auto err = mesh_->start(port())) return err;
+    state_->mesh = mesh_.get();
+    state_->admission->setOnLoadChanged([m = mesh_.get()] { m->localChanged(); });
+  }
   listener_.start();
   spdlog::info("router listening on http://{} ({} mode)", cfg.listen.host + ":" + std::to_string(port()),
                cfg.control ? "supervised by " + cfg.control->str() : std::string("static"));
@@ -70,6 +83,15 @@ void Router::onSnapshot(const StatusSnapshot& s) {
       spdlog::info("worker {} is {} (generation {})", w->id, toString(w->info.state), s.generation);
   }
   state_->admission->onDirectoryChanged();
+  if (mesh_) mesh_->localChanged();
+}
+
+void Router::reloadMeshKeys() {
+  if (!mesh_) {
+    spdlog::warn("SIGHUP: the mesh is not enabled on this node; nothing to reload");
+    return;
+  }
+  if (auto st = mesh_->reloadKeys(); !st) spdlog::error("SIGHUP: mesh keys not changed: {}", st.error().message);
 }
 
 void Router::shutdown() {
@@ -79,12 +101,20 @@ void Router::shutdown() {
                state_->config.shutdown_grace.count());
   listener_.stop();
   if (status_) status_->stop();
+  // Leave the mesh first: peers stop sending us new requests while ours drain.
+  if (mesh_) mesh_->stop(nullptr);
   state_->draining = true;
-  state_->onAllSessionsClosed = [this] { grace_.cancel(); };
+  state_->onAllSessionsClosed = [this] {
+    grace_.cancel();
+    if (mesh_) mesh_->closeDataPlane();
+  };
   // Copy: closing may destroy sessions, which erase themselves from the set.
   const std::vector<HttpSession*> sessions(state_->sessions.begin(), state_->sessions.end());
   for (HttpSession* s : sessions) s->closeIfIdle();
-  if (state_->sessions.empty()) return;
+  if (state_->sessions.empty()) {
+    if (mesh_) mesh_->closeDataPlane();
+    return;
+  }
   grace_.expires_after(state_->config.shutdown_grace);
   grace_.async_wait([this](error_code ec) {
     if (!ec) finishShutdown();
@@ -95,6 +125,7 @@ void Router::finishShutdown() {
   spdlog::warn("grace over: cutting {} connection(s)", state_->sessions.size());
   const std::vector<HttpSession*> sessions(state_->sessions.begin(), state_->sessions.end());
   for (HttpSession* s : sessions) s->forceClose();
+  if (mesh_) mesh_->closeDataPlane();
 }
 
 }  // namespace qmesh::router

@@ -11,6 +11,7 @@
 #include "router/proxy/listener.h"
 #include "router/router_config.h"
 #include "router/router_state.h"
+#include "router/mesh/mesh_node.h"
 #include "router/status_client.h"
 
 namespace qmesh::router {
@@ -33,6 +34,8 @@ class Router {
   void shutdown();
 
   uint16_t port() const { return listener_.port(); }
+  // SIGHUP: re-read the mesh key file (rotation without downtime).
+  void reloadMeshKeys();
   const RouterState& state() const { return *state_; }
 
  private:
@@ -43,6 +46,7 @@ class Router {
   std::shared_ptr<RouterState> state_;
   Listener listener_;
   std::unique_ptr<StatusClient> status_;
+  std::unique_ptr<MeshNode> mesh_;
   net::steady_timer grace_;
   bool stopping_ = false;
 };

@@ -20,6 +20,14 @@ RouterConfig fromNodeConfig(const NodeConfig& node) {
   c.shutdown_grace = node.supervisor.stop_grace;
   c.log_level = node.node.log_level;
   c.log_format = node.node.log_format;
+  const MeshSection& m = node.mesh;
+  c.mesh.enabled = m.gossip.port != 0;
+  c.mesh.gossip = m.gossip;
+  c.mesh.advertise = m.advertise;
+  c.mesh.data = m.data;
+  c.mesh.seeds = m.seeds;
+  c.mesh.key_file = m.key_file;
+  c.mesh.identity_file = m.identity_file;
   return c;
 }
 

@@ -3,7 +3,9 @@
 // are listed with --worker and assumed ready (benchmarks, tests without a supervisor).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +20,18 @@ struct StaticWorker {
   std::string host;
   uint16_t port = 0;
   int64_t slots = 4;
+};
+
+// The mesh side of a router (node YAML mesh: section, or the --mesh-* flags in static mode).
+struct MeshSettings {
+  bool enabled = false;                    // false: a mesh of one, no sockets opened
+  HostPort gossip{"0.0.0.0", 0};           // UDP gossip + TCP push-pull
+  std::optional<HostPort> advertise;       // what peers dial, if not derivable from gossip
+  HostPort data{"0.0.0.0", 0};             // encrypted router-to-router listener
+  std::vector<std::string> seeds;
+  std::filesystem::path key_file;          // re-read on SIGHUP: install/use/remove keys
+  std::filesystem::path identity_file;     // the node's Ed25519 identity (created if absent)
+  std::vector<std::array<uint8_t, 32>> keys;  // primary first; filled at start from key_file/join
 };
 
 struct RouterConfig {
@@ -42,6 +56,7 @@ struct RouterConfig {
   Millis shutdown_grace{5000};                // in-flight requests get this long on SIGTERM
   std::string log_level = "info";
   std::string log_format = "text";
+  MeshSettings mesh;
 };
 
 // Supervised mode: node.name, node.control and the router: section.

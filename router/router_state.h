@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 namespace qmesh::router {
 
 class HttpSession;
+class MeshNode;
 
 struct RouterState {
   explicit RouterState(RouterConfig cfg)
@@ -35,6 +37,12 @@ struct RouterState {
   bool supervisorReachable = false;
   bool directoryLoaded = false;  // false until the first supervisor status (static: at once)
   std::string supervisorError;
+
+  // Mesh (null when the node is a mesh of one). Requests from other routers arrive through
+  // the data-plane bridge, which connects to our listener from these loopback ports: such a
+  // connection is a mesh hop (authenticated by the data-plane handshake, never forwarded on).
+  MeshNode* mesh = nullptr;
+  std::map<uint16_t, std::string> meshBridges;  // bridge's local port -> peer node name
 
   // Graceful stop: no new requests on kept-alive connections; onIdle fires when the last
   // session ends.

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <fstream>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "common/gguf.h"
 #include "common/install_paths.h"
 #include "common/logging.h"
+#include "common/mesh_setup.h"
 #include "supervisor/control_api.h"
 #include "supervisor/control_client.h"
 #include "supervisor/exit_codes.h"
@@ -73,6 +75,44 @@ std::variant<Prepared, int> prepare(const fs::path& file) {
   return p;
 }
 
+bool isIpLiteral(const std::string& host) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// The router binds these; a busy one is a clear error now rather than a crash-looping router.
+// TCP only (gossip's push-pull and the data listener): the UDP side fails in the router.
+int checkMeshPorts(const NodeConfig& c) {
+  if (!c.mesh.enabled() || !c.router.enabled) return exit_code::kOk;
+  for (const auto& [key, hp] : {std::pair<const char*, HostPort>{"mesh.gossip", c.mesh.gossip},
+                                {"mesh.data", c.mesh.data}}) {
+    if (hp.port == 0 || !isIpLiteral(hp.host)) continue;
+    if (auto s = checkPortFree(hp.host, hp.port); !s)
+      return fail(exit_code::kAddressInUse, std::string(key) + ": " + s.error().message +
+                                                ": stop whatever uses it or choose another port");
+  }
+  return exit_code::kOk;
+}
+
+// Keys and seeds before anything is spawned; the router repeats it (and finds it done).
+int prepareMeshForStart(const NodeConfig& c, const std::string& joinToken, NodeBinaries& binaries) {
+  auto mesh = prepareMesh(c, joinToken);
+  if (!mesh) return fail(exit_code::kConfig, "mesh: " + mesh.error().message);
+  if (!mesh->enabled) return exit_code::kOk;
+  const std::string fp = meshKeyFingerprint(mesh->keys.front());
+  if (mesh->created_key)
+    spdlog::info("mesh: created the key of a new mesh ({}) in {}; other nodes join with "
+                 "`qmesh-supervisor invite --config {}`",
+                 fp, c.mesh.key_file.string(), c.file.string());
+  if (mesh->invite_applied)
+    spdlog::info("mesh: the invite's key {} is now the primary in {}", fp, c.mesh.key_file.string());
+  spdlog::info("mesh: gossip on {}, data on {}, {} seed(s), {} key(s), primary {}", c.mesh.gossip.str(),
+               c.mesh.data.str(), mesh->seeds.size(), mesh->keys.size(), fp);
+  if (!joinToken.empty() && c.router.enabled) binaries.router_extra_args = {"--join", joinToken};
+  return exit_code::kOk;
+}
+
 int checkPorts(const NodeConfig& c) {
   for (size_t i = 0; i < c.models.size(); ++i) {
     if (c.models[i].port == 0) continue;
@@ -86,7 +126,7 @@ int checkPorts(const NodeConfig& c) {
       return fail(exit_code::kAddressInUse,
                   "router.listen: " + s.error().message +
                       ": stop whatever uses it or set router.listen to a free address");
-  return exit_code::kOk;
+  return checkMeshPorts(c);
 }
 
 std::string describeChild(const nlohmann::json& c) {
@@ -113,10 +153,13 @@ int runCheckConfig(const fs::path& file) {
               << g.context_length << "), " << m.parallel << " slots\n";
   }
   if (p.config.router.enabled) std::cout << "  router on " << p.config.router.listen.str() << "\n";
+  if (const auto& m = p.config.mesh; m.enabled())
+    std::cout << "  mesh gossip on " << m.gossip.str() << ", data on " << m.data.str() << ", "
+              << m.seeds.size() << " seed(s), key file " << m.key_file.string() << "\n";
   return exit_code::kOk;
 }
 
-int runStart(const fs::path& file) {
+int runStart(const fs::path& file, const std::string& joinToken) {
   auto prepared = prepare(file);
   if (auto* code = std::get_if<int>(&prepared)) return *code;
   auto& p = std::get<Prepared>(prepared);
@@ -128,6 +171,7 @@ int runStart(const fs::path& file) {
   if (ec)
     return fail(exit_code::kConfig, "node.data_dir " + c.node.data_dir.string() +
                                         " cannot be created: " + ec.message());
+  if (int code = prepareMeshForStart(c, joinToken, p.binaries); code != exit_code::kOk) return code;
   ::signal(SIGPIPE, SIG_IGN);
 
   boost::asio::io_context io;

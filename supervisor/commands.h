@@ -6,10 +6,17 @@
 
 namespace qmesh {
 
-int runStart(const std::filesystem::path& config);
+// `joinToken`: --join, an invite token that overrides mesh.join (common/mesh_setup.h).
+int runStart(const std::filesystem::path& config, const std::string& joinToken = "");
 int runStatus(const std::filesystem::path& config, bool json);
 int runStop(const std::filesystem::path& config);
 int runRestart(const std::filesystem::path& config, const std::string& child);
 int runCheckConfig(const std::filesystem::path& config);
+
+// mesh_commands.cpp
+enum class KeysAction { List, Generate, Install, Use, Remove };
+int runInvite(const std::filesystem::path& config);
+// `config` may be empty for Generate only; `key` is the KEY argument of install/use/remove.
+int runKeys(const std::filesystem::path& config, KeysAction action, const std::string& key);
 
 }  // namespace qmesh

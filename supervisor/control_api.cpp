@@ -69,6 +69,7 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
         return reply(http::status::not_found, errorJson("no child named '" + m[1].str() + "'"));
       return reply(http::status::accepted, R"({"restarting":")" + m[1].str() + "\"}");
     }
+    if (path == "/mesh/reload-keys" && req_.method() == http::verb::post) return reloadKeys();
     if (path == "/shutdown" && req_.method() == http::verb::post) {
       reply(http::status::accepted, R"({"stopping":true})");
       boost::asio::post(api_.io_, api_.onShutdown_);
@@ -76,7 +77,20 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
     }
     reply(http::status::not_found,
           errorJson("unknown endpoint " + std::string(req_.method_string()) + " " + path +
-                    " (try GET /status, GET /metrics, POST /children/NAME/restart, POST /shutdown)"));
+                    " (try GET /status, GET /metrics, POST /children/NAME/restart, "
+                    "POST /mesh/reload-keys, POST /shutdown)"));
+  }
+
+  void reloadKeys() {
+    switch (api_.node_.reloadRouterKeys()) {
+      case KeyReload::Signalled:
+        return reply(http::status::ok, R"({"signalled":true})");
+      case KeyReload::Deferred:
+        return reply(http::status::accepted, R"({"signalled":false,"deferred":true})");
+      case KeyReload::NoRouter:
+        return reply(http::status::conflict,
+                     errorJson("no router child is running; it reads the mesh key file when it starts"));
+    }
   }
 
   void status(const std::string& target) {

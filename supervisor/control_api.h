@@ -4,6 +4,9 @@
 //                               the generation exceeds N (or ~25 s) so readers see changes at once
 //   GET  /metrics               Prometheus text
 //   POST /children/NAME/restart operator restart; also clears a crash-loop `failed`
+//   POST /mesh/reload-keys      SIGHUP to the router so it re-reads mesh.key_file:
+//                               200 {"signalled":true}; 202 {"deferred":true} while the
+//                               router starts (signalled once ready); 409 no router running
 //   POST /shutdown              graceful stop of the whole node
 #pragma once
 

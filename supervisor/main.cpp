@@ -4,20 +4,39 @@
 #include "supervisor/commands.h"
 #include "supervisor/exit_codes.h"
 
+namespace {
+
+// keys' own subcommands; each accepts --config after it too (falls through to `keys`).
+CLI::App* keyAction(CLI::App* keys, const char* name, const char* help, std::string* keyArg,
+                    const char* keyHelp = nullptr) {
+  auto* sub = keys->add_subcommand(name, help);
+  sub->fallthrough();
+  if (keyArg) sub->add_option("key", *keyArg, keyHelp)->required();
+  return sub;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"qmesh-supervisor: runs this node's llama-server(s) and qmesh-router, restarts "
                "them when they crash or hang, and stops them all cleanly."};
   app.set_version_flag("--version", std::string("qmesh-supervisor ") + QMESH_VERSION);
   app.footer(
       "Exit codes: 0 ok, 1 runtime error, 2 config or usage error, 3 invalid model file,\n"
-      "4 address in use, 5 no supervisor running, 6 llama-server or qmesh-router missing.");
+      "4 address in use, 5 no supervisor running, 6 llama-server or qmesh-router missing.\n"
+      "Mesh: the first node starts with mesh.gossip set and creates the mesh key; `invite` on it\n"
+      "prints a token; other nodes run `start --config node.yaml --join TOKEN`.");
   app.require_subcommand(1);
 
   std::string config;
   bool json = false;
   std::string child;
+  std::string join;
   auto* start = app.add_subcommand("start", "Start the node in the foreground until SIGINT/SIGTERM");
   start->add_option("--config,-c", config, "Node YAML config")->required();
+  start->add_option("--join", join,
+                    "Invite token from `qmesh-supervisor invite` on a node of the mesh: installs its "
+                    "mesh key as primary (once) and adds its seeds; overrides mesh.join");
   auto* status = app.add_subcommand("status", "Show the running node's children");
   status->add_option("--config,-c", config, "Node YAML config")->required();
   status->add_flag("--json", json, "Print the raw JSON from the control API");
@@ -30,16 +49,44 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check-config", "Validate a config and its model files");
   check->add_option("file", checkFile, "Node YAML config")->required();
 
+  auto* invite = app.add_subcommand(
+      "invite", "Print an invite token (one line) for another node to join this node's mesh. "
+                "It carries the mesh key: treat it as a secret");
+  invite->add_option("--config,-c", config, "Node YAML config")->required();
+
+  std::string keyArg;
+  auto* keys = app.add_subcommand(
+      "keys", "Manage mesh.key_file (first key seals, all open). Rotate without downtime: "
+              "install the new key on every node, then use it on every node, then remove the old");
+  keys->add_option("--config,-c", config, "Node YAML config (not needed by generate)");
+  keys->require_subcommand(1);
+  auto* kList = keyAction(keys, "list", "Show the keys' fingerprints, primary first (never the keys)", nullptr);
+  auto* kGenerate = keyAction(keys, "generate", "Print a new random key (base64); changes no file", nullptr);
+  auto* kInstall = keyAction(keys, "install", "Add KEY: this node then opens what is sealed with it",
+                             &keyArg, "The base64 key, or - to read it from stdin (keeps it out of ps)");
+  auto* kUse = keyAction(keys, "use", "Make an installed KEY the primary: this node seals with it",
+                         &keyArg, "The base64 key or its fingerprint from `keys list`, or - for stdin");
+  auto* kRemove = keyAction(keys, "remove", "Remove an installed KEY (not the primary)", &keyArg,
+                            "The base64 key or its fingerprint from `keys list`, or - for stdin");
+  keys->footer("After a change, a running node's router is told to reload the file (SIGHUP).");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : qmesh::exit_code::kConfig;
   }
-  if (*start) return qmesh::runStart(config);
+  using qmesh::KeysAction;
+  if (*start) return qmesh::runStart(config, join);
   if (*status) return qmesh::runStatus(config, json);
   if (*stop) return qmesh::runStop(config);
   if (*restart) return qmesh::runRestart(config, child);
   if (*check) return qmesh::runCheckConfig(checkFile);
+  if (*invite) return qmesh::runInvite(config);
+  if (*kList) return qmesh::runKeys(config, KeysAction::List, "");
+  if (*kGenerate) return qmesh::runKeys(config, KeysAction::Generate, "");
+  if (*kInstall) return qmesh::runKeys(config, KeysAction::Install, keyArg);
+  if (*kUse) return qmesh::runKeys(config, KeysAction::Use, keyArg);
+  if (*kRemove) return qmesh::runKeys(config, KeysAction::Remove, keyArg);
   return qmesh::exit_code::kConfig;
 }

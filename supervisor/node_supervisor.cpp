@@ -1,5 +1,6 @@
 #include "supervisor/node_supervisor.h"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -23,6 +24,12 @@ constexpr ChildState kAllStates[] = {ChildState::Starting,   ChildState::Loading
                                      ChildState::Stopped};
 
 }  // namespace
+
+std::vector<std::string> routerArgv(const NodeBinaries& binaries, const NodeConfig& config) {
+  std::vector<std::string> argv = {binaries.router.string(), "--config", config.file.string()};
+  argv.insert(argv.end(), binaries.router_extra_args.begin(), binaries.router_extra_args.end());
+  return argv;
+}
 
 NodeSupervisor::NodeSupervisor(boost::asio::io_context& io, NodeConfig config,
                                NodeBinaries binaries, std::map<std::string, GgufMetadata> models)
@@ -48,8 +55,7 @@ NodeSupervisor::NodeSupervisor(boost::asio::io_context& io, NodeConfig config,
   }
   if (!binaries_.router.empty()) {
     addChild("router", "router", nullptr, [this]() -> Result<ChildCommand> {
-      return ChildCommand{{binaries_.router.string(), "--config", config_.file.string()},
-                          config_.router.listen.port};
+      return ChildCommand{routerArgv(binaries_, config_), config_.router.listen.port};
     });
   }
 }
@@ -99,6 +105,7 @@ void NodeSupervisor::scheduleTick() {
 void NodeSupervisor::tick() {
   if (finished_) return;
   for (auto& c : children_) c.supervisor->tick();
+  if (keyReloadPending_) deliverPendingKeyReload();
   if (stopping_) {
     bool all = true;
     for (auto& c : children_) all = all && c.supervisor->finished();
@@ -129,6 +136,43 @@ bool NodeSupervisor::restart(const std::string& child) {
     }
   }
   return false;
+}
+
+NodeSupervisor::Child* NodeSupervisor::router() {
+  for (auto& c : children_)
+    if (c.kind == "router") return &c;
+  return nullptr;
+}
+
+KeyReload NodeSupervisor::reloadRouterKeys() {
+  Child* r = router();
+  if (!r || stopping_) return KeyReload::NoRouter;
+  switch (r->supervisor->state()) {
+    case ChildState::Ready:
+    case ChildState::Unhealthy:
+      spdlog::info("[router] mesh key file changed: sending SIGHUP so the router reloads its keys");
+      r->launcher->signal(SIGHUP);
+      return KeyReload::Signalled;
+    case ChildState::Starting:
+    case ChildState::Loading:
+      spdlog::info("[router] mesh key file changed: SIGHUP follows once the router is ready");
+      keyReloadPending_ = true;
+      return KeyReload::Deferred;
+    default:
+      return KeyReload::NoRouter;
+  }
+}
+
+void NodeSupervisor::deliverPendingKeyReload() {
+  Child* r = router();
+  if (!r || stopping_) {
+    keyReloadPending_ = false;
+    return;
+  }
+  if (r->supervisor->state() != ChildState::Ready) return;
+  keyReloadPending_ = false;
+  spdlog::info("[router] ready: sending the deferred SIGHUP so it reloads its mesh keys");
+  r->launcher->signal(SIGHUP);
 }
 
 nlohmann::json NodeSupervisor::childJson(const Child& c) const {

@@ -25,6 +25,18 @@ namespace qmesh {
 struct NodeBinaries {
   std::filesystem::path llama_server;
   std::filesystem::path router;  // empty: no router child
+  std::vector<std::string> router_extra_args;  // appended to every router spawn (--join TOKEN)
+};
+
+// The router child's command line: {router, "--config", file, extra args...}.
+std::vector<std::string> routerArgv(const NodeBinaries& binaries, const NodeConfig& config);
+
+// What asking the router to re-read the mesh key file did.
+enum class KeyReload {
+  Signalled,  // SIGHUP sent to the running, ready router
+  Deferred,   // the router is starting: SIGHUP follows once it is ready
+  NoRouter,   // no router process (none configured, restarting, failed or stopped): it reads
+              // the file when it next starts
 };
 
 class NodeSupervisor {
@@ -38,6 +50,9 @@ class NodeSupervisor {
   // are reaped.
   void stop(std::function<void()> done);
   bool restart(const std::string& child);  // false: no such child
+  // The router re-reads the key file on SIGHUP. Only a router that was ready is signalled:
+  // before that it may not handle SIGHUP yet, and SIGHUP's default action kills.
+  KeyReload reloadRouterKeys();
 
   nlohmann::json status() const;
   std::string metrics() const;
@@ -58,6 +73,8 @@ class NodeSupervisor {
   void scheduleTick();
   void armSigchld();
   void changed();
+  Child* router();
+  void deliverPendingKeyReload();
   nlohmann::json childJson(const Child& c) const;
 
   boost::asio::io_context& io_;
@@ -75,6 +92,7 @@ class NodeSupervisor {
   std::function<void()> onChange_;
   std::function<void()> stopped_;
   bool stopping_ = false;
+  bool keyReloadPending_ = false;  // a reload asked for while the router was starting
   bool finished_ = false;  // every child reaped after stop()
 };
 

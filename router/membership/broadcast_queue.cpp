@@ -25,9 +25,9 @@ std::size_t BroadcastQueue::fill(std::vector<uint8_t>& out, std::size_t budget, 
   std::size_t appended = 0;
   std::size_t skipped = 0;
   std::vector<std::pair<Key, std::vector<uint8_t>>> resend;
-  // The smallest claim (leave) is 39 bytes framed; the skip cap bounds the walk when the
-  // packet is nearly full and the queue is long (a mass join).
-  for (auto it = items_.begin(); it != items_.end() && budget - used >= 39 && skipped < 16;) {
+  // The smallest claims (suspect, dead) are 71 bytes framed; the skip cap bounds the walk
+  // when the packet is nearly full and the queue is long (a mass join).
+  for (auto it = items_.begin(); it != items_.end() && budget - used >= 71 && skipped < 16;) {
     if (it->second.size() > budget - used) {
       ++it;  // a smaller claim further on may still fit
       ++skipped;

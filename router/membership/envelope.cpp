@@ -9,18 +9,19 @@ namespace qmesh::membership {
 static_assert(Envelope::kNonceBytes == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 static_assert(Envelope::kTagBytes == crypto_aead_xchacha20poly1305_ietf_ABYTES);
 
-Envelope::Envelope(const Keyring& keyring, NodeId self, uint64_t bootEpoch)
-    : keyring_(keyring), self_(self), epoch_(bootEpoch) {}
+Envelope::Envelope(const Keyring& keyring, NodeId self, uint64_t bootEpoch, Channel channel)
+    : keyring_(keyring), self_(self), epoch_(bootEpoch), channel_(channel) {}
 
 std::optional<std::vector<uint8_t>> Envelope::seal(std::span<const uint8_t> plaintext) {
-  if (plaintext.size() > kMaxPlaintext) {
+  const std::size_t max = channel_ == Channel::kDatagram ? kMaxPlaintext : kMaxReliablePlaintext;
+  if (plaintext.size() > max) {
     ++stats_.tooLarge;
     return std::nullopt;
   }
   std::vector<uint8_t> out;
   out.reserve(kOverhead + plaintext.size());
   wire::Writer w(out);
-  w.u8(kVersion);
+  w.u8(format());
   w.bytes(self_.bytes);
   w.u64(epoch_);
   w.u64(counter_++);
@@ -31,18 +32,19 @@ std::optional<std::vector<uint8_t>> Envelope::seal(std::span<const uint8_t> plai
   unsigned long long clen = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(
       out.data() + kHeaderBytes + kNonceBytes, &clen, plaintext.data(), plaintext.size(),
-      out.data(), kHeaderBytes, nullptr, nonce, keyring_.primary().gossip.data());
+      out.data(), kHeaderBytes, nullptr, nonce, subkey(keyring_.primary()).data());
   ++stats_.sealed;
   return out;
 }
 
 std::optional<Envelope::Opened> Envelope::open(std::span<const uint8_t> datagram) {
-  if (datagram.size() < kOverhead || datagram.size() > kMaxDatagram) {
+  const std::size_t max = channel_ == Channel::kDatagram ? kMaxDatagram : kMaxReliable;
+  if (datagram.size() < kOverhead || datagram.size() > max) {
     ++stats_.malformed;
     return std::nullopt;
   }
   wire::Reader r(datagram);
-  if (r.u8() != kVersion) {
+  if (r.u8() != format()) {
     ++stats_.badVersion;
     return std::nullopt;
   }
@@ -59,7 +61,7 @@ std::optional<Envelope::Opened> Envelope::open(std::span<const uint8_t> datagram
     unsigned long long mlen = 0;
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(
             result.plaintext.data(), &mlen, nullptr, cipher.data(), cipher.size(),
-            datagram.data(), kHeaderBytes, nonce, key.gossip.data()) == 0) {
+            datagram.data(), kHeaderBytes, nonce, subkey(key).data()) == 0) {
       opened = true;
       break;
     }
@@ -86,11 +88,27 @@ bool Envelope::acceptCounter(const NodeId& sender, uint64_t epoch, uint64_t coun
   PeerWindow& peer = it->second;
   if (fresh || epoch > peer.epoch) {
     // First packet from this sender, or it restarted: a new counter space.
-    peer = PeerWindow{epoch, ReplayWindow{}};
+    peer = PeerWindow{epoch, 0, std::make_unique<ReplayWindow>()};
   } else if (epoch < peer.epoch) {
     return false;  // recorded before the sender's last restart
+  } else if (!peer.window) {
+    // Forgotten, and back in the same boot: everything up to what we last saw is spent.
+    peer.window = std::make_unique<ReplayWindow>(ReplayWindow::seenUpTo(peer.floor));
   }
-  return peer.window.accept(counter);
+  return peer.window->accept(counter);
+}
+
+void Envelope::forgetPeer(const NodeId& sender) {
+  auto it = peers_.find(sender);
+  if (it == peers_.end() || !it->second.window) return;
+  it->second.floor = it->second.window->highest();
+  it->second.window.reset();
+}
+
+std::size_t Envelope::peerWindows() const {
+  std::size_t n = 0;
+  for (const auto& [id, peer] : peers_) n += peer.window != nullptr;
+  return n;
 }
 
 }  // namespace qmesh::membership

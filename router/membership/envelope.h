@@ -1,9 +1,15 @@
-// Sealing of gossip datagrams: XChaCha20-Poly1305 (IETF AEAD) under the keyring's gossip
-// subkey, a fresh random 24-byte nonce per packet (XChaCha's nonce is large enough that
-// random nonces never collide in practice), and a header that is authenticated but clear:
+// Sealing of gossip datagrams and push-pull messages: XChaCha20-Poly1305 (IETF AEAD), a
+// fresh random 24-byte nonce per packet (XChaCha's nonce is large enough that random nonces
+// never collide in practice), and a header that is authenticated but clear:
 //
-//   [version u8 = 1][sender id 32][boot epoch u64][counter u64][nonce 24][ciphertext][tag 16]
-//    \______________ associated data (49 bytes) _______________/
+//   [format u8][sender id 32][boot epoch u64][counter u64][nonce 24][ciphertext][tag 16]
+//    \____________ associated data (49 bytes) ____________/
+//
+// The format byte names the channel and its version together: 1 = gossip datagram (gossip
+// subkey, at most 1,400 bytes), 2 = push-pull message over the reliable channel (push-pull
+// subkey, up to kMaxReliable). A receiver that gets both through one handler tells them
+// apart by it, and each channel has its own key, counter and replay windows, so a packet
+// of one can never be passed off as the other.
 //
 // The (boot epoch, counter) pair feeds a per-sender replay window: the counter increases
 // per packet, the epoch per process start (so a restarted node is not mistaken for a
@@ -12,6 +18,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -26,9 +33,9 @@ namespace qmesh::membership {
 struct EnvelopeStats {
   uint64_t sealed = 0;
   uint64_t opened = 0;
-  uint64_t tooLarge = 0;     // refused to seal: would exceed the datagram limit
+  uint64_t tooLarge = 0;     // refused to seal: would exceed the channel's limit
   // Dropped on receive:
-  uint64_t malformed = 0;    // shorter than a header and tag, or over the datagram limit
+  uint64_t malformed = 0;    // shorter than a header and tag, or over the channel's limit
   uint64_t badVersion = 0;
   uint64_t authFailed = 0;   // no installed key opens it: wrong mesh key or tampered
   uint64_t replayed = 0;     // duplicate, too old, or from an earlier boot of the sender
@@ -37,20 +44,25 @@ struct EnvelopeStats {
   uint64_t rejected() const { return malformed + badVersion + authFailed + replayed + reflected; }
 };
 
+enum class Channel : uint8_t { kDatagram, kReliable };
+
 class Envelope {
  public:
-  static constexpr uint8_t kVersion = 1;
+  static constexpr uint8_t kVersion = 1;          // format byte of a gossip datagram
+  static constexpr uint8_t kReliableVersion = 2;  // format byte of a push-pull message
   static constexpr std::size_t kHeaderBytes = 1 + NodeId::kSize + 8 + 8;  // the AD
   static constexpr std::size_t kNonceBytes = 24;
   static constexpr std::size_t kTagBytes = 16;
   static constexpr std::size_t kOverhead = kHeaderBytes + kNonceBytes + kTagBytes;
   static constexpr std::size_t kMaxPlaintext = kMaxDatagram - kOverhead;
+  static constexpr std::size_t kMaxReliablePlaintext = kMaxReliable - kOverhead;
 
   // bootEpoch must grow across restarts of this node (e.g. wall-clock seconds at start, or
   // a persisted counter); peers reject packets from an older epoch than they have seen.
-  Envelope(const Keyring& keyring, NodeId self, uint64_t bootEpoch);
+  Envelope(const Keyring& keyring, NodeId self, uint64_t bootEpoch,
+           Channel channel = Channel::kDatagram);
 
-  // nullopt if the plaintext would not fit in one datagram.
+  // nullopt if the plaintext would not fit the channel's limit.
   std::optional<std::vector<uint8_t>> seal(std::span<const uint8_t> plaintext);
 
   struct Opened {
@@ -59,18 +71,32 @@ class Envelope {
   };
   std::optional<Opened> open(std::span<const uint8_t> datagram);
 
+  // Drops the replay window of a sender the mesh has forgotten (reaped), keeping only its
+  // boot epoch and highest counter (16 bytes instead of ~300): packets from that boot or an
+  // older one that were ever accepted, or are older than the last accepted, stay rejected.
+  void forgetPeer(const NodeId& sender);
+  // Senders with a full replay window (the forgotten ones excluded).
+  std::size_t peerWindows() const;
+
+  Channel channel() const { return channel_; }
   const EnvelopeStats& stats() const { return stats_; }
 
  private:
   struct PeerWindow {
     uint64_t epoch = 0;
-    ReplayWindow window;
+    uint64_t floor = 0;                     // highest counter, kept once the window is dropped
+    std::unique_ptr<ReplayWindow> window;   // null once forgotten
   };
+  uint8_t format() const { return channel_ == Channel::kDatagram ? kVersion : kReliableVersion; }
+  const Subkey& subkey(const Keyring::Entry& e) const {
+    return channel_ == Channel::kDatagram ? e.gossip : e.pushPull;
+  }
   bool acceptCounter(const NodeId& sender, uint64_t epoch, uint64_t counter);
 
   const Keyring& keyring_;
   NodeId self_;
   uint64_t epoch_;
+  Channel channel_;
   uint64_t counter_ = 0;
   // Only authenticated senders get an entry, so its size is bounded by the mesh.
   std::map<NodeId, PeerWindow> peers_;

@@ -19,13 +19,20 @@ bool isProbeMessage(const Message& m) {
 
 }  // namespace
 
-Gossip::Gossip(GossipConfig config, Member self, Transport& transport, const Clock& clock,
-               Random& random)
-    : config_(config), transport_(transport), clock_(clock), random_(random),
+Gossip::Gossip(GossipConfig config, Member self, ClaimAuthority& claims, Transport& transport,
+               const Clock& clock, Random& random)
+    : config_(config), claims_(claims), transport_(transport), clock_(clock), random_(random),
       table_(self) {
   for (const Status& valid : {config_.validate(), validateMember(self)}) {
     if (valid) continue;
     std::fprintf(stderr, "qmesh: gossip engine misconfigured: %s\n", valid.error().message.c_str());
+    std::abort();
+  }
+  table_.setSelfSignature(claims_.signAlive(table_.self()));
+  // Peers would drop every claim of ours: better to say so once, loudly, at startup.
+  if (!claims_.verifyAlive(table_.self())) {
+    std::fprintf(stderr, "qmesh: gossip engine misconfigured: the identity that signs claims is "
+                         "not member %s's\n", self.id.shortHex().c_str());
     std::abort();
   }
   const TimePoint now = clock_.now();
@@ -33,7 +40,9 @@ Gossip::Gossip(GossipConfig config, Member self, Transport& transport, const Clo
   nextProbe_ = now + Duration(static_cast<Duration::rep>(
                          random_.below(static_cast<uint64_t>(config_.probeInterval.count()))));
   nextGossip_ = now + config_.gossipInterval;
-  nextSync_ = now + syncIntervalScaled();
+  // Likewise for the sync, or a mesh started at once would push-pull all at once, forever.
+  nextSync_ = now + Duration(static_cast<Duration::rep>(random_.below(
+                        static_cast<uint64_t>(std::max(syncIntervalScaled().count(), Duration::rep{1})))));
   nextJoin_ = TimePoint::max();
   transport_.setReceiveHandler(
       [this](const Address& from, std::span<const uint8_t> data) { onDatagram(from, data); });
@@ -56,7 +65,9 @@ void Gossip::join(std::vector<Address> seeds) {
 void Gossip::leave() {
   if (table_.leaving()) return;
   const Member& me = table_.leaveSelf();
-  broadcast(table_.selfId(), Leave{me.id, me.incarnation});
+  const Leave goodbye{me.id, me.incarnation, claims_.signLeave(me.id, me.incarnation)};
+  table_.setSelfLeaveSignature(goodbye.signature);
+  broadcast(table_.selfId(), goodbye);
   probe_.reset();
   gossipRound();  // tell a few members now rather than at the next gossip tick
 }
@@ -101,6 +112,7 @@ void Gossip::tick() {
     nextJoin_ = now + config_.joinRetryInterval;
   }
   std::erase_if(relays_, [now](const auto& kv) { return kv.second.expires <= now; });
+  reapDead();
 }
 
 TimePoint Gossip::nextWakeup() const {
@@ -111,6 +123,7 @@ TimePoint Gossip::nextWakeup() const {
   if (config_.syncInterval > Duration::zero()) t = std::min(t, nextSync_);
   if (!seeds_.empty() && table_.liveCount() <= 1) t = std::min(t, nextJoin_);
   for (const auto& [id, s] : suspicions_) t = std::min(t, s.deadline());
+  if (const auto reap = nextReap()) t = std::min(t, *reap);
   return t;
 }
 
@@ -198,47 +211,6 @@ std::vector<NodeId> Gossip::randomLiveOthers(std::size_t k, const NodeId* exclud
   return out;
 }
 
-// ---- dissemination and anti-entropy ----------------------------------------------------
-
-void Gossip::gossipRound() {
-  if (queue_.empty()) return;
-  for (const NodeId& id : randomLiveOthers(static_cast<std::size_t>(config_.gossipFanout), nullptr))
-    send(table_.find(id)->address, {}, true);
-}
-
-void Gossip::syncRound() {
-  const auto peer = randomLiveOthers(1, nullptr);
-  if (!peer.empty()) sendState(table_.find(peer[0])->address, true);
-  // Also reach out to one member we believe dead: after a partition heals, nobody probes
-  // across it, and this is how the two sides find each other again.
-  std::vector<const Member*> dead;
-  for (const auto& [id, m] : table_.all())
-    if (m.state == MemberState::kDead) dead.push_back(&m);
-  if (!dead.empty()) sendState(dead[random_.below(dead.size())]->address, true);
-}
-
-void Gossip::sendState(const Address& to, bool wantReply) {
-  const std::size_t max = transport_.maxPayload();
-  std::vector<uint8_t> packet = encodeMessage(SyncRequest{wantReply});
-  std::vector<uint8_t> record;
-  for (const auto& [id, m] : table_.all()) {
-    record.clear();
-    encodeMessage(SyncState{m}, record);
-    if (packet.size() + record.size() > max) send(to, std::exchange(packet, {}), false);
-    packet.insert(packet.end(), record.begin(), record.end());
-  }
-  send(to, std::move(packet), false);
-}
-
-Duration Gossip::syncIntervalScaled() const {
-  // memberlist's pushPullScale: one more multiple for every doubling past 32 members, so
-  // full-state traffic per node stays roughly flat as the cluster grows.
-  const double n = static_cast<double>(table_.liveCount());
-  if (n <= 32) return config_.syncInterval;
-  const auto mult = static_cast<int>(std::ceil(std::log2(n) - std::log2(32.0))) + 1;
-  return config_.syncInterval * mult;
-}
-
 void Gossip::expireSuspicions() {
   const TimePoint now = clock_.now();
   std::vector<NodeId> expired;
@@ -298,11 +270,11 @@ void Gossip::handle(const Address& from, const Message& msg) {
   } else if (const auto* s = std::get_if<Suspect>(&msg)) {
     onSuspect(*s);
   } else if (const auto* al = std::get_if<Alive>(&msg)) {
-    onAlive(al->member);
+    if (admitRecord(al->member)) onAlive(al->member);
   } else if (const auto* d = std::get_if<Dead>(&msg)) {
     onDead(*d);
   } else if (const auto* l = std::get_if<Leave>(&msg)) {
-    onLeave(*l);
+    if (admitLeave(*l)) onLeave(*l);
   } else if (const auto* st = std::get_if<SyncState>(&msg)) {
     onSyncState(st->member);
   }
@@ -320,7 +292,9 @@ void Gossip::send(const Address& to, std::vector<uint8_t> packet, bool piggyback
 }
 
 void Gossip::notify(const NodeId& id, MemberState previous, bool isNew) {
-  if (listener_) listener_(*table_.find(id), previous, isNew);
+  const Member& m = *table_.find(id);
+  updateGraveyard(m);
+  if (listener_) listener_(m, previous, isNew);
 }
 
 }  // namespace qmesh::membership

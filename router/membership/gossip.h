@@ -10,7 +10,12 @@
 //   suspect ──member refutes (alive, higher incarnation)──────▶ alive
 //   claims (alive/suspect/dead/leave) ride piggybacked on every packet and on periodic
 //   gossip to `gossipFanout` members, each a bounded number of times; a periodic full-state
-//   sync (and the join) repairs what gossip missed.
+//   sync (and the join) repairs what gossip missed: one push-pull message each way over the
+//   transport's reliable channel where it has one, else a burst of datagrams.
+//   dead/left ──deadRetention──▶ forgotten (reap listener told)
+//
+// A member's claims about itself (alive records, leave) are signed with its identity and
+// checked before they are merged (ClaimAuthority); failures are dropped and counted.
 //
 // Concurrency: none. All methods, and the transport's receive handler, run on one loop.
 #pragma once
@@ -23,6 +28,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "router/membership/broadcast_queue.h"
+#include "router/membership/claim_authority.h"
 #include "router/membership/gossip_config.h"
 #include "router/membership/member_table.h"
 #include "router/membership/suspicion.h"
@@ -40,17 +46,27 @@ struct GossipStats {
   uint64_t suspicionsRaised = 0;   // by this node's own failed probes
   uint64_t deadDeclared = 0;       // by this node's own suspicion timeouts
   uint64_t refutations = 0;
+  uint64_t badSignature = 0;       // alive/sync record or leave whose signature failed: dropped
+  uint64_t pushPulls = 0;          // full-state messages sent over the reliable channel
+  uint64_t syncDatagrams = 0;      // full-state datagrams sent (no reliable channel)
+  uint64_t reaped = 0;             // dead/left members forgotten after deadRetention
 };
 
 class Gossip {
  public:
   // Called after our view of a member changed (including members first heard of).
   using Listener = std::function<void(const Member& now, MemberState previous, bool isNew)>;
+  // Called when a dead or left member is forgotten, with its last record: drop everything
+  // kept about it (its workers; SealedTransport::forgetPeer).
+  using ReapListener = std::function<void(const Member& last)>;
 
   // `config` must pass validate() and `self` validateMember(): check both at startup and
-  // report the error there; an invalid one here is a programming error and aborts.
-  Gossip(GossipConfig config, Member self, Transport& transport, const Clock& clock,
-         Random& random);
+  // report the error there; an invalid one here is a programming error and aborts. `claims`
+  // signs our record and checks others' (Ed25519Claims over the node's Identity, whose id
+  // must be self.id: a mismatch aborts too); it, the transport, clock and random must
+  // outlive the engine.
+  Gossip(GossipConfig config, Member self, ClaimAuthority& claims, Transport& transport,
+         const Clock& clock, Random& random);
   ~Gossip();
   Gossip(const Gossip&) = delete;
   Gossip& operator=(const Gossip&) = delete;
@@ -71,6 +87,7 @@ class Gossip {
   const GossipStats& stats() const { return stats_; }
   const GossipConfig& config() const { return config_; }
   void setListener(Listener listener) { listener_ = std::move(listener); }
+  void setReapListener(ReapListener listener) { reapListener_ = std::move(listener); }
 
  private:
   struct Probe {
@@ -98,6 +115,13 @@ class Gossip {
   void syncRound();
   void sendState(const Address& to, bool wantReply);
   void expireSuspicions();
+  void reapDead();
+  std::optional<TimePoint> nextReap() const;
+
+  // Signature gates: true if the claim may be merged (checked, or unable to change anything).
+  bool admitRecord(const Member& record);
+  bool admitLeave(const Leave& leave);
+  void signSelf();
 
   void onAlive(const Member& m);
   void onSuspect(const Suspect& s);
@@ -110,15 +134,18 @@ class Gossip {
 
   void send(const Address& to, std::vector<uint8_t> packet, bool piggyback);
   void notify(const NodeId& id, MemberState previous, bool isNew);
+  void updateGraveyard(const Member& m);
   Duration syncIntervalScaled() const;
 
   GossipConfig config_;
+  ClaimAuthority& claims_;
   Transport& transport_;
   const Clock& clock_;
   Random& random_;
   MemberTable table_;
   BroadcastQueue queue_;
   std::map<NodeId, Suspicion> suspicions_;
+  std::map<NodeId, TimePoint> graveyard_;  // dead/left members: when to forget them
   std::map<uint32_t, Relay> relays_;
   std::optional<Probe> probe_;
   std::vector<NodeId> probeOrder_;
@@ -128,6 +155,7 @@ class Gossip {
   TimePoint nextProbe_, nextGossip_, nextSync_, nextJoin_;
   GossipStats stats_;
   Listener listener_;
+  ReapListener reapListener_;
 };
 
 }  // namespace qmesh::membership

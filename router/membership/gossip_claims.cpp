@@ -1,11 +1,34 @@
 // How the engine applies incoming claims (the rules themselves are in member_table.cpp):
-// which changes start or end a suspicion, what is re-gossiped, and when we speak up for
-// ourselves.
+// which self-claims need their signature checked, which changes start or end a suspicion,
+// what is re-gossiped, and when we speak up for ourselves.
 #include <chrono>
 
 #include "router/membership/gossip.h"
 
 namespace qmesh::membership {
+
+// Checked only when the claim could change something: a record we already hold (or an
+// older one) is ignored by the merge anyway, and every claim arrives many times over
+// (piggybacked lambda * log10(N) times, plus every sync), so this keeps Ed25519 to about
+// one verification per member change per node.
+bool Gossip::admitRecord(const Member& record) {
+  if (!table_.aliveWouldApply(record) || claims_.verifyAlive(record)) return true;
+  ++stats_.badSignature;
+  return false;
+}
+
+bool Gossip::admitLeave(const Leave& leave) {
+  if (!table_.leaveWouldApply(leave) || claims_.verifyLeave(leave)) return true;
+  ++stats_.badSignature;
+  return false;
+}
+
+void Gossip::signSelf() {
+  const Member& me = table_.self();
+  // Leaving, the record stays as last signed; the signed leave speaks for us now.
+  if (me.state != MemberState::kAlive || me.signedIncarnation == me.incarnation) return;
+  table_.setSelfSignature(claims_.signAlive(me));
+}
 
 void Gossip::onAlive(const Member& m) {
   Member claim = m;
@@ -52,8 +75,13 @@ void Gossip::onSyncState(const Member& m) {
   const bool known = table_.find(m.id) != nullptr;
   if (!known && m.id != table_.selfId() &&
       (m.state == MemberState::kDead || m.state == MemberState::kLeft))
-    return;  // a member we never saw alive: nothing to act on
-  onAlive(m);
+    return;  // a member we never saw alive (or already forgot): nothing to act on
+  // The member's own signed record first; the state is the sender's view on top of it.
+  Member record = m;
+  record.incarnation = m.signedIncarnation;
+  record.state = MemberState::kAlive;
+  if (!admitRecord(record)) return;  // a forged record: its state claim goes with it
+  onAlive(record);
   switch (m.state) {
     case MemberState::kAlive:
       break;
@@ -63,9 +91,11 @@ void Gossip::onSyncState(const Member& m) {
       // that is fine from where we stand gets the chance to refute before we agree.
       onSuspect(Suspect{m.id, m.incarnation, table_.selfId()});
       break;
-    case MemberState::kLeft:
-      onLeave(Leave{m.id, m.incarnation});
+    case MemberState::kLeft: {
+      const Leave leave{m.id, m.incarnation, m.leaveSignature};
+      if (admitLeave(leave)) onLeave(leave);
       break;
+    }
   }
 }
 
@@ -88,7 +118,10 @@ void Gossip::afterMerge(const NodeId& subject, const MergeResult& r, const Messa
   }
 }
 
-void Gossip::announceSelf() { broadcast(table_.selfId(), Alive{table_.self()}); }
+void Gossip::announceSelf() {
+  signSelf();
+  broadcast(table_.selfId(), Alive{table_.self()});
+}
 
 void Gossip::broadcast(const NodeId& subject, const Message& claim) {
   queue_.enqueue(subject, encodeMessage(claim));

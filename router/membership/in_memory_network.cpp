@@ -14,6 +14,10 @@ class InMemoryNetwork::Endpoint final : public Transport {
   }
   void setReceiveHandler(ReceiveHandler handler) override { handler_ = std::move(handler); }
   const Address& localAddress() const override { return address_; }
+  bool supportsReliable() const override { return net_.reliable_; }
+  void sendReliable(const Address& to, std::span<const uint8_t> data) override {
+    net_.sendReliable(address_, to, data);
+  }
 
   void deliver(const Address& from, std::span<const uint8_t> data) {
     if (handler_) handler_(from, data);
@@ -104,14 +108,38 @@ void InMemoryNetwork::send(const Address& from, const Address& to,
   // Reachability is judged at delivery time too: a partition that starts while a datagram
   // is in flight cuts it, as a pulled cable would.
   scheduler_.after(d, [this, from, to, bytes = std::vector<uint8_t>(data.begin(), data.end())] {
-    auto it = endpoints_.find(to);
-    if (it == endpoints_.end() || !it->second->listening() || !canReach(from, to)) {
+    if (deliverTo(from, to, bytes))
+      ++stats_.delivered;
+    else
       ++stats_.dropped;
-      return;
-    }
-    ++stats_.delivered;
-    it->second->deliver(from, bytes);
   });
+}
+
+void InMemoryNetwork::sendReliable(const Address& from, const Address& to,
+                                   std::span<const uint8_t> data) {
+  if (down_.count(from)) return;
+  ++stats_.reliableSent;
+  if (reliableTap_) reliableTap_(from, to, data);
+  if (data.size() > kMaxReliable) {
+    ++stats_.oversize;
+    return;
+  }
+  stats_.bytesSent += data.size();
+  stats_.reliableBytes += data.size();
+  bytesBy_[from] += data.size();
+  scheduler_.after(delay_, [this, from, to, bytes = std::vector<uint8_t>(data.begin(), data.end())] {
+    if (deliverTo(from, to, bytes))
+      ++stats_.reliableDelivered;
+    else
+      ++stats_.reliableDropped;
+  });
+}
+
+bool InMemoryNetwork::deliverTo(const Address& from, const Address& to, std::span<const uint8_t> data) {
+  auto it = endpoints_.find(to);
+  if (it == endpoints_.end() || !it->second->listening() || !canReach(from, to)) return false;
+  it->second->deliver(from, data);
+  return true;
 }
 
 }  // namespace qmesh::membership

@@ -18,6 +18,11 @@ void ensureSodium() {
 static_assert(sizeof(MeshKey) == crypto_kdf_KEYBYTES);
 static_assert(sizeof(Subkey) == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 
+Keyring::Entry entryFor(const MeshKey& key) {
+  return Keyring::Entry{key, deriveSubkey(key, KeyPurpose::kGossip),
+                        deriveSubkey(key, KeyPurpose::kPushPull)};
+}
+
 }  // namespace
 
 Subkey deriveSubkey(const MeshKey& key, KeyPurpose purpose) {
@@ -37,7 +42,7 @@ MeshKey generateMeshKey() {
 
 Keyring::Keyring(const MeshKey& primary) {
   ensureSodium();
-  entries_.push_back(Entry{primary, deriveSubkey(primary, KeyPurpose::kGossip)});
+  entries_.push_back(entryFor(primary));
 }
 
 Keyring::~Keyring() {
@@ -52,7 +57,7 @@ std::vector<Keyring::Entry>::iterator Keyring::find(const MeshKey& key) {
 
 void Keyring::install(const MeshKey& key) {
   if (find(key) != entries_.end()) return;
-  entries_.push_back(Entry{key, deriveSubkey(key, KeyPurpose::kGossip)});
+  entries_.push_back(entryFor(key));
 }
 
 Status Keyring::use(const MeshKey& key) {

@@ -21,7 +21,7 @@ using Subkey = std::array<uint8_t, 32>;   // crypto_aead_xchacha20poly1305_ietf_
 // Subkey ids for crypto_kdf: part of the protocol, append only.
 enum class KeyPurpose : uint64_t {
   kGossip = 1,    // UDP membership datagrams
-  kPushPull = 2,  // TCP full-state sync (reserved)
+  kPushPull = 2,  // full-state sync over the reliable channel (TCP)
   kInvite = 3,    // invite tokens (reserved)
 };
 
@@ -33,6 +33,7 @@ class Keyring {
   struct Entry {
     MeshKey key;
     Subkey gossip;
+    Subkey pushPull;
   };
 
   explicit Keyring(const MeshKey& primary);

@@ -41,18 +41,13 @@ MergeResult MemberTable::refute(uint32_t claimedIncarnation) {
 
 MergeResult MemberTable::applyAlive(const Member& claim) {
   if (claim.id == self_.id) {
-    const Member& me = self();
-    // A newer incarnation of us, or a different record at ours, is someone else's stale or
-    // forged view (we restarted and forgot our incarnation): outbid it.
-    const bool differs = claim.name != me.name || claim.address != me.address || claim.meta != me.meta;
-    if (claim.incarnation > me.incarnation || (claim.incarnation == me.incarnation && differs))
-      return refute(claim.incarnation);
-    return kIgnored;
+    return aliveWouldApply(claim) ? refute(claim.incarnation) : kIgnored;
   }
   auto it = members_.find(claim.id);
   if (it == members_.end()) {
     Member m = claim;
     m.state = MemberState::kAlive;
+    m.signedIncarnation = claim.incarnation;
     members_.emplace(m.id, std::move(m));
     ++live_;
     return applied(MemberState::kAlive, true);
@@ -64,6 +59,8 @@ MergeResult MemberTable::applyAlive(const Member& claim) {
   cur.address = claim.address;
   cur.meta = claim.meta;
   cur.incarnation = claim.incarnation;
+  cur.signedIncarnation = claim.incarnation;
+  cur.signature = claim.signature;
   setState(cur, MemberState::kAlive);
   return applied(previous);
 }
@@ -106,8 +103,44 @@ MergeResult MemberTable::applyLeave(const Leave& claim) {
   if (claim.incarnation < cur.incarnation || cur.state == MemberState::kLeft) return kIgnored;
   const MemberState previous = cur.state;
   cur.incarnation = claim.incarnation;
+  cur.leaveSignature = claim.signature;
   setState(cur, MemberState::kLeft);
   return applied(previous);
+}
+
+bool MemberTable::aliveWouldApply(const Member& claim) const {
+  if (claim.id == self_.id) {
+    const Member& me = self();
+    // A newer incarnation of us, or a different record at ours, is someone else's stale or
+    // forged view (we restarted and forgot our incarnation): outbid it.
+    const bool differs = claim.name != me.name || claim.address != me.address || claim.meta != me.meta;
+    return claim.incarnation > me.incarnation || (claim.incarnation == me.incarnation && differs);
+  }
+  const Member* cur = find(claim.id);
+  return !cur || claim.incarnation > cur->incarnation;
+}
+
+bool MemberTable::leaveWouldApply(const Leave& claim) const {
+  if (claim.id == self_.id) return !leaving_ && claim.incarnation >= self().incarnation;
+  const Member* cur = find(claim.id);
+  return cur && cur->state != MemberState::kLeft && claim.incarnation >= cur->incarnation;
+}
+
+void MemberTable::setSelfSignature(const Signature& signature) {
+  Member& me = members_.at(self_.id);
+  me.signedIncarnation = me.incarnation;
+  me.signature = signature;
+}
+
+void MemberTable::setSelfLeaveSignature(const Signature& signature) {
+  members_.at(self_.id).leaveSignature = signature;
+}
+
+bool MemberTable::remove(const NodeId& id) {
+  auto it = members_.find(id);
+  if (id == self_.id || it == members_.end() || isLive(it->second.state)) return false;
+  members_.erase(it);
+  return true;
 }
 
 const Member& MemberTable::updateSelfMeta(std::vector<uint8_t> meta) {

@@ -12,6 +12,8 @@
 //   refuted: we bump our incarnation past it and announce alive (unless we are leaving).
 //   Claims about members we never heard alive are ignored: without an address they are
 //   not actionable, and anti-entropy sync will bring the full record.
+//   Signatures are checked by the engine before a claim gets here (aliveWouldApply and
+//   leaveWouldApply say whether a check is needed at all); the table only stores them.
 #pragma once
 
 #include <cstddef>
@@ -51,9 +53,21 @@ class MemberTable {
   MergeResult applyDead(const Dead& claim);
   MergeResult applyLeave(const Leave& claim);
 
+  // Whether applyAlive/applyLeave would do anything but ignore the claim: the engine only
+  // spends a signature check on claims that can change something.
+  bool aliveWouldApply(const Member& claim) const;
+  bool leaveWouldApply(const Leave& claim) const;
+
   // Local changes: each bumps our incarnation so the new record wins everywhere.
   const Member& updateSelfMeta(std::vector<uint8_t> meta);
   const Member& leaveSelf();
+  // Our record's proof at its current incarnation (after every change above or a refute).
+  void setSelfSignature(const Signature& signature);
+  void setSelfLeaveSignature(const Signature& signature);
+
+  // Forgets a dead or left member (the engine's retention ran out). Returns false, changing
+  // nothing, for ourselves or a member that is alive or suspect.
+  bool remove(const NodeId& id);
 
   // Members that count towards N (alive or suspect, self included): the basis of the
   // suspicion timeout and the retransmit limit.

@@ -15,30 +15,75 @@ NodeId readId(Reader& r) {
   return id;
 }
 
-// Record layout shared by Alive and SyncState; state is written only by SyncState.
-void writeMember(Writer& w, const Member& m, bool withState) {
-  writeId(w, m.id);
-  w.u32(m.incarnation);
-  if (withState) w.u8(static_cast<uint8_t>(m.state));
+void writeSignature(Writer& w, const Signature& sig) { w.bytes(sig); }
+Signature readSignature(Reader& r) {
+  Signature sig{};
+  r.into(sig);
+  return sig;
+}
+
+void writeRecordFields(Writer& w, const Member& m) {
   w.str8(m.name);
   w.str8(m.address);
   w.blob16(m.meta);
 }
 
-Member readMember(Reader& r, bool withState) {
-  Member m;
-  m.id = readId(r);
-  m.incarnation = r.u32();
-  if (withState) {
-    const uint8_t s = r.u8();
-    if (s > static_cast<uint8_t>(MemberState::kLeft)) r.fail();
-    m.state = static_cast<MemberState>(s);
-  }
+void readRecordFields(Reader& r, Member& m) {
   m.name = r.str8();
   m.address = r.str8();
   m.meta = r.blob16();
   if (m.name.size() > kMaxNameBytes || m.address.size() > kMaxAddressBytes ||
       m.meta.size() > kMaxMetaBytes)
+    r.fail();
+}
+
+// Alive: [id][incarnation][name][address][meta][signature]. The incarnation is the signed
+// one: an alive claim is exactly the member's signed record.
+void writeAlive(Writer& w, const Member& m) {
+  writeId(w, m.id);
+  w.u32(m.incarnation);
+  writeRecordFields(w, m);
+  writeSignature(w, m.signature);
+}
+
+Member readAlive(Reader& r) {
+  Member m;
+  m.id = readId(r);
+  m.incarnation = r.u32();
+  m.signedIncarnation = m.incarnation;
+  readRecordFields(r, m);
+  m.signature = readSignature(r);
+  return m;
+}
+
+// SyncState: [id][incarnation][state][name][address][meta][signed incarnation][signature]
+// [leave signature, only when state is left]. The state byte keeps the place it had before
+// signatures, after id and incarnation.
+void writeSyncState(Writer& w, const Member& m) {
+  writeId(w, m.id);
+  w.u32(m.incarnation);
+  w.u8(static_cast<uint8_t>(m.state));
+  writeRecordFields(w, m);
+  w.u32(m.signedIncarnation);
+  writeSignature(w, m.signature);
+  if (m.state == MemberState::kLeft) writeSignature(w, m.leaveSignature);
+}
+
+Member readSyncState(Reader& r) {
+  Member m;
+  m.id = readId(r);
+  m.incarnation = r.u32();
+  const uint8_t s = r.u8();
+  if (s > static_cast<uint8_t>(MemberState::kLeft)) r.fail();
+  m.state = static_cast<MemberState>(s);
+  readRecordFields(r, m);
+  m.signedIncarnation = r.u32();
+  m.signature = readSignature(r);
+  if (m.state == MemberState::kLeft) m.leaveSignature = readSignature(r);
+  // Only others' suspicions move the state's incarnation past the record's, never the
+  // other way, and an alive member's state is its record.
+  if (m.signedIncarnation > m.incarnation ||
+      (m.state == MemberState::kAlive && m.signedIncarnation != m.incarnation))
     r.fail();
   return m;
 }
@@ -67,7 +112,7 @@ struct BodyWriter {
     return MessageType::kSuspect;
   }
   MessageType operator()(const Alive& m) {
-    writeMember(w, m.member, false);
+    writeAlive(w, m.member);
     return MessageType::kAlive;
   }
   MessageType operator()(const Dead& m) {
@@ -79,6 +124,7 @@ struct BodyWriter {
   MessageType operator()(const Leave& m) {
     writeId(w, m.id);
     w.u32(m.incarnation);
+    writeSignature(w, m.signature);
     return MessageType::kLeave;
   }
   MessageType operator()(const SyncRequest& m) {
@@ -86,7 +132,7 @@ struct BodyWriter {
     return MessageType::kSyncRequest;
   }
   MessageType operator()(const SyncState& m) {
-    writeMember(w, m.member, true);
+    writeSyncState(w, m.member);
     return MessageType::kSyncState;
   }
 };
@@ -122,7 +168,7 @@ bool readBody(MessageType type, Reader& r, Message& out) {
       return true;
     }
     case MessageType::kAlive:
-      out = Alive{readMember(r, false)};
+      out = Alive{readAlive(r)};
       return true;
     case MessageType::kDead: {
       Dead m;
@@ -136,6 +182,7 @@ bool readBody(MessageType type, Reader& r, Message& out) {
       Leave m;
       m.id = readId(r);
       m.incarnation = r.u32();
+      m.signature = readSignature(r);
       out = m;
       return true;
     }
@@ -146,7 +193,7 @@ bool readBody(MessageType type, Reader& r, Message& out) {
       return true;
     }
     case MessageType::kSyncState:
-      out = SyncState{readMember(r, true)};
+      out = SyncState{readSyncState(r)};
       return true;
   }
   return false;

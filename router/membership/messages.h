@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "router/membership/identity.h"
 #include "router/membership/node_id.h"
 #include "router/membership/transport.h"
 
@@ -34,7 +35,8 @@ enum class MemberState : uint8_t { kAlive = 0, kSuspect = 1, kDead = 2, kLeft = 
 const char* toString(MemberState s);
 
 // Field limits keep one member record well inside a datagram, so any single update can
-// always be sent on its own.
+// always be sent on its own: the largest (a SyncState of a member that left, with both its
+// signatures) is 1,136 bytes framed, under the 1,311 a sealed datagram carries.
 inline constexpr std::size_t kMaxNameBytes = 64;
 inline constexpr std::size_t kMaxAddressBytes = 128;
 inline constexpr std::size_t kMaxMetaBytes = 768;
@@ -42,10 +44,20 @@ inline constexpr std::size_t kMaxMetaBytes = 768;
 struct Member {
   NodeId id;
   std::string name;
-  uint32_t incarnation = 0;
+  uint32_t incarnation = 0;  // of `state`; others' suspect/dead claims can move it past the record's
   MemberState state = MemberState::kAlive;
   Address address;
   std::vector<uint8_t> meta;  // opaque here; the router puts its workers in it
+
+  // The member's own Ed25519 signature (claim_authority.h) over its self-description (id,
+  // name, address, meta) at `signedIncarnation`: the last alive record it announced. Equal
+  // to `incarnation` while alive; a suspicion or verdict at a newer incarnation leaves the
+  // record (and its proof) as it was, since nobody but the member can re-sign it.
+  uint32_t signedIncarnation = 0;
+  Signature signature{};
+  // Its signed goodbye at `incarnation`, once state is kLeft (so a SyncState can pass on
+  // a leave that others can check).
+  Signature leaveSignature{};
 
   bool operator==(const Member&) const = default;
 };
@@ -78,7 +90,8 @@ struct Suspect {
   NodeId from;
   bool operator==(const Suspect&) const = default;
 };
-// The full self-description of a member at an incarnation; state is implied alive.
+// The full self-description of a member at an incarnation, signed by the member (its
+// member.incarnation and member.signedIncarnation are the same); state is implied alive.
 struct Alive {
   Member member;
   bool operator==(const Alive&) const = default;
@@ -89,19 +102,22 @@ struct Dead {
   NodeId from;
   bool operator==(const Dead&) const = default;
 };
-// Only a node itself announces its graceful leave.
+// Only a node itself announces its graceful leave, and signs it.
 struct Leave {
   NodeId id;
   uint32_t incarnation = 0;
+  Signature signature{};
   bool operator==(const Leave&) const = default;
 };
-// Anti-entropy: the sender is pushing its state (SyncState records follow, possibly over
-// several datagrams) and, if wantReply, asks for the receiver's in return.
+// Anti-entropy: the sender is pushing its state (SyncState records follow, in one reliable
+// message where the transport has a reliable channel, else over several datagrams) and, if
+// wantReply, asks for the receiver's in return.
 struct SyncRequest {
   bool wantReply = true;
   bool operator==(const SyncRequest&) const = default;
 };
-// One member as the sender sees it, state included.
+// One member as the sender sees it, state included: the member's signed record, plus the
+// state and its incarnation (and the signed leave if it left).
 struct SyncState {
   Member member;
   bool operator==(const SyncState&) const = default;

@@ -4,6 +4,17 @@
 
 namespace qmesh::membership {
 
+ReplayWindow ReplayWindow::seenUpTo(uint64_t floor) {
+  ReplayWindow w;
+  w.highest_ = floor;
+  // Every other word of the ring holds counters below the floor's word: all seen. In the
+  // floor's own word, the bits up to the floor are seen and those above it are not.
+  w.bitmap_.fill(~uint64_t{0});
+  const uint64_t bit = floor % 64;
+  w.bitmap_[(floor / 64) % kWords] = bit == 63 ? ~uint64_t{0} : (uint64_t{1} << (bit + 1)) - 1;
+  return w;
+}
+
 bool ReplayWindow::accept(uint64_t counter) {
   const uint64_t index = counter / 64;
   if (counter > highest_) {

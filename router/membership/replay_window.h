@@ -19,8 +19,14 @@ class ReplayWindow {
   // One word of the ring is always being recycled, so the usable window is a word short.
   static constexpr uint64_t kWindow = kBits - 64;
 
+  ReplayWindow() = default;
+  // A window that has already seen every counter up to and including `floor`: how a
+  // forgotten sender's window is rebuilt from the one number kept about it.
+  static ReplayWindow seenUpTo(uint64_t floor);
+
   // True if `counter` is new (and records it); false for a duplicate or one too old.
   bool accept(uint64_t counter);
+  uint64_t highest() const { return highest_; }
 
  private:
   static constexpr std::size_t kWords = kBits / 64;

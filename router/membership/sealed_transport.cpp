@@ -6,11 +6,18 @@ namespace qmesh::membership {
 
 SealedTransport::SealedTransport(std::unique_ptr<Transport> inner, const Keyring& keyring,
                                  NodeId self, uint64_t bootEpoch)
-    : inner_(std::move(inner)), envelope_(keyring, self, bootEpoch) {}
+    : inner_(std::move(inner)),
+      datagrams_(keyring, self, bootEpoch, Channel::kDatagram),
+      reliable_(keyring, self, bootEpoch, Channel::kReliable) {}
 
 void SealedTransport::send(const Address& to, std::span<const uint8_t> data) {
-  auto sealed = envelope_.seal(data);
+  auto sealed = datagrams_.seal(data);
   if (sealed) inner_->send(to, *sealed);  // else counted as tooLarge by the envelope
+}
+
+void SealedTransport::sendReliable(const Address& to, std::span<const uint8_t> data) {
+  auto sealed = reliable_.seal(data);
+  if (sealed) inner_->sendReliable(to, *sealed);
 }
 
 void SealedTransport::setReceiveHandler(ReceiveHandler handler) {
@@ -20,7 +27,10 @@ void SealedTransport::setReceiveHandler(ReceiveHandler handler) {
     return;
   }
   inner_->setReceiveHandler([this](const Address& from, std::span<const uint8_t> data) {
-    auto opened = envelope_.open(data);
+    // Both channels arrive here; the clear format byte says which envelope opens it (and
+    // anything else is the datagram envelope's to count as a bad version).
+    const bool reliable = !data.empty() && data[0] == Envelope::kReliableVersion;
+    auto opened = reliable ? reliable_.open(data) : datagrams_.open(data);
     if (opened && handler_) handler_(from, opened->plaintext);
   });
 }
@@ -28,6 +38,11 @@ void SealedTransport::setReceiveHandler(ReceiveHandler handler) {
 std::size_t SealedTransport::maxPayload() const {
   const std::size_t inner = inner_->maxPayload();
   return std::min(Envelope::kMaxPlaintext, inner > Envelope::kOverhead ? inner - Envelope::kOverhead : 0);
+}
+
+void SealedTransport::forgetPeer(const NodeId& id) {
+  datagrams_.forgetPeer(id);
+  reliable_.forgetPeer(id);
 }
 
 }  // namespace qmesh::membership

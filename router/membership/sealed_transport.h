@@ -1,7 +1,9 @@
-// A Transport decorator that seals every outgoing datagram with the Envelope and opens
-// every incoming one; only packets that authenticate (and are not replays) reach the
-// protocol. The protocol sees a smaller maxPayload(): the crypto overhead is inside the
-// 1,400-byte datagram limit.
+// A Transport decorator that seals every outgoing datagram and reliable message with the
+// Envelope and opens every incoming one; only packets that authenticate (and are not
+// replays) reach the protocol. The protocol sees a smaller maxPayload(): the crypto
+// overhead is inside the 1,400-byte datagram limit. Reliable messages (push-pull) are
+// sealed on their own channel: push-pull subkey, own counter and replay windows, no
+// datagram limit (up to kMaxReliable), and their own stats.
 #pragma once
 
 #include <memory>
@@ -20,13 +22,23 @@ class SealedTransport final : public Transport {
   void setReceiveHandler(ReceiveHandler handler) override;
   const Address& localAddress() const override { return inner_->localAddress(); }
   std::size_t maxPayload() const override;
+  bool supportsReliable() const override { return inner_->supportsReliable(); }
+  void sendReliable(const Address& to, std::span<const uint8_t> data) override;
 
-  const EnvelopeStats& stats() const { return envelope_.stats(); }
+  // The mesh forgot this member (reaped): drop its replay windows, keep what still rejects
+  // its old packets (Envelope::forgetPeer). Wire it to Gossip's reap listener.
+  void forgetPeer(const NodeId& id);
+
+  const EnvelopeStats& stats() const { return datagrams_.stats(); }
+  const EnvelopeStats& reliableStats() const { return reliable_.stats(); }
+  const Envelope& datagramEnvelope() const { return datagrams_; }
+  const Envelope& reliableEnvelope() const { return reliable_; }
   Transport& inner() { return *inner_; }
 
  private:
   std::unique_ptr<Transport> inner_;
-  Envelope envelope_;
+  Envelope datagrams_;
+  Envelope reliable_;
   ReceiveHandler handler_;
 };
 

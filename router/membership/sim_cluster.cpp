@@ -22,6 +22,10 @@ class NotifyingTransport final : public Transport {
   }
   const Address& localAddress() const override { return inner_->localAddress(); }
   std::size_t maxPayload() const override { return inner_->maxPayload(); }
+  bool supportsReliable() const override { return inner_->supportsReliable(); }
+  void sendReliable(const Address& to, std::span<const uint8_t> data) override {
+    inner_->sendReliable(to, data);
+  }
 
  private:
   std::unique_ptr<Transport> inner_;
@@ -30,17 +34,30 @@ class NotifyingTransport final : public Transport {
 
 }  // namespace
 
-SimCluster::SimCluster(std::size_t n, GossipConfig config, uint64_t seed, TransportWrapper wrap)
-    : config_(config), seed_(seed), wrap_(std::move(wrap)), network_(scheduler_, seed) {
-  SeededRandom ids(seed ^ 0x1d5eedULL);
-  for (std::size_t i = 0; i < n; ++i) {
-    auto node = std::make_unique<Node>();
-    for (auto& b : node->self.id.bytes) b = static_cast<uint8_t>(ids.below(256));
-    node->self.name = "node-" + std::to_string(i);
-    node->self.address = "10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + ":7946";
-    nodes_.push_back(std::move(node));
-    build(i);
-  }
+SimCluster::SimCluster(std::size_t n, GossipConfig config, uint64_t seed, TransportWrapper wrap,
+                       Options options)
+    : config_(config), seed_(seed), options_(options), ids_(seed ^ 0x1d5eedULL),
+      wrap_(std::move(wrap)), network_(scheduler_, seed) {
+  for (std::size_t i = 0; i < n; ++i) addNode();
+}
+
+std::size_t SimCluster::addNode() {
+  const std::size_t i = nodes_.size();
+  auto node = std::make_unique<Node>();
+  std::array<uint8_t, 32> keySeed;
+  for (auto& b : keySeed) b = static_cast<uint8_t>(ids_.below(256));
+  node->identity = std::make_unique<Identity>(Identity::fromSeed(keySeed));
+  if (options_.signedClaims)
+    node->claims = std::make_unique<Ed25519Claims>(*node->identity);
+  else
+    node->claims = std::make_unique<UnsignedClaims>();
+  node->self.id = node->identity->id();
+  node->self.meta.assign(options_.metaBytes, static_cast<uint8_t>(i));
+  node->self.name = "node-" + std::to_string(i);
+  node->self.address = "10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + ":7946";
+  nodes_.push_back(std::move(node));
+  build(i);
+  return i;
 }
 
 SimCluster::~SimCluster() {
@@ -56,7 +73,7 @@ void SimCluster::build(std::size_t i) {
   n.transport = std::make_unique<NotifyingTransport>(std::move(t), [this, i] { reschedule(i); });
   // Per-node streams from the one seed; a restarted node gets a new stream.
   n.random = std::make_unique<SeededRandom>(seed_ * 1000003ULL + i * 7919ULL + scheduler_.eventsRun());
-  n.gossip = std::make_unique<Gossip>(config_, n.self, *n.transport, scheduler_, *n.random);
+  n.gossip = std::make_unique<Gossip>(config_, n.self, *n.claims, *n.transport, scheduler_, *n.random);
   n.gossip->setListener([this, i](const Member& m, MemberState previous, bool) {
     if (hook_) hook_(i, m, previous);
   });
@@ -92,6 +109,11 @@ void SimCluster::joinAll(Duration stagger) {
       reschedule(i);
     });
   }
+}
+
+void SimCluster::join(std::size_t i, std::size_t seed) {
+  nodes_[i]->gossip->join({nodes_[seed]->self.address});
+  reschedule(i);
 }
 
 void SimCluster::kill(std::size_t i) {

@@ -2,7 +2,8 @@
 // membership simulation tests and bench/gossip_sim. Each node ticks exactly when its engine
 // asks (nextWakeup), and is re-asked after every datagram it receives, so simulated time
 // jumps from event to event. Everything random is derived from one seed: a run replays
-// exactly.
+// exactly. Node identities are Ed25519 key pairs from that seed; claims are signed and
+// checked for real unless the options ask for UnsignedClaims (large runs: see there).
 #pragma once
 
 #include <functional>
@@ -10,11 +11,18 @@
 #include <optional>
 #include <vector>
 
+#include "router/membership/claim_authority.h"
 #include "router/membership/gossip.h"
 #include "router/membership/in_memory_network.h"
 #include "router/membership/sim_scheduler.h"
 
 namespace qmesh::membership {
+
+struct SimOptions {
+  bool signedClaims = true;
+  // Every node starts with this much metadata (a router's worker list is ~150 bytes).
+  std::size_t metaBytes = 0;
+};
 
 class SimCluster {
  public:
@@ -25,8 +33,10 @@ class SimCluster {
   using ChangeHook =
       std::function<void(std::size_t observer, const Member& member, MemberState previous)>;
 
+  using Options = SimOptions;
+
   SimCluster(std::size_t n, GossipConfig config, uint64_t seed,
-             TransportWrapper wrap = nullptr);
+             TransportWrapper wrap = nullptr, Options options = {});
   ~SimCluster();
 
   SimScheduler& scheduler() { return scheduler_; }
@@ -36,12 +46,18 @@ class SimCluster {
   const NodeId& id(std::size_t i) const { return nodes_[i]->self.id; }
   const Address& address(std::size_t i) const { return nodes_[i]->self.address; }
   Transport& transport(std::size_t i) { return *nodes_[i]->transport; }
+  const Identity& identity(std::size_t i) const { return *nodes_[i]->identity; }
+  ClaimAuthority& claims(std::size_t i) { return *nodes_[i]->claims; }
   bool up(std::size_t i) const { return !nodes_[i]->down; }
 
   void setChangeHook(ChangeHook hook) { hook_ = std::move(hook); }
 
   // Node 0 is the seed; every other node joins through it, `stagger` apart.
   void joinAll(Duration stagger = std::chrono::milliseconds(10));
+  // A new node, running but not joined yet; returns its index.
+  std::size_t addNode();
+  // Node i joins through `seed` now.
+  void join(std::size_t i, std::size_t seed = 0);
   // kill -9: the node stops ticking and the network drops its traffic both ways.
   void kill(std::size_t i);
   // A fresh process with the same identity (incarnation 0), joining through `seed`.
@@ -61,6 +77,8 @@ class SimCluster {
  private:
   struct Node {
     Member self;
+    std::unique_ptr<Identity> identity;
+    std::unique_ptr<ClaimAuthority> claims;
     std::unique_ptr<Transport> transport;
     std::unique_ptr<SeededRandom> random;
     std::unique_ptr<Gossip> gossip;
@@ -73,6 +91,8 @@ class SimCluster {
 
   GossipConfig config_;
   uint64_t seed_;
+  Options options_;
+  SeededRandom ids_;
   TransportWrapper wrap_;
   SimScheduler scheduler_;
   InMemoryNetwork network_;

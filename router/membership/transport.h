@@ -18,6 +18,8 @@ using Address = std::string;
 // Every datagram on the wire, crypto overhead included, fits here: it stays under a
 // 1,500-byte Ethernet MTU after IP/UDP headers and common tunnel encapsulations.
 inline constexpr std::size_t kMaxDatagram = 1400;
+// A reliable message (full-state push-pull) may be this large: ~1,000 members' records.
+inline constexpr std::size_t kMaxReliable = 8u << 20;
 
 class Transport {
  public:
@@ -37,6 +39,16 @@ class Transport {
 
   // Largest payload send() accepts; a decorator that adds framing reports less.
   virtual std::size_t maxPayload() const { return kMaxDatagram; }
+
+  // Bulk state (the push-pull full sync) goes over a reliable channel where there is one:
+  // delivered whole and intact, or not at all (peer down, partitioned) — a TCP connection
+  // per message on UDP. It arrives through the same receive handler, `from` being the
+  // sender's advertised address (so a reply can be sent there). Up to kMaxReliable bytes.
+  virtual bool supportsReliable() const { return false; }
+  virtual void sendReliable(const Address& to, std::span<const uint8_t> data) {
+    (void)to;
+    (void)data;
+  }
 };
 
 }  // namespace qmesh::membership

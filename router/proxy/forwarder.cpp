@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "router/mesh/mesh_node.h"
 #include "router/proxy/sse.h"
 
 namespace qmesh::router {
@@ -55,7 +56,8 @@ void Forwarder::onClientGone() {
 net::awaitable<bool> Forwarder::run() {
   session_.watchClient([this] { onClientGone(); });
   ticket_ = st_.admission->newTicket();
-  AdmissionResult ar = co_await st_.admission->acquire(ctx_.model, ticket_);
+  const RequestTraits traits{ctx_.affinity, !ctx_.fromPeer.empty()};
+  AdmissionResult ar = co_await st_.admission->acquire(ctx_.model, ticket_, traits);
   if (clientGone()) {
     ctx_.status = 499;  // nginx's "client closed request": nobody was left to answer
     co_return false;
@@ -70,7 +72,12 @@ net::awaitable<bool> Forwarder::run() {
 
 http::request<http::span_body<const char>> Forwarder::upstreamRequest(const Worker& w) const {
   http::request<http::span_body<const char>> r{req_.method(), req_.target(), 11};
-  r.set(http::field::host, w.info.host + ":" + std::to_string(w.info.port));
+  if (w.info.remote) {
+    r.set(http::field::host, w.info.node);
+    r.set("x-qmesh-hop", st_.config.node_name);  // for the other node's logs
+  } else {
+    r.set(http::field::host, w.info.host + ":" + std::to_string(w.info.port));
+  }
   const auto ct = req_[http::field::content_type];
   r.set(http::field::content_type, ct.empty() ? beast::string_view("application/json") : ct);
   if (const auto accept = req_[http::field::accept]; !accept.empty()) r.set(http::field::accept, accept);
@@ -85,9 +92,19 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
   std::string retryNote;
   for (int attempt = 0;; ++attempt) {
     Worker& w = *lease.worker();
-    ctx_.route = st_.config.node_name + "/" + w.id + " (" + lease.reason() + retryNote + ")";
+    const bool remote = w.info.remote;
+    // A remote hop names this node and the next; the next router's own route is appended
+    // once its answer arrives, so x-qmesh-route shows every hop.
+    ctx_.route = remote ? st_.config.node_name + " (" + lease.reason() + retryNote + ") > " + w.info.node
+                        : st_.config.node_name + "/" + w.id + " (" + lease.reason() + retryNote + ")";
     up_.emplace(session_.stream().get_executor());
-    error_code ec = co_await up_->connect(w.info.host, w.info.port, st_.config.connect_timeout);
+    error_code ec;
+    if (remote && st_.mesh)
+      ec = co_await up_->connectMesh(w.info.dataAddress, w.info.peer, st_.mesh->identity(), st_.config.connect_timeout);
+    else if (remote)
+      ec = net::error::not_connected;
+    else
+      ec = co_await up_->connect(w.info.host, w.info.port, st_.config.connect_timeout);
     const bool connected = !ec;
     if (connected) {
       auto ureq = upstreamRequest(w);
@@ -99,16 +116,25 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
       co_return false;
     }
     const int status = ec ? 0 : up_->header().result_int();
+    if (!ec && remote) {
+      const auto next = up_->header()["x-qmesh-route"];
+      if (!next.empty()) ctx_.route = st_.config.node_name + " (" + lease.reason() + retryNote + ") > " + std::string(next);
+    }
     if (!ec && status < 500) break;
     if (!ec && attempt > 0) break;  // a second 5xx goes to the client as it is
     // Nothing reached the client yet, so trying another worker is safe.
-    const std::string kind = !connected ? "connect" : ec ? "reset" : "http_5xx";
+    const std::string kind = (remote ? "mesh_" : "") + std::string(!connected ? "connect" : ec ? "reset" : "http_5xx");
     ++w.failures;
     st_.metrics.upstreamError(ctx_.model, kind);
-    if (!connected) st_.directory.markUnreachable(w, SteadyClock::now(), st_.config.unreachable_hold);
+    // A refused connect is local evidence of death, acted on at once; gossip confirms it.
+    if (!connected && remote)
+      st_.directory.markPeerUnreachable(peerKey(w.info.peer), SteadyClock::now(), st_.config.unreachable_hold);
+    else if (!connected)
+      st_.directory.markUnreachable(w, SteadyClock::now(), st_.config.unreachable_hold);
     spdlog::warn("req={} worker {} failed before the first byte ({}{}{})", ctx_.id, w.id, kind,
                  ec ? ": " + ec.message() : "", status ? " " + std::to_string(status) : "");
-    Lease next = attempt == 0 ? st_.admission->tryAcquire(ctx_.model, &w) : Lease{};
+    Lease next = attempt == 0 ? st_.admission->tryAcquire(ctx_.model, &w, {ctx_.affinity, !ctx_.fromPeer.empty()})
+                              : Lease{};
     if (next) {
       retryNote = "; retry after " + kind + " on " + w.id;
       st_.metrics.retried(ctx_.model);

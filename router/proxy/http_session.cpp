@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <random>
 #include <spdlog/spdlog.h>
 
@@ -165,14 +166,39 @@ net::awaitable<void> HttpSession::lingeringClose() {
 void HttpSession::finish(RequestCtx& ctx) {
   const double total = std::chrono::duration<double>(SteadyClock::now() - ctx.start).count();
   state_->metrics.requestFinished(ctx.model, ctx.status, total);
-  spdlog::info("req={} {} {} model={} route=\"{}\" status={} total_ms={:.1f}", ctx.id, ctx.method, ctx.path,
-               ctx.model.empty() ? "-" : ctx.model, ctx.route, ctx.status, total * 1000);
+  // Pollers (the supervisor's /health every second, dashboards, tests) belong at debug.
+  const bool poll = ctx.method == "GET" && ctx.model.empty() && ctx.status == 200;
+  const auto level = poll ? spdlog::level::debug : spdlog::level::info;
+  spdlog::log(level, "req={} {} {} model={} route=\"{}\" status={} total_ms={:.1f}{}", ctx.id, ctx.method, ctx.path,
+               ctx.model.empty() ? "-" : ctx.model, ctx.route, ctx.status, total * 1000,
+               ctx.fromPeer.empty() ? "" : " from=" + ctx.fromPeer);
+}
+
+std::string HttpSession::meshPeer() const {
+  if (state_->meshBridges.empty()) return {};
+  error_code ec;
+  const auto ep = stream_.socket().remote_endpoint(ec);
+  if (ec || !ep.address().is_loopback()) return {};
+  auto it = state_->meshBridges.find(ep.port());
+  return it == state_->meshBridges.end() ? std::string() : it->second;
 }
 
 net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, RequestCtx& ctx) {
   RouteContext rc;
   rc.api_keys = &state_->config.api_keys;
   rc.models = state_->directory.models();
+  ctx.fromPeer = meshPeer();
+  if (!ctx.fromPeer.empty()) {
+    // The forwarding router checked the client's key; the data-plane handshake proved
+    // who that router is. Only our own workers may serve it: no second hop, no loops.
+    static const std::vector<std::string> noKeys;
+    rc.api_keys = &noKeys;
+    rc.models.clear();
+    for (const auto& w : state_->directory.all())
+      if (!w->info.remote && (rc.models.empty() || rc.models.back() != w->info.model)) rc.models.push_back(w->info.model);
+    std::sort(rc.models.begin(), rc.models.end());
+    rc.models.erase(std::unique(rc.models.begin(), rc.models.end()), rc.models.end());
+  }
   IncomingRequest in{sv(req.method_string()), sv(req.target()), sv(req[http::field::authorization]), req.body()};
   Decision d = route(in, rc);
   // Before the first supervisor status every model looks unknown: say "not yet", not 404.
@@ -186,11 +212,12 @@ net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, 
     case Action::Health: co_return co_await writeLocal(ctx, 200, healthJson(*state_), "application/json");
     case Action::Models: co_return co_await writeLocal(ctx, 200, modelsJson(*state_), "application/json");
     case Action::ApiStatus: co_return co_await writeLocal(ctx, 200, apiStatusJson(*state_), "application/json");
+    case Action::ApiMesh: co_return co_await writeLocal(ctx, 200, apiMeshJson(*state_), "application/json");
     case Action::Metrics:
-      co_return co_await writeLocal(ctx, 200, state_->metrics.render(state_->directory, *state_->admission),
-                                    "text/plain; version=0.0.4");
+      co_return co_await writeLocal(ctx, 200, metricsText(*state_), "text/plain; version=0.0.4");
     case Action::Forward: {
       ctx.model = d.model;
+      ctx.affinity = d.affinity;
       Forwarder f(*this, req, ctx, d.stream);
       co_return co_await f.run();
     }

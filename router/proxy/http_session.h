@@ -24,6 +24,8 @@ struct RequestCtx {
   std::string route;     // x-qmesh-route value
   int status = 0;
   bool keepAlive = true;
+  std::string fromPeer;  // set when another router forwarded it here (a mesh hop)
+  uint64_t affinity = 0;
   unsigned version = 11;
 };
 
@@ -56,6 +58,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   net::awaitable<bool> writeLocal(RequestCtx& ctx, int status, std::string body, std::string_view contentType,
                                   int retryAfterSeconds = 0);
   void finish(RequestCtx& ctx);
+  // The peer router's name when this connection comes through the mesh data-plane bridge.
+  std::string meshPeer() const;
   net::awaitable<void> lingeringClose();
   void close();
 

@@ -2,6 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
+#include "router/mesh/mesh_node.h"
+
 namespace qmesh::router {
 
 using nlohmann::json;
@@ -29,11 +33,17 @@ std::string modelsJson(const RouterState& st) {
   const TimePoint now = SteadyClock::now();
   json data = json::array();
   for (const auto& m : st.directory.models()) {
+    json nodes = json::array();
+    for (const auto& w : st.directory.workersOf(m)) {
+      const std::string node = w->info.remote ? w->info.node : st.config.node_name;
+      if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) nodes.push_back(node);
+    }
     data.push_back({{"id", m},
                     {"object", "model"},
                     {"created", st.startedUnix},
                     {"owned_by", "qmesh"},
                     {"qmesh", {{"node", st.config.node_name},
+                               {"nodes", nodes},
                                {"ready_workers", readyWorkers(st, m, now)},
                                {"workers", st.directory.workersOf(m).size()}}}});
   }
@@ -47,7 +57,10 @@ std::string apiStatusJson(const RouterState& st) {
     json workers = json::array();
     for (const auto& w : st.directory.workersOf(m)) {
       workers.push_back({{"id", w->id},
-                         {"url", "http://" + w->info.host + ":" + std::to_string(w->info.port)},
+                         {"node", w->info.remote ? w->info.node : st.config.node_name},
+                         {"remote", w->info.remote},
+                         {"url", w->info.remote ? "qmesh://" + w->info.dataAddress
+                                                : "http://" + w->info.host + ":" + std::to_string(w->info.port)},
                          {"state", std::string(toString(w->info.state))},
                          {"routable", w->routable(now)},
                          {"slots", w->info.slots},
@@ -76,6 +89,17 @@ std::string apiStatusJson(const RouterState& st) {
               {"supervisor", sup},
               {"models", models}}
       .dump();
+}
+
+std::string apiMeshJson(const RouterState& st) {
+  if (!st.mesh) return json{{"enabled", false}, {"node", st.config.node_name}}.dump();
+  return st.mesh->statusJson().dump();
+}
+
+std::string metricsText(const RouterState& st) {
+  std::string out = st.metrics.render(st.directory, *st.admission);
+  if (st.mesh) st.mesh->renderMetrics(out);
+  return out;
 }
 
 }  // namespace qmesh::router

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "router/routing/selection_policy.h"
+
 namespace qmesh::router {
 
 using nlohmann::json;
@@ -95,10 +97,35 @@ Decision forward(const IncomingRequest& req, const RouteContext& ctx, std::strin
   d.action = Action::Forward;
   const auto stream = body.find("stream");
   d.stream = stream != body.end() && stream->is_boolean() && stream->get<bool>();
+  d.affinity = affinityKey(path, d.model, body);
   return d;
 }
 
 }  // namespace
+
+uint64_t affinityKey(std::string_view path, const std::string& model, const json& body) {
+  std::string prefix = model + '\n';
+  if (path == "/v1/chat/completions") {
+    const auto& messages = body["messages"];
+    bool sawUser = false;
+    for (const auto& m : messages) {
+      prefix += m.dump();
+      if (m.is_object() && m.value("role", "") == "user") {
+        sawUser = true;
+        break;
+      }
+    }
+    if (!sawUser) return 0;
+  } else if (path == "/v1/completions") {
+    const auto& p = body["prompt"];
+    if (!p.is_string() || p.get_ref<const std::string&>().empty()) return 0;
+    prefix += p.get_ref<const std::string&>().substr(0, 512);
+  } else {
+    return 0;
+  }
+  const uint64_t h = stableHash(prefix);
+  return h == 0 ? 1 : h;
+}
 
 namespace {
 Decision local(Action a) {
@@ -120,6 +147,7 @@ Decision route(const IncomingRequest& req, const RouteContext& ctx) {
                                                    : "incorrect API key provided");
   if (path == "/v1/models" && get) return local(Action::Models);
   if (path == "/api/status" && get) return local(Action::ApiStatus);
+  if (path == "/api/mesh" && get) return local(Action::ApiMesh);
   if (requiredField(path)) {
     if (req.method != "POST") return errorDecision(405, "method_not_allowed", std::string(path) + " only accepts POST");
     return forward(req, ctx, path);

@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace qmesh::router {
 
 struct IncomingRequest {
@@ -20,7 +22,7 @@ struct RouteContext {
   std::vector<std::string> models;                     // every model this node knows
 };
 
-enum class Action { Respond, Health, Models, Metrics, ApiStatus, Forward };
+enum class Action { Respond, Health, Models, Metrics, ApiStatus, ApiMesh, Forward };
 
 struct Decision {
   Action action = Action::Respond;
@@ -31,9 +33,15 @@ struct Decision {
   // Forward: the model named in the body, whether the client asked for SSE.
   std::string model;
   bool stream = false;
+  uint64_t affinity = 0;  // prefix-affinity key (see affinityKey), 0 = none
 };
 
 Decision route(const IncomingRequest& req, const RouteContext& ctx);
+
+// The conversation prefix every later turn of a chat repeats — the messages up to and
+// including the first user message — or the first 512 bytes of a completion prompt, hashed
+// with the model. 0 when there is none (embeddings, odd bodies).
+uint64_t affinityKey(std::string_view path, const std::string& model, const nlohmann::json& body);
 
 // {"error":{"message":..,"type":..,"param":null,"code":..}} as OpenAI sends it.
 std::string openaiError(std::string_view message, std::string_view type, std::string_view code);

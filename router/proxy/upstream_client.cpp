@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "common/node_config.h"
+
 namespace qmesh::router {
 
 UpstreamClient::UpstreamClient(net::any_io_executor ex) : socket_(ex), connectTimer_(ex) {
@@ -28,15 +30,30 @@ net::awaitable<error_code> UpstreamClient::connect(const std::string& host, uint
   co_return ec;
 }
 
+net::awaitable<error_code> UpstreamClient::connectMesh(const std::string& address, const membership::NodeId& peer,
+                                                       const membership::Identity& self,
+                                                       std::chrono::milliseconds timeout) {
+  auto hp = parseHostPort(address);
+  if (!hp) co_return make_error_code(net::error::invalid_argument);
+  secure_ = std::make_unique<dataplane::SecureChannel>(socket_.get_executor());
+  co_return co_await secure_->connect(hp->host, hp->port, self, peer, timeout);
+}
+
 net::awaitable<error_code> UpstreamClient::send(http::request<http::span_body<const char>>& req) {
   error_code ec;
-  co_await http::async_write(socket_, req, awaitEc(ec));
+  if (secure_)
+    co_await http::async_write(*secure_, req, awaitEc(ec));
+  else
+    co_await http::async_write(socket_, req, awaitEc(ec));
   co_return ec;
 }
 
 net::awaitable<error_code> UpstreamClient::readHeader() {
   error_code ec;
-  co_await http::async_read_header(socket_, buffer_, parser_, awaitEc(ec));
+  if (secure_)
+    co_await http::async_read_header(*secure_, buffer_, parser_, awaitEc(ec));
+  else
+    co_await http::async_read_header(socket_, buffer_, parser_, awaitEc(ec));
   co_return ec;
 }
 
@@ -50,7 +67,12 @@ net::awaitable<std::pair<error_code, std::size_t>> UpstreamClient::readSome(char
   body.data = buf;
   body.size = size;
   error_code ec;
-  if (!parser_.is_done()) co_await http::async_read_some(socket_, buffer_, parser_, awaitEc(ec));
+  if (!parser_.is_done()) {
+    if (secure_)
+      co_await http::async_read_some(*secure_, buffer_, parser_, awaitEc(ec));
+    else
+      co_await http::async_read_some(socket_, buffer_, parser_, awaitEc(ec));
+  }
   if (ec == http::error::need_buffer) ec = {};  // buf is full: not an error, just hand it on
   const std::size_t n = size - body.size;
   body.data = nullptr;
@@ -60,12 +82,14 @@ net::awaitable<std::pair<error_code, std::size_t>> UpstreamClient::readSome(char
 
 void UpstreamClient::cancelRead() {
   error_code ignored;
-  socket_.cancel(ignored);
+  if (secure_) secure_->cancel();
+  else socket_.cancel(ignored);
 }
 
 void UpstreamClient::close() {
   error_code ignored;
   connectTimer_.cancel();
+  if (secure_) secure_->close();
   if (socket_.is_open()) {
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);

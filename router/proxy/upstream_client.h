@@ -1,5 +1,6 @@
-// One request to one llama-server worker over its own loopback connection, read back
-// piece by piece so the relay can pass every SSE event on the moment it arrives.
+// One request to one llama-server worker over its own loopback connection — or to another
+// node's router over the encrypted data plane (connectMesh) — read back piece by piece so
+// the relay can pass every SSE event on the moment it arrives.
 //
 // Boost 1.74 traps handled here: a parser's body_limit(boost::none) does not lift the
 // 8 MB default, so a huge explicit limit is set (streams run for hours); and the body is
@@ -11,6 +12,8 @@
 #include <string>
 #include <utility>
 
+#include "router/dataplane/secure_channel.h"
+#include "router/membership/identity.h"
 #include "router/net.h"
 
 namespace qmesh::router {
@@ -25,6 +28,10 @@ class UpstreamClient {
   // TCP_NODELAY is set on success: Nagle plus the peer's delayed ACK would hold small
   // SSE events back by up to 40 ms.
   net::awaitable<error_code> connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
+  // Another node's router: TCP to its data-plane address, then the authenticated handshake
+  // that proves it is `peer`; everything after is sealed (see dataplane/secure_channel.h).
+  net::awaitable<error_code> connectMesh(const std::string& address, const membership::NodeId& peer,
+                                         const membership::Identity& self, std::chrono::milliseconds timeout);
   net::awaitable<error_code> send(http::request<http::span_body<const char>>& req);
   net::awaitable<error_code> readHeader();
   const http::response_header<>& header() const { return parser_.get().base(); }
@@ -39,10 +46,11 @@ class UpstreamClient {
   void cancelRead();
   // Drops the connection at once: llama-server sees the close and frees the slot.
   void close();
-  bool isOpen() const { return socket_.is_open(); }
+  bool isOpen() const { return secure_ ? secure_->isOpen() : socket_.is_open(); }
 
  private:
   tcp::socket socket_;
+  std::unique_ptr<dataplane::SecureChannel> secure_;
   net::steady_timer connectTimer_;
   beast::flat_buffer buffer_;
   http::response_parser<http::buffer_body> parser_;

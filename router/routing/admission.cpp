@@ -35,33 +35,37 @@ AdmissionResult Admission::reject(Rejection r) {
   return AdmissionResult{Lease{}, std::move(r)};
 }
 
-Lease Admission::tryAcquire(const std::string& model, const Worker* exclude) {
+Lease Admission::tryAcquire(const std::string& model, const Worker* exclude, RequestTraits traits) {
   const TimePoint now = SteadyClock::now();
   std::vector<WorkerPtr> pool;
   std::vector<Load> loads;
   for (const auto& w : dir_.workersOf(model)) {
     if (w.get() == exclude || !w->routable(now)) continue;
+    if (w->info.remote && (traits.localOnly || (exclude && exclude->info.remote && exclude->info.peer == w->info.peer)))
+      continue;
     pool.push_back(w);
-    loads.push_back({w->outstanding, w->info.slots});
+    loads.push_back({w->outstanding, w->info.slots, w->info.inFlight + w->info.queued, w->info.remote,
+                     w->info.health, stableHash(w->id)});
   }
-  auto choice = chooseLeastLoaded(loads, random_);
+  auto choice = chooseWorker(loads, traits.affinity, random_);
   Lease l;
   if (!choice) return l;
   l.worker_ = pool[choice->index];
   l.owner_ = shared_from_this();
   l.reason_ = std::move(choice->reason);
   ++l.worker_->outstanding;
+  if (onLoadChanged_) onLoadChanged_();
   return l;
 }
 
-net::awaitable<AdmissionResult> Admission::acquire(std::string model, uint64_t ticket) {
+net::awaitable<AdmissionResult> Admission::acquire(std::string model, uint64_t ticket, RequestTraits traits) {
   const TimePoint now = SteadyClock::now();
-  if (!dir_.anyRoutable(model, now))
+  if (!anyRoutable(model, now, traits))
     co_return reject({503, "no_ready_worker", "model '" + model + "' has no ready worker right now", 2});
   AdmissionQueue& q = queueOf(model);
   // Waiters go first: a newcomer never overtakes the queue even if a slot just freed.
   if (q.empty())
-    if (Lease l = tryAcquire(model, nullptr)) co_return AdmissionResult{std::move(l), std::nullopt};
+    if (Lease l = tryAcquire(model, nullptr, traits)) co_return AdmissionResult{std::move(l), std::nullopt};
   const auto retryAfter = static_cast<int>(std::max<int64_t>(1, timeout_.count() / 1000));
   if (!q.push(ticket, now + timeout_))
     co_return reject({429, "queue_full",
@@ -70,7 +74,7 @@ net::awaitable<AdmissionResult> Admission::acquire(std::string model, uint64_t t
                       retryAfter});
   // (GCC 12 miscompiles co_await inside an aggregate initializer: keep it separate.)
   const auto executor = co_await net::this_coro::executor;
-  Waiter w{net::steady_timer(executor), Lease{}, std::nullopt};
+  Waiter w{net::steady_timer(executor), traits, Lease{}, std::nullopt};
   w.timer.expires_at(now + timeout_);
   waiters_[ticket] = &w;
   error_code ec;
@@ -93,16 +97,28 @@ void Admission::cancel(uint64_t ticket) {
   it->second->timer.cancel();
 }
 
-void Admission::released(const std::string& model) { drain(model); }
+void Admission::released(const std::string& model) {
+  if (onLoadChanged_) onLoadChanged_();
+  drain(model);
+}
+
+bool Admission::anyRoutable(const std::string& model, TimePoint now, RequestTraits traits) const {
+  for (const auto& w : dir_.workersOf(model))
+    if (w->routable(now) && !(traits.localOnly && w->info.remote)) return true;
+  return false;
+}
 
 void Admission::drain(const std::string& model) {
   AdmissionQueue& q = queueOf(model);
-  while (!q.empty()) {
-    Lease l = tryAcquire(model, nullptr);
-    if (!l) return;
-    const auto ticket = q.pop();
+  while (auto ticket = q.front()) {
     auto it = waiters_.find(*ticket);
-    if (it == waiters_.end()) continue;  // cannot happen: queue and map change together
+    if (it == waiters_.end()) {  // cannot happen: queue and map change together
+      q.pop();
+      continue;
+    }
+    Lease l = tryAcquire(model, nullptr, it->second->traits);
+    if (!l) return;
+    q.pop();
     it->second->granted = std::move(l);
     it->second->timer.cancel();
   }
@@ -122,7 +138,7 @@ void Admission::onDirectoryChanged() {
   const TimePoint now = SteadyClock::now();
   for (auto& [model, q] : queues_) {
     if (q.empty()) continue;
-    if (!dir_.anyRoutable(model, now))
+    if (!dir_.anyRoutable(model, now))  // (a local-only waiter may still wait on a remote-only model: it times out)
       rejectAll(model, {503, "no_ready_worker", "model '" + model + "' lost its last ready worker", 2});
     else
       drain(model);

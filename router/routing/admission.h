@@ -4,6 +4,7 @@
 // Single-threaded: everything runs on the router's io_context.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -47,6 +48,12 @@ struct Rejection {
   int retry_after_s = 1;
 };
 
+// What the request itself says about where it may go.
+struct RequestTraits {
+  uint64_t affinity = 0;   // prefix-affinity key, 0 = none (see selection_policy.h)
+  bool localOnly = false;  // it came from another router: serve here, never forward again
+};
+
 struct AdmissionResult {
   Lease lease;
   std::optional<Rejection> rejection;  // set when there is no lease
@@ -57,11 +64,15 @@ class Admission : public std::enable_shared_from_this<Admission> {
   Admission(WorkerDirectory& directory, Random& random, std::size_t depth, std::chrono::milliseconds timeout)
       : dir_(directory), random_(random), depth_(depth), timeout_(timeout) {}
 
+  // Every grant or release: the mesh publishes load changes from here.
+  void setOnLoadChanged(std::function<void()> f) { onLoadChanged_ = std::move(f); }
+
   // A free slot at once, or a place in the model's queue until a slot frees, the deadline
   // passes, the model loses its last ready worker, or cancel(ticket) (client gone).
-  net::awaitable<AdmissionResult> acquire(std::string model, uint64_t ticket);
-  // A slot now or nothing, never queueing: the one retry after a failed attempt.
-  Lease tryAcquire(const std::string& model, const Worker* exclude);
+  net::awaitable<AdmissionResult> acquire(std::string model, uint64_t ticket, RequestTraits traits = {});
+  // A slot now or nothing, never queueing: the one retry after a failed attempt. `exclude`
+  // skips a worker, and every worker of the same remote node when it is remote.
+  Lease tryAcquire(const std::string& model, const Worker* exclude, RequestTraits traits = {});
   void cancel(uint64_t ticket);
   // New capacity or lost workers: hand slots to waiters, or fail them fast.
   void onDirectoryChanged();
@@ -74,10 +85,12 @@ class Admission : public std::enable_shared_from_this<Admission> {
   friend class Lease;
   struct Waiter {
     net::steady_timer timer;
+    RequestTraits traits;
     Lease granted;
     std::optional<Rejection> rejected;
   };
   void released(const std::string& model);
+  bool anyRoutable(const std::string& model, TimePoint now, RequestTraits traits) const;
   void drain(const std::string& model);
   void rejectAll(const std::string& model, const Rejection& r);
   AdmissionQueue& queueOf(const std::string& model);
@@ -91,6 +104,7 @@ class Admission : public std::enable_shared_from_this<Admission> {
   std::map<std::string, AdmissionQueue> queues_;
   std::map<uint64_t, Waiter*> waiters_;
   std::map<std::string, uint64_t> rejectedByCode_;
+  std::function<void()> onLoadChanged_;
 };
 
 }  // namespace qmesh::router

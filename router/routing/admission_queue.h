@@ -18,6 +18,9 @@ class AdmissionQueue {
   // false when the queue is full: the caller answers 429 at once.
   bool push(uint64_t ticket, TimePoint deadline);
   std::optional<uint64_t> pop();  // the longest-waiting ticket
+  std::optional<uint64_t> front() const {
+    return entries_.empty() ? std::nullopt : std::optional<uint64_t>(entries_.front().ticket);
+  }
   bool remove(uint64_t ticket);   // the client left, or its deadline passed
   // Tickets whose deadline is at or before `now`, removed from the queue (oldest first).
   std::vector<uint64_t> expire(TimePoint now);

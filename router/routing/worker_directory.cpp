@@ -23,6 +23,7 @@ std::string stringField(const nlohmann::json& j, const char* key, const std::str
 }
 
 std::string workerId(const WorkerInfo& w) {
+  if (w.remote) return w.model + "@" + w.node;
   return w.model + "@" + w.host + ":" + std::to_string(w.port);
 }
 }  // namespace
@@ -68,9 +69,8 @@ Result<StatusSnapshot> parseSupervisorStatus(std::string_view text) {
 
 void WorkerDirectory::apply(const StatusSnapshot& snapshot) {
   std::map<std::string, WorkerPtr> old;
-  for (auto& [model, list] : byModel_)
-    for (auto& w : list) old[w->id] = w;
-  byModel_.clear();
+  for (auto& w : local_) old[w->id] = w;
+  local_.clear();
   for (const auto& info : snapshot.workers) {
     const std::string id = workerId(info);
     WorkerPtr w;
@@ -83,10 +83,45 @@ void WorkerDirectory::apply(const StatusSnapshot& snapshot) {
       w->id = id;
     }
     w->info = info;
-    byModel_[info.model].push_back(std::move(w));
+    local_.push_back(std::move(w));
   }
   node_ = snapshot.node;
   generation_ = snapshot.generation;
+  rebuild();
+}
+
+void WorkerDirectory::applyRemote(const std::string& peerKey, std::vector<WorkerInfo> workers) {
+  std::map<std::string, WorkerPtr> old;
+  for (auto& w : remote_[peerKey]) old[w->id] = w;
+  std::vector<WorkerPtr> now;
+  for (auto& info : workers) {
+    info.remote = true;
+    const std::string id = workerId(info);
+    auto it = old.find(id);
+    WorkerPtr w = it != old.end() ? it->second : std::make_shared<Worker>();
+    w->id = id;
+    w->info = std::move(info);
+    now.push_back(std::move(w));
+  }
+  remote_[peerKey] = std::move(now);
+  rebuild();
+}
+
+void WorkerDirectory::removeRemote(const std::string& peerKey) {
+  if (remote_.erase(peerKey)) rebuild();
+}
+
+void WorkerDirectory::markPeerUnreachable(const std::string& peerKey, TimePoint now, std::chrono::milliseconds hold) {
+  auto it = remote_.find(peerKey);
+  if (it == remote_.end()) return;
+  for (auto& w : it->second) markUnreachable(*w, now, hold);
+}
+
+void WorkerDirectory::rebuild() {
+  byModel_.clear();
+  for (const auto& w : local_) byModel_[w->info.model].push_back(w);
+  for (const auto& [peer, list] : remote_)
+    for (const auto& w : list) byModel_[w->info.model].push_back(w);
 }
 
 void WorkerDirectory::markUnreachable(Worker& w, TimePoint now, std::chrono::milliseconds hold) {

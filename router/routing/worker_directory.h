@@ -12,11 +12,13 @@
 #include <vector>
 
 #include "common/result.h"
+#include "router/membership/node_id.h"
 #include "router/net.h"
 
 namespace qmesh::router {
 
-// The supervisor's states; only Ready may receive traffic.
+// The supervisor's states; only Ready may receive traffic. The order is also the code in
+// gossip (node_meta.h): append only.
 enum class WorkerState { Starting, Loading, Ready, Unhealthy, Restarting, Failed, Stopped, Unknown };
 WorkerState parseWorkerState(std::string_view text);
 std::string_view toString(WorkerState s);
@@ -31,6 +33,15 @@ struct WorkerInfo {
   int64_t pid = 0;
   bool embeddings = false;
   int64_t restarts = 0;
+
+  // Mesh: a worker on another node, reached through that node's router (host/port unused).
+  bool remote = false;
+  std::string node;               // that node's name
+  membership::NodeId peer;        // its identity: the data-plane handshake must prove it
+  std::string dataAddress;        // "host:port" of its router's data-plane listener
+  int64_t inFlight = 0;           // its load as last gossiped
+  int64_t queued = 0;
+  int health = 100;               // QMesh's score, see node_meta.h
 };
 
 struct StatusSnapshot {
@@ -55,19 +66,27 @@ struct Worker {
   int64_t unreachable_pid = -1;
 
   bool routable(TimePoint now) const {
-    return info.state == WorkerState::Ready && info.port != 0 && now >= unreachable_until;
+    return info.state == WorkerState::Ready && (info.remote || info.port != 0) && now >= unreachable_until;
   }
 };
 using WorkerPtr = std::shared_ptr<Worker>;
 
 class WorkerDirectory {
  public:
-  // Replaces the set of workers; an entry with the same id keeps its counters. A worker
-  // marked unreachable becomes routable again once the supervisor reports a new pid.
+  // Replaces the set of local workers; an entry with the same id keeps its counters. A
+  // worker marked unreachable becomes routable again once the supervisor reports a new pid.
   void apply(const StatusSnapshot& snapshot);
+  // Replaces what one remote node (keyed by its id) serves, from its gossip; counters of
+  // entries that stay are kept, as for local ones.
+  void applyRemote(const std::string& peerKey, std::vector<WorkerInfo> workers);
+  // The node is suspect, dead or gone: none of its workers gets another request.
+  void removeRemote(const std::string& peerKey);
 
   // A refused connection: skip the worker for `hold`, or until a restart is reported.
   void markUnreachable(Worker& w, TimePoint now, std::chrono::milliseconds hold);
+
+  // A remote node's router refused us: every worker behind it is skipped for `hold`.
+  void markPeerUnreachable(const std::string& peerKey, TimePoint now, std::chrono::milliseconds hold);
 
   std::vector<std::string> models() const;  // sorted, every model a worker is listed for
   bool knows(const std::string& model) const { return byModel_.count(model) > 0; }
@@ -78,7 +97,11 @@ class WorkerDirectory {
   uint64_t generation() const { return generation_; }
 
  private:
-  std::map<std::string, std::vector<WorkerPtr>> byModel_;
+  void rebuild();
+
+  std::vector<WorkerPtr> local_;
+  std::map<std::string, std::vector<WorkerPtr>> remote_;  // by peer key
+  std::map<std::string, std::vector<WorkerPtr>> byModel_;  // local first, then remote
   std::string node_;
   uint64_t generation_ = 0;
 };

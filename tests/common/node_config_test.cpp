@@ -11,7 +11,9 @@
 #include <optional>
 #include <sstream>
 
+#include "common/invite.h"
 #include "common/yaml_util.h"
+#include "tests/common/config_test_util.h"
 #include "tests/support/test_env.h"
 
 namespace qmesh {
@@ -24,16 +26,18 @@ using std::chrono::seconds;
 
 constexpr const char* kFile = "/cfg/node.yaml";
 
-// Lines joined with '\n', so a line number in an assertion is the index in the list + 1.
-std::string yaml(std::initializer_list<const char*> lines) {
-  std::string out;
-  for (const char* l : lines) out += std::string(l) + "\n";
-  return out;
-}
+using test::Contains;
+using test::yaml;
 
-::testing::AssertionResult Contains(const std::string& text, const std::string& needle) {
-  if (text.find(needle) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected to find\n  " << needle << "\nin\n  " << text;
+// A valid invite token for mesh.join (parsed and checked at load time).
+const std::string& validToken() {
+  static const std::string token = [] {
+    Invite invite;
+    invite.key.fill(7);
+    invite.seeds = {"10.0.0.9:7946"};
+    return *encodeInvite(invite);
+  }();
+  return token;
 }
 
 // Sets (or unsets) an environment variable for the life of the object.
@@ -143,7 +147,10 @@ TEST_F(NodeConfigTest, MinimalConfigGetsDocumentedDefaults) {
   EXPECT_EQ(c.mesh.gossip.str(), "0.0.0.0:0");
   EXPECT_TRUE(c.mesh.seeds.empty());
   EXPECT_TRUE(c.mesh.join.empty());
-  EXPECT_TRUE(c.mesh.key_file.empty());
+  EXPECT_FALSE(c.mesh.enabled());
+  EXPECT_FALSE(c.mesh.advertise);
+  EXPECT_EQ(c.mesh.key_file, c.node.data_dir / "mesh.keys");
+  EXPECT_EQ(c.mesh.identity_file, c.node.data_dir / "node.id");
 }
 
 TEST_F(NodeConfigTest, EmptyMappingIsAValidMeshOfNoModels) {
@@ -208,8 +215,11 @@ TEST_F(NodeConfigTest, FullConfigRoundTripsEveryField) {
       "mesh:",
       "  gossip: 0.0.0.0:7946",
       "  seeds: [10.0.0.2:7946, '[fe80::1]:7946']",
-      "  join: invite-token",
+      "  advertise: 203.0.113.7:17946",
+      "  data: 0.0.0.0:7000",
+      "  join: " + validToken(),
       "  key_file: /etc/qmesh/key",
+      "  identity_file: /etc/qmesh/id",
   }));
   EXPECT_EQ(c.node.name, "box-1");
   EXPECT_EQ(c.node.data_dir, fs::path("/var/lib/qmesh"));
@@ -257,8 +267,11 @@ TEST_F(NodeConfigTest, FullConfigRoundTripsEveryField) {
 
   EXPECT_EQ(c.mesh.gossip.str(), "0.0.0.0:7946");
   EXPECT_EQ(c.mesh.seeds, (std::vector<std::string>{"10.0.0.2:7946", "[fe80::1]:7946"}));
-  EXPECT_EQ(c.mesh.join, "invite-token");
+  EXPECT_EQ(c.mesh.advertise->str(), "203.0.113.7:17946");
+  EXPECT_EQ(c.mesh.data.str(), "0.0.0.0:7000");
+  EXPECT_EQ(c.mesh.join, validToken());
   EXPECT_EQ(c.mesh.key_file, fs::path("/etc/qmesh/key"));
+  EXPECT_EQ(c.mesh.identity_file, fs::path("/etc/qmesh/id"));
 }
 
 // ---------------------------------------------------------------- paths
@@ -276,6 +289,7 @@ TEST_F(NodeConfigTest, ResolvesRelativePathsAgainstTheConfigFilesFolder) {
       "    gguf: /srv/abs.gguf",
       "mesh:",
       "  key_file: keys/mesh.key",
+      "  identity_file: ../state/node.id",
   }));
   auto r = loadNodeConfig(file);
   ASSERT_TRUE(r) << r.error().message;
@@ -286,6 +300,7 @@ TEST_F(NodeConfigTest, ResolvesRelativePathsAgainstTheConfigFilesFolder) {
   EXPECT_EQ(r->models[0].gguf, etc / "models/m.gguf");
   EXPECT_EQ(r->models[1].gguf, fs::path("/srv/abs.gguf"));
   EXPECT_EQ(r->mesh.key_file, etc / "keys/mesh.key");
+  EXPECT_EQ(r->mesh.identity_file, dir.path() / "state/node.id");
 }
 
 TEST_F(NodeConfigTest, ExpandsTildeToHome) {

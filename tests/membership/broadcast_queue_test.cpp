@@ -86,7 +86,7 @@ TEST(BroadcastQueue, SmallerClaimFillsGapLeftByLargerOne) {
   q.enqueue(idOf(2), leaveOf(2));
   q.enqueue(idOf(1), encodeMessage(Alive{big}));  // newest: tried first, does not fit
   std::vector<uint8_t> out;
-  EXPECT_EQ(q.fill(out, 100, 10), 1u);
+  EXPECT_EQ(q.fill(out, leaveOf(2).size() + 10, 10), 1u);
   EXPECT_EQ(std::get<Leave>(decodeAll(out)[0]).id, idOf(2));
 }
 

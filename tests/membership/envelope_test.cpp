@@ -134,5 +134,52 @@ TEST_F(EnvelopeTest, ForgedHeaderCannotAdvanceTheReplayWindow) {
   EXPECT_TRUE(bob.open(*alice.seal(bytesOf("next"))));  // window was not moved
 }
 
+TEST_F(EnvelopeTest, ForgottenSenderKeepsItsOldPacketsAndOldBootRejected) {
+  const auto old = *alice.seal(bytesOf("before"));
+  const auto last = *alice.seal(bytesOf("last"));
+  ASSERT_TRUE(bob.open(old));
+  ASSERT_TRUE(bob.open(last));
+  EXPECT_EQ(bob.peerWindows(), 1u);
+  bob.forgetPeer(idOf(1));
+  EXPECT_EQ(bob.peerWindows(), 0u);
+  EXPECT_FALSE(bob.open(old));   // replays of that boot stay replays
+  EXPECT_FALSE(bob.open(last));
+  Envelope previousBoot(aliceKeys, idOf(1), 99);
+  EXPECT_FALSE(bob.open(*previousBoot.seal(bytesOf("older boot"))));
+  EXPECT_EQ(bob.stats().replayed, 3u);
+  EXPECT_TRUE(bob.open(*alice.seal(bytesOf("same boot, new packet"))));
+  EXPECT_EQ(bob.peerWindows(), 1u);
+  bob.forgetPeer(idOf(1));
+  Envelope restarted(aliceKeys, idOf(1), 101);
+  EXPECT_TRUE(bob.open(*restarted.seal(bytesOf("new boot"))));
+}
+
+TEST_F(EnvelopeTest, ReliableChannelHasItsOwnKeyFormatAndNoDatagramLimit) {
+  Envelope aliceReliable(aliceKeys, idOf(1), 100, Channel::kReliable);
+  Envelope bobReliable(bobKeys, idOf(2), 200, Channel::kReliable);
+  std::vector<uint8_t> big(200000, 5);
+  auto sealed = aliceReliable.seal(big);
+  ASSERT_TRUE(sealed);
+  EXPECT_EQ((*sealed)[0], Envelope::kReliableVersion);
+  auto opened = bobReliable.open(*sealed);
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(opened->plaintext, big);
+  EXPECT_FALSE(bobReliable.open(*sealed));  // replay-protected too
+  EXPECT_EQ(bobReliable.stats().replayed, 1u);
+  // Neither channel opens the other's packets, even with the format byte swapped.
+  auto small = *aliceReliable.seal(bytesOf("state"));
+  EXPECT_FALSE(bob.open(small));
+  EXPECT_EQ(bob.stats().badVersion, 1u);
+  small[0] = Envelope::kVersion;
+  EXPECT_FALSE(bob.open(small));
+  EXPECT_EQ(bob.stats().authFailed, 1u);
+  auto datagram = *alice.seal(bytesOf("ping"));
+  datagram[0] = Envelope::kReliableVersion;
+  EXPECT_FALSE(bobReliable.open(datagram));
+  EXPECT_EQ(bobReliable.stats().authFailed, 1u);
+  EXPECT_FALSE(aliceReliable.seal(std::vector<uint8_t>(Envelope::kMaxReliablePlaintext + 1, 0)));
+  EXPECT_EQ(aliceReliable.stats().tooLarge, 1u);
+}
+
 }  // namespace
 }  // namespace qmesh::membership

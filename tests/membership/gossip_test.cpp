@@ -12,9 +12,19 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::idOf;
+using test::identityOf;
 using test::memberOf;
+using test::signedLeaveOf;
+using test::signedMemberOf;
 
-// One engine and a raw endpoint the test speaks through.
+Member selfMember() {
+  Member m = memberOf(1);
+  m.id = identityOf(1).id();
+  return m;
+}
+
+// One engine (node 1, signing with its own identity) and a raw endpoint the test speaks
+// through; the members it hears of are signedMemberOf(n).
 class GossipEngineTest : public ::testing::Test {
  protected:
   GossipEngineTest() {
@@ -40,13 +50,18 @@ class GossipEngineTest : public ::testing::Test {
     return out;
   }
 
+  const Member& held(uint8_t n) const { return *engine_.members().find(identityOf(n).id()); }
+
   SimScheduler sched_;
   InMemoryNetwork net_{sched_, 3};
-  Member self_ = memberOf(1);
+  Identity identity_ = identityOf(1);
+  Ed25519Claims ed25519_{identity_};
+  test::CountingClaims claims_{ed25519_};
+  Member self_ = selfMember();
   std::unique_ptr<Transport> transport_ = net_.attach(self_.address);
   std::unique_ptr<Transport> raw_ = net_.attach(memberOf(2).address);
   SeededRandom random_{5};
-  Gossip engine_{GossipConfig::lan(), self_, *transport_, sched_, random_};
+  Gossip engine_{GossipConfig::lan(), self_, claims_, *transport_, sched_, random_};
   std::vector<Message> received_;
 };
 
@@ -80,7 +95,7 @@ TEST_F(GossipEngineTest, CountsMalformedPacketsAndCarriesOn) {
 }
 
 TEST_F(GossipEngineTest, RepliesToASyncRequestWithItsFullState) {
-  inject({SyncRequest{true}, SyncState{memberOf(2)}, SyncState{memberOf(3)}});
+  inject({SyncRequest{true}, SyncState{signedMemberOf(2)}, SyncState{signedMemberOf(3)}});
   run(10ms);
   auto states = receivedOf<SyncState>();
   ASSERT_EQ(states.size(), 3u);  // itself and the two it just learned
@@ -88,7 +103,7 @@ TEST_F(GossipEngineTest, RepliesToASyncRequestWithItsFullState) {
 }
 
 TEST_F(GossipEngineTest, RefutesASuspicionOfItselfWithAHigherIncarnation) {
-  inject({SyncState{memberOf(2)}});
+  inject({SyncState{signedMemberOf(2)}});
   run(10ms);
   inject({Suspect{self_.id, 0, idOf(2)}});
   run(1s);  // its next probe of member 2 carries the refutation
@@ -96,20 +111,23 @@ TEST_F(GossipEngineTest, RefutesASuspicionOfItselfWithAHigherIncarnation) {
   EXPECT_EQ(engine_.stats().refutations, 1u);
   bool announced = false;
   for (const auto& a : receivedOf<Alive>())
-    if (a.member.id == self_.id && a.member.incarnation == 1) announced = true;
+    if (a.member.id == self_.id && a.member.incarnation == 1) {
+      announced = true;
+      EXPECT_TRUE(ed25519_.verifyAlive(a.member)) << "the refutation must carry a fresh signature";
+    }
   EXPECT_TRUE(announced);
 }
 
 TEST_F(GossipEngineTest, ProbesAMemberAndSuspectsItWhenNoAckComes) {
-  inject({SyncState{memberOf(2)}});
+  inject({SyncState{signedMemberOf(2)}});
   run(2s);  // the raw endpoint never acks
   EXPECT_GE(receivedOf<Ping>().size(), 1u);
   EXPECT_GE(engine_.stats().suspicionsRaised, 1u);
-  EXPECT_NE(engine_.members().find(idOf(2))->state, MemberState::kAlive);
+  EXPECT_NE(held(2).state, MemberState::kAlive);
 }
 
 TEST_F(GossipEngineTest, TellsTheSuspectItIsSuspectedWhenProbingIt) {
-  inject({SyncState{memberOf(2)}, Suspect{idOf(2), 0, idOf(3)}});
+  inject({SyncState{signedMemberOf(2)}, Suspect{identityOf(2).id(), 0, idOf(3)}});
   run(1s);
   // Lifeguard's buddy system: the ping to a suspect carries the suspicion.
   bool toldDirectly = false;
@@ -120,16 +138,146 @@ TEST_F(GossipEngineTest, TellsTheSuspectItIsSuspectedWhenProbingIt) {
 }
 
 TEST_F(GossipEngineTest, NeverSendsADatagramOverItsTransportLimit) {
+  net_.setReliable(false);  // the datagram path of the full-state sync
   // Enough members that full state and piggyback queues need many datagrams.
-  for (uint8_t n = 2; n < 120; ++n) {
-    Member m = memberOf(n);
-    m.meta.assign(300, n);
-    inject({SyncState{m}});
-  }
+  for (uint8_t n = 2; n < 120; ++n) inject({SyncState{signedMemberOf(n, 0, std::vector<uint8_t>(300, n))}});
   inject({SyncRequest{true}});
   run(5s);
   EXPECT_EQ(net_.stats().oversize, 0u);
   EXPECT_GT(net_.stats().sent, 40u);
+  EXPECT_GT(engine_.stats().syncDatagrams, 25u);
+  EXPECT_EQ(engine_.stats().pushPulls, 0u);
+}
+
+TEST_F(GossipEngineTest, SendsTheWholeStateInOneReliableMessageWhenTheTransportHasOne) {
+  for (uint8_t n = 2; n < 120; ++n) inject({SyncState{signedMemberOf(n, 0, std::vector<uint8_t>(300, n))}});
+  run(10ms);
+  std::vector<std::vector<uint8_t>> reliable;
+  net_.setReliableTap([&](const Address&, const Address& to, std::span<const uint8_t> d) {
+    if (to == raw_->localAddress()) reliable.emplace_back(d.begin(), d.end());
+  });
+  inject({SyncRequest{true}});
+  run(10ms);
+  ASSERT_EQ(reliable.size(), 1u);
+  auto decoded = decodePacket(reliable[0]);
+  ASSERT_TRUE(decoded.ok());
+  ASSERT_EQ(decoded->messages.size(), 120u);  // the request and all 119 members
+  EXPECT_EQ(std::get<SyncRequest>(decoded->messages[0]), SyncRequest{false});
+  EXPECT_GT(reliable[0].size(), kMaxDatagram * 20);
+  EXPECT_EQ(engine_.stats().pushPulls, 1u);
+  EXPECT_EQ(engine_.stats().syncDatagrams, 0u);
+}
+
+TEST_F(GossipEngineTest, DropsAnAliveRecordSignedByAnotherKeyAndCountsIt) {
+  // Member 3 holds the mesh key (it can inject packets) and claims to be member 2.
+  Member forged = signedMemberOf(2);
+  forged.signature = Ed25519Claims(identityOf(3)).signAlive(forged);
+  inject({Alive{forged}});
+  run(10ms);
+  EXPECT_EQ(engine_.members().find(forged.id), nullptr);
+  EXPECT_EQ(engine_.stats().badSignature, 1u);
+}
+
+TEST_F(GossipEngineTest, DropsARecordWhoseSignedFieldsWereChanged) {
+  inject({SyncState{signedMemberOf(2)}});
+  run(10ms);
+  // A newer incarnation pointing member 2's traffic elsewhere, under its old signature.
+  Member hijack = signedMemberOf(2, 0);
+  hijack.incarnation = hijack.signedIncarnation = 1;
+  hijack.address = "10.6.6.6:7946";
+  inject({Alive{hijack}, SyncState{hijack}});
+  run(10ms);
+  EXPECT_EQ(held(2).address, memberOf(2).address);
+  EXPECT_EQ(held(2).incarnation, 0u);
+  EXPECT_EQ(engine_.stats().badSignature, 2u);
+}
+
+TEST_F(GossipEngineTest, DropsAForgedLeaveButAcceptsTheMembersOwn) {
+  inject({SyncState{signedMemberOf(2)}});
+  run(10ms);
+  Leave forged = signedLeaveOf(2, 1);
+  forged.signature = signedLeaveOf(3, 1).signature;
+  inject({forged});
+  run(10ms);
+  EXPECT_EQ(held(2).state, MemberState::kAlive);
+  EXPECT_EQ(engine_.stats().badSignature, 1u);
+  inject({signedLeaveOf(2, 1)});
+  run(10ms);
+  EXPECT_EQ(held(2).state, MemberState::kLeft);
+  EXPECT_EQ(engine_.stats().badSignature, 1u);
+}
+
+TEST_F(GossipEngineTest, AnAliveSignatureCannotPassForALeave) {
+  inject({SyncState{signedMemberOf(2)}});
+  run(10ms);
+  const Member m = signedMemberOf(2, 1);
+  inject({Leave{m.id, 1, m.signature}});  // a real signature by member 2, over other bytes
+  run(10ms);
+  EXPECT_EQ(held(2).state, MemberState::kAlive);
+  EXPECT_EQ(engine_.stats().badSignature, 1u);
+}
+
+TEST_F(GossipEngineTest, ChecksEachRecordOnceHoweverOftenItArrives) {
+  const int atStart = claims_.verifications;  // the engine checks its own record at startup
+  const Member m = signedMemberOf(2);
+  for (int i = 0; i < 5; ++i) inject({Alive{m}, SyncState{m}});
+  run(10ms);
+  EXPECT_EQ(claims_.verifications - atStart, 1);
+  inject({Alive{signedMemberOf(2, 3)}});
+  run(10ms);
+  EXPECT_EQ(claims_.verifications - atStart, 2);
+  inject({Alive{m}});  // stale: the merge ignores it, so no check is spent on it
+  run(10ms);
+  EXPECT_EQ(claims_.verifications - atStart, 2);
+  EXPECT_EQ(engine_.stats().badSignature, 0u);
+}
+
+TEST_F(GossipEngineTest, ReSignsItsRecordWhenItsMetadataChanges) {
+  inject({SyncState{signedMemberOf(2)}});
+  run(10ms);
+  ASSERT_TRUE(engine_.updateMeta({'w', '1'}).ok());
+  run(1s);
+  bool announced = false;
+  for (const auto& a : receivedOf<Alive>())
+    if (a.member.id == self_.id && a.member.meta == std::vector<uint8_t>{'w', '1'}) {
+      announced = true;
+      EXPECT_EQ(a.member.incarnation, 1u);
+      EXPECT_TRUE(ed25519_.verifyAlive(a.member));
+    }
+  EXPECT_TRUE(announced);
+  const Member& me = engine_.members().self();
+  EXPECT_EQ(me.signedIncarnation, me.incarnation);
+}
+
+TEST_F(GossipEngineTest, ItsLeaveIsSignedAndSoIsItsStateInASync) {
+  inject({SyncState{signedMemberOf(2)}});
+  run(10ms);
+  engine_.leave();
+  inject({SyncRequest{true}});
+  run(1s);
+  bool leaveSeen = false, syncSeen = false;
+  for (const auto& l : receivedOf<Leave>())
+    if (l.id == self_.id) leaveSeen = ed25519_.verifyLeave(l);
+  for (const auto& st : receivedOf<SyncState>())
+    if (st.member.id == self_.id) {
+      syncSeen = st.member.state == MemberState::kLeft &&
+                 ed25519_.verifyLeave(Leave{st.member.id, st.member.incarnation, st.member.leaveSignature});
+      Member record = st.member;
+      record.incarnation = record.signedIncarnation;
+      EXPECT_TRUE(ed25519_.verifyAlive(record));
+    }
+  EXPECT_TRUE(leaveSeen);
+  EXPECT_TRUE(syncSeen);
+}
+
+TEST(GossipEngineDeathTest, RefusesToStartWithAnIdentityThatIsNotItsOwn) {
+  SimScheduler sched;
+  InMemoryNetwork net(sched, 1);
+  auto t = net.attach("a");
+  SeededRandom random(1);
+  const Identity other = identityOf(9);
+  Ed25519Claims claims(other);
+  EXPECT_DEATH(Gossip(GossipConfig::lan(), selfMember(), claims, *t, sched, random), "not member");
 }
 
 TEST_F(GossipEngineTest, RefusesMetadataOverTheLimitAndKeepsItsIncarnation) {

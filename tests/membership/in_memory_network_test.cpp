@@ -131,6 +131,49 @@ TEST_F(NetworkTest, DatagramToADetachedEndpointIsDropped) {
   EXPECT_EQ(net.stats().dropped, 1u);
 }
 
+TEST_F(NetworkTest, ReliableMessageArrivesWholeAfterTheDelayWhateverTheLoss) {
+  Inbox inB;
+  auto a = net.attach("a");
+  auto b = listen("b", inB);
+  EXPECT_TRUE(a->supportsReliable());
+  net.setDelay(5ms, 3ms);
+  net.setDropProbability(1.0);  // every datagram lost; TCP would retransmit
+  const std::vector<uint8_t> big(100000, 9);
+  const TimePoint sent = sched.now();
+  a->sendReliable("b", big);
+  a->send("b", hello);
+  sched.runFor(10ms);
+  ASSERT_EQ(inB.got.size(), 1u);
+  EXPECT_EQ(inB.got[0].second, big);
+  EXPECT_EQ(inB.lastAt - sent, 5ms);
+  EXPECT_EQ(net.stats().reliableDelivered, 1u);
+  EXPECT_EQ(net.stats().reliableBytes, big.size());
+  EXPECT_EQ(net.bytesSentBy("a"), big.size() + hello.size());
+}
+
+TEST_F(NetworkTest, ReliableMessageToAPartitionedOrDownedNodeIsDropped) {
+  Inbox inB, inC;
+  auto a = net.attach("a");
+  auto b = listen("b", inB);
+  auto c = listen("c", inC);
+  net.partition({{"a"}, {"b", "c"}});
+  a->sendReliable("b", hello);
+  sched.runFor(1ms);
+  net.heal();
+  net.setDown("c", true);
+  a->sendReliable("c", hello);
+  sched.runFor(1ms);
+  EXPECT_TRUE(inB.got.empty());
+  EXPECT_TRUE(inC.got.empty());
+  EXPECT_EQ(net.stats().reliableDropped, 2u);
+}
+
+TEST_F(NetworkTest, ReliableChannelCanBeSwitchedOffToTestTheDatagramPath) {
+  auto a = net.attach("a");
+  net.setReliable(false);
+  EXPECT_FALSE(a->supportsReliable());
+}
+
 TEST(SimScheduler, RunsEventsInTimeOrderWithTiesInInsertionOrder) {
   SimScheduler s;
   std::vector<int> order;

@@ -171,6 +171,66 @@ TEST(MemberTable, LiveCountTracksAliveAndSuspectIncludingSelf) {
   EXPECT_EQ(t.liveOthers(), (std::vector<NodeId>{idOf(2), idOf(4), idOf(5)}));
 }
 
+TEST(MemberTable, SayWhetherAClaimCouldChangeAnythingExactlyAsTheMergeDoes) {
+  // The engine skips signature checks for claims these call no-ops: they must agree with
+  // the merge, for every case of the tables above.
+  for (const MergeCase& c : kMergeCases) {
+    MemberTable t = tableWithPeer(c.before, c.beforeInc);
+    bool predicted = true;
+    if (c.claim == Claim::kAlive) predicted = t.aliveWouldApply(memberOf(kPeer, c.claimInc));
+    if (c.claim == Claim::kLeave) predicted = t.leaveWouldApply(Leave{idOf(kPeer), c.claimInc});
+    if (c.claim == Claim::kAlive || c.claim == Claim::kLeave) {
+      EXPECT_EQ(predicted, apply(t, c.claim, kPeer, c.claimInc).outcome != O::kIgnored) << c.rule;
+    }
+  }
+  for (const RefuteCase& c : kRefuteCases) {
+    MemberTable t(memberOf(kSelf, 3));
+    bool predicted = true;
+    if (c.claim == Claim::kAlive) predicted = t.aliveWouldApply(memberOf(kSelf, c.claimInc));
+    if (c.claim == Claim::kLeave) predicted = t.leaveWouldApply(Leave{idOf(kSelf), c.claimInc});
+    if (c.claim == Claim::kAlive || c.claim == Claim::kLeave) {
+      EXPECT_EQ(predicted, c.outcome != O::kIgnored) << c.rule;
+    }
+  }
+  MemberTable t(memberOf(kSelf));
+  EXPECT_TRUE(t.aliveWouldApply(memberOf(9)));  // a newcomer
+  EXPECT_FALSE(t.leaveWouldApply(Leave{idOf(9), 1}));  // a stranger's goodbye
+}
+
+TEST(MemberTable, KeepsTheSignedRecordWhenOthersMoveTheStatePastIt) {
+  MemberTable t(memberOf(kSelf));
+  Member peer = memberOf(kPeer, 2);
+  peer.signature.fill(7);
+  t.applyAlive(peer);
+  t.applySuspect(Suspect{idOf(kPeer), 5, idOf(kAccuser)});
+  const Member* m = t.find(idOf(kPeer));
+  EXPECT_EQ(m->incarnation, 5u);
+  EXPECT_EQ(m->signedIncarnation, 2u);
+  EXPECT_EQ(m->signature, peer.signature);
+  Leave bye{idOf(kPeer), 6, {}};
+  bye.signature.fill(8);
+  t.applyLeave(bye);
+  EXPECT_EQ(t.find(idOf(kPeer))->leaveSignature, bye.signature);
+  EXPECT_EQ(t.find(idOf(kPeer))->signedIncarnation, 2u);
+}
+
+TEST(MemberTable, RemovesOnlyDeadOrLeftMembersAndNeverItself) {
+  MemberTable t(memberOf(kSelf));
+  for (uint8_t n = 2; n <= 4; ++n) t.applyAlive(memberOf(n));
+  t.applyDead(Dead{idOf(2), 0, idOf(kAccuser)});
+  t.applyLeave(Leave{idOf(3), 1});
+  EXPECT_FALSE(t.remove(idOf(kSelf)));
+  EXPECT_FALSE(t.remove(idOf(4)));
+  EXPECT_FALSE(t.remove(idOf(9)));
+  EXPECT_TRUE(t.remove(idOf(2)));
+  EXPECT_TRUE(t.remove(idOf(3)));
+  EXPECT_EQ(t.all().size(), 2u);
+  EXPECT_EQ(t.liveCount(), 2u);
+  // Forgotten: a stale dead verdict cannot bring it back, a new alive can.
+  EXPECT_EQ(t.applyDead(Dead{idOf(2), 0, idOf(kAccuser)}).outcome, O::kIgnored);
+  EXPECT_TRUE(t.applyAlive(memberOf(2, 0)).isNew);
+}
+
 TEST(MemberTable, UpdatingOwnMetaBumpsIncarnation) {
   MemberTable t(memberOf(kSelf, 2));
   const Member& me = t.updateSelfMeta({9, 9});

@@ -13,19 +13,33 @@ namespace {
 using test::idOf;
 using test::memberOf;
 
+Signature sigOf(uint8_t b) {
+  Signature s;
+  s.fill(b);
+  return s;
+}
+
 std::vector<Message> oneOfEach() {
   Member withMeta = memberOf(7, 3);
   withMeta.meta = {1, 2, 3, 0, 255};
+  withMeta.signature = sigOf(0xA1);
   Member suspect = memberOf(8, 9, MemberState::kSuspect);
+  suspect.signedIncarnation = 7;  // suspected at a newer incarnation than its last record
+  suspect.signature = sigOf(0xA2);
+  Member left = memberOf(10, 4, MemberState::kLeft);
+  left.signedIncarnation = 3;
+  left.signature = sigOf(0xA3);
+  left.leaveSignature = sigOf(0xA4);
   return {Ping{42, idOf(1)},
           PingReq{43, idOf(2), "10.0.0.2:7946"},
           Ack{44},
           Suspect{idOf(3), 5, idOf(4)},
           Alive{withMeta},
           Dead{idOf(5), 6, idOf(6)},
-          Leave{idOf(9), 10},
+          Leave{idOf(9), 10, sigOf(0xA5)},
           SyncRequest{false},
-          SyncState{suspect}};
+          SyncState{suspect},
+          SyncState{left}};
 }
 
 TEST(Messages, RoundTripsEveryMessageTypeInOnePacket) {
@@ -89,6 +103,23 @@ TEST(Messages, RejectsUnknownMemberState) {
   EXPECT_FALSE(decodePacket(packet).ok());
 }
 
+TEST(Messages, RejectsASyncRecordSignedAfterItsState) {
+  Member m = memberOf(1, 2, MemberState::kSuspect);
+  m.signedIncarnation = 3;  // only others' suspicions move the state past the record
+  EXPECT_FALSE(decodePacket(encodeMessage(SyncState{m})).ok());
+  Member alive = memberOf(1, 2);
+  alive.signedIncarnation = 1;  // an alive member's state is its record
+  EXPECT_FALSE(decodePacket(encodeMessage(SyncState{alive})).ok());
+}
+
+TEST(Messages, AliveCarriesItsIncarnationAsTheSignedOne) {
+  Member m = memberOf(1, 6);
+  m.signedIncarnation = 0;  // ignored on the wire: an alive is its own record
+  auto decoded = decodePacket(encodeMessage(Alive{m}));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(std::get<Alive>(decoded->messages[0]).member.signedIncarnation, 6u);
+}
+
 TEST(Messages, RejectsNameLongerThanTheLimit) {
   Member m = memberOf(1);
   m.name = std::string(kMaxNameBytes + 1, 'x');  // encodable (str8) but over the limit
@@ -118,11 +149,34 @@ TEST(Messages, SurvivesBitFlipsOfAValidPacket) {
 }
 
 TEST(Messages, LargestMemberRecordFitsInOneSealedDatagram) {
-  Member m = memberOf(1);
+  // Every field at its limit, both signatures (a member that left), behind the sync header
+  // that opens a datagram of the datagram-only sync: the worst single record on the wire.
+  Member m = memberOf(1, 9, MemberState::kLeft);
   m.name = std::string(kMaxNameBytes, 'n');
   m.address = std::string(kMaxAddressBytes, 'a');
   m.meta.assign(kMaxMetaBytes, 0xAB);
-  EXPECT_LE(encodeMessage(SyncState{m}).size(), Envelope::kMaxPlaintext);
+  m.signedIncarnation = 8;
+  m.signature = sigOf(1);
+  m.leaveSignature = sigOf(2);
+  const auto worst = encodePacket({SyncRequest{true}, SyncState{m}});
+  EXPECT_EQ(worst.size(), 4u + 1136);
+  MeshKey key;
+  key.fill(3);
+  Keyring keyring(key);
+  Envelope sender(keyring, idOf(1), 1), receiver(keyring, idOf(2), 1);
+  auto sealed = sender.seal(worst);
+  ASSERT_TRUE(sealed) << "a maximal record must fit in one sealed datagram";
+  EXPECT_LE(sealed->size(), kMaxDatagram);
+  auto opened = receiver.open(*sealed);
+  ASSERT_TRUE(opened);
+  auto decoded = decodePacket(opened->plaintext);
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(std::get<SyncState>(decoded->messages[1]).member, m);
+  // And as an alive claim riding on a ping.
+  Member alive = m;
+  alive.state = MemberState::kAlive;
+  alive.incarnation = alive.signedIncarnation;
+  EXPECT_TRUE(sender.seal(encodePacket({Ping{1, idOf(2)}, Alive{alive}})));
 }
 
 TEST(Messages, ValidateMemberExplainsWhichLimitIsExceeded) {

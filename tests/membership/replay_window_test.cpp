@@ -48,5 +48,22 @@ TEST(ReplayWindow, SlidingAcrossRingWordsClearsStaleBits) {
   }
 }
 
+TEST(ReplayWindow, RebuiltFromAFloorRejectsEverythingUpToItAndAcceptsWhatFollows) {
+  for (uint64_t floor : {0ull, 63ull, 64ull, 1000ull, 100000ull}) {
+    ReplayWindow w = ReplayWindow::seenUpTo(floor);
+    EXPECT_FALSE(w.accept(floor)) << floor;
+    if (floor > 0) {
+      EXPECT_FALSE(w.accept(floor - 1)) << floor;
+    }
+    if (floor > 500) {
+      EXPECT_FALSE(w.accept(floor - 500)) << floor;
+    }
+    EXPECT_TRUE(w.accept(floor + 2)) << floor;
+    EXPECT_TRUE(w.accept(floor + 1)) << floor;  // reordered, but never seen
+    EXPECT_TRUE(w.accept(floor + 300)) << floor;
+    EXPECT_FALSE(w.accept(floor + 2)) << floor;
+  }
+}
+
 }  // namespace
 }  // namespace qmesh::membership

@@ -19,11 +19,12 @@ MeshKey keyOf(uint8_t b) {
 
 // Keyrings and the per-node sealed transports (non-owning) of a sealed SimCluster.
 struct SealedMesh {
-  explicit SealedMesh(std::size_t n, uint64_t seed, const MeshKey& key = keyOf(1)) {
+  explicit SealedMesh(std::size_t n, uint64_t seed, const MeshKey& key = keyOf(1),
+                      GossipConfig config = GossipConfig::lan()) {
     for (std::size_t i = 0; i < n; ++i) keyrings.push_back(std::make_unique<Keyring>(key));
     sealed.resize(n);
     cluster = std::make_unique<SimCluster>(
-        n, GossipConfig::lan(), seed, [this](std::size_t i, const Member& self, std::unique_ptr<Transport> raw) {
+        n, config, seed, [this](std::size_t i, const Member& self, std::unique_ptr<Transport> raw) {
           auto t = std::make_unique<SealedTransport>(std::move(raw), *keyrings[i], self.id,
                                                      ++epochs[i]);
           sealed[i] = t.get();
@@ -32,7 +33,7 @@ struct SealedMesh {
   }
   uint64_t rejectedTotal() const {
     uint64_t r = 0;
-    for (auto* t : sealed) r += t->stats().rejected();
+    for (auto* t : sealed) r += t->stats().rejected() + t->reliableStats().rejected();
     return r;
   }
   std::vector<std::unique_ptr<Keyring>> keyrings;  // outlive the cluster
@@ -58,14 +59,18 @@ TEST(SealedSim, NodeWithTheWrongMeshKeyCannotJoinAndItsPacketsAreCounted) {
   c.joinAll();
   ASSERT_TRUE(c.runUntil([&] { return c.converged(); }, 5s));
 
+  std::array<uint8_t, 32> seed;
+  seed.fill(0xEE);
+  const Identity identity = Identity::fromSeed(seed);
+  Ed25519Claims claims(identity);
   Member intruder;
-  intruder.id.bytes.fill(0xEE);
+  intruder.id = identity.id();
   intruder.name = "intruder";
   intruder.address = "10.9.9.9:7946";
   Keyring wrongKey(keyOf(99));
   SealedTransport intruderTransport(c.network().attach(intruder.address), wrongKey, intruder.id, 1);
   SeededRandom random(1);
-  Gossip engine(GossipConfig::lan(), intruder, intruderTransport, c.scheduler(), random);
+  Gossip engine(GossipConfig::lan(), intruder, claims, intruderTransport, c.scheduler(), random);
   engine.join({c.address(0)});
   for (int i = 0; i < 50; ++i) {
     c.scheduler().runFor(100ms);
@@ -74,8 +79,12 @@ TEST(SealedSim, NodeWithTheWrongMeshKeyCannotJoinAndItsPacketsAreCounted) {
   EXPECT_EQ(engine.members().liveCount(), 1u);  // it learned nobody
   for (std::size_t i = 0; i < c.size(); ++i)
     EXPECT_EQ(c.node(i).members().find(intruder.id), nullptr) << "node " << i;
-  EXPECT_GT(mesh.sealed[0]->stats().authFailed, 0u);
-  EXPECT_GT(intruderTransport.stats().authFailed + mesh.sealed[0]->stats().authFailed, 3u);
+  // Its join is a push-pull (reliable channel); its probes of the seed are datagrams.
+  auto authFailed = [](const SealedTransport& t) {
+    return t.stats().authFailed + t.reliableStats().authFailed;
+  };
+  EXPECT_GT(mesh.sealed[0]->reliableStats().authFailed, 0u);
+  EXPECT_GT(authFailed(intruderTransport) + authFailed(*mesh.sealed[0]), 3u);
 }
 
 TEST(SealedSim, TamperedTruncatedAndReplayedPacketsAreDroppedAndCounted) {
@@ -140,6 +149,49 @@ TEST(SealedSim, KeyRotationAcrossTheMeshLosesNoMember) {
   EXPECT_EQ(deaths, 0u);
   EXPECT_EQ(mesh.rejectedTotal(), 0u);
   EXPECT_TRUE(c.converged());
+}
+
+TEST(SealedSim, ReapedMemberLosesItsReplayWindowsButNotItsReplayProtection) {
+  GossipConfig config = GossipConfig::lan();
+  config.deadRetention = 10s;
+  SealedMesh mesh(5, 35, keyOf(1), config);
+  SimCluster& c = *mesh.cluster;
+  c.joinAll();
+  ASSERT_TRUE(c.runUntil([&] { return c.converged(); }, 5s));
+  for (std::size_t i = 0; i < 4; ++i)
+    c.node(i).setReapListener([&mesh, i](const Member& m) { mesh.sealed[i]->forgetPeer(m.id); });
+  std::vector<std::pair<Address, std::vector<uint8_t>>> fromVictim;
+  c.network().setTap([&](const Address& from, const Address& to, std::span<const uint8_t> d) {
+    if (from == c.address(4)) fromVictim.emplace_back(to, std::vector<uint8_t>(d.begin(), d.end()));
+  });
+  c.scheduler().runFor(2s);
+  c.network().setTap(nullptr);
+  ASSERT_GT(fromVictim.size(), 10u);
+
+  c.kill(4);
+  auto forgotten = [&] {
+    for (std::size_t i = 0; i < 4; ++i)
+      if (c.node(i).members().find(c.id(4))) return false;
+    return true;
+  };
+  ASSERT_TRUE(c.runUntil(forgotten, 30s, 100ms));
+  for (std::size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(mesh.sealed[i]->datagramEnvelope().peerWindows(), 3u) << "node " << i;
+
+  // Its recorded packets are still replays: the forgotten window kept its floor.
+  auto attacker = c.network().attach("10.6.6.6:1");
+  uint64_t replayedBefore = 0;
+  for (std::size_t i = 0; i < 4; ++i) replayedBefore += mesh.sealed[i]->stats().replayed;
+  for (const auto& [to, bytes] : fromVictim) attacker->send(to, bytes);
+  c.scheduler().runFor(10ms);
+  uint64_t replayed = 0;
+  for (std::size_t i = 0; i < 4; ++i) replayed += mesh.sealed[i]->stats().replayed;
+  EXPECT_EQ(replayed - replayedBefore, fromVictim.size());
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(c.node(i).members().find(c.id(4)), nullptr);
+
+  // The node itself, restarted (a newer boot epoch), is welcome back.
+  c.restart(4, 0);
+  EXPECT_TRUE(c.runUntil([&] { return c.converged(); }, 5s));
 }
 
 }  // namespace

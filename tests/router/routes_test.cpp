@@ -90,3 +90,24 @@ TEST(Routes, RequestIdsMustBeSane) {
   EXPECT_FALSE(acceptableRequestId("a b"));
   EXPECT_FALSE(acceptableRequestId(std::string(200, 'x')));
 }
+
+TEST(Routes, AffinityKeyFollowsTheConversationPrefixNotItsLaterTurns) {
+  const std::string sys = R"({"role":"system","content":"You are terse."},)";
+  const std::string first = R"({"role":"user","content":"Tell me about llamas."})";
+  auto turn1 = post("/v1/chat/completions", R"({"model":"demo","messages":[)" + sys + first + "]}");
+  auto turn3 = post("/v1/chat/completions", R"({"model":"demo","messages":[)" + sys + first +
+                                                R"(,{"role":"assistant","content":"Woolly."},)"
+                                                R"({"role":"user","content":"More?"}]})");
+  auto other = post("/v1/chat/completions",
+                    R"({"model":"demo","messages":[)" + sys + R"({"role":"user","content":"Alpacas?"}]})");
+  ASSERT_EQ(turn1.action, Action::Forward);
+  EXPECT_NE(turn1.affinity, 0u);
+  EXPECT_EQ(turn1.affinity, turn3.affinity);
+  EXPECT_NE(turn1.affinity, other.affinity);
+}
+
+TEST(Routes, NoAffinityWithoutAPrefixToShare) {
+  EXPECT_EQ(post("/v1/embeddings", R"({"model":"emb","input":"hi"})").affinity, 0u);
+  EXPECT_EQ(post("/v1/chat/completions", R"({"model":"demo","messages":[]})").affinity, 0u);
+  EXPECT_NE(post("/v1/completions", R"({"model":"demo","prompt":"Once upon"})").affinity, 0u);
+}

@@ -52,3 +52,97 @@ TEST(SelectionPolicy, TiesAreSpreadEvenlyWithRealRandomness) {
   for (int i = 0; i < 3000; ++i) ++wins[chooseLeastLoaded({{0, 4}, {0, 4}, {0, 4}}, r)->index];
   for (std::size_t i = 0; i < 3; ++i) EXPECT_GT(wins[i], 800) << "candidate " << i;
 }
+
+namespace {
+Load remoteLoad(int64_t outstanding, int64_t slots, int64_t reported, uint64_t idHash, int health = 100) {
+  Load l{outstanding, slots};
+  l.remote = true;
+  l.reportedBusy = reported;
+  l.idHash = idHash;
+  l.health = health;
+  return l;
+}
+Load localLoad(int64_t outstanding, int64_t slots, uint64_t idHash) {
+  Load l{outstanding, slots};
+  l.idHash = idHash;
+  return l;
+}
+}  // namespace
+
+TEST(SelectionPolicy, PrefersLocalWorkerOverEquallyLoadedRemoteOne) {
+  FakeRandom r;
+  auto c = chooseWorker({remoteLoad(0, 4, 0, 1), localLoad(0, 4, 2)}, 0, r);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->index, 1u);
+}
+
+TEST(SelectionPolicy, RemoteWorkerWinsWhenLocalIsClearlyBusier) {
+  FakeRandom r;
+  auto c = chooseWorker({localLoad(2, 4, 1), remoteLoad(0, 4, 0, 2)}, 0, r);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->index, 1u);
+}
+
+TEST(SelectionPolicy, RemoteLoadIsTheHigherOfOursAndItsGossipedFigure) {
+  FakeRandom r;
+  // Gossip says the remote worker is 3/4 busy with other routers' requests: the idle local
+  // one (with 1/4 of ours) wins although our own count on the remote is 0.
+  auto c = chooseWorker({remoteLoad(0, 4, 3, 1), localLoad(1, 4, 2)}, 0, r);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->index, 1u);
+  EXPECT_EQ(c->reason, "least-loaded 1/4");
+}
+
+TEST(SelectionPolicy, OverloadedWorkersOnlyWhenNothingElseIsFree) {
+  FakeRandom r;
+  auto c = chooseWorker({remoteLoad(0, 4, 0, 1, /*health*/ 10), localLoad(3, 4, 2)}, 0, r);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->index, 1u);
+  c = chooseWorker({remoteLoad(0, 4, 0, 1, 10), localLoad(4, 4, 2)}, 0, r);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->index, 0u);
+}
+
+TEST(SelectionPolicy, SameAffinityKeyAlwaysPicksTheSameWorkerWhileLoadIsEven) {
+  FakeRandom r;
+  std::vector<Load> workers;
+  for (uint64_t i = 0; i < 5; ++i) workers.push_back(localLoad(0, 4, stableHash("w" + std::to_string(i))));
+  std::map<std::size_t, int> picked;
+  for (int k = 0; k < 20; ++k) {
+    const uint64_t key = stableHash("conversation " + std::to_string(k));
+    auto first = chooseWorker(workers, key, r);
+    auto again = chooseWorker(workers, key, r);
+    ASSERT_TRUE(first && again);
+    EXPECT_EQ(first->index, again->index);
+    EXPECT_EQ(first->reason.rfind("affinity", 0), 0u) << first->reason;
+    ++picked[first->index];
+  }
+  // Different conversations spread over the workers instead of piling on one.
+  EXPECT_GE(picked.size(), 3u);
+}
+
+TEST(SelectionPolicy, AffinitySpillsToTheNextWorkerWhenItsOwnerIsOverTheLoadBound) {
+  FakeRandom r;
+  std::vector<Load> workers = {localLoad(0, 4, stableHash("a")), localLoad(0, 4, stableHash("b")),
+                               localLoad(0, 4, stableHash("c"))};
+  const uint64_t key = stableHash("system prompt + hello");
+  auto owner = chooseWorker(workers, key, r);
+  ASSERT_TRUE(owner);
+  // The owner gets busier than 1.25x the average share after the next request: spill.
+  workers[owner->index].outstanding = 3;
+  auto spilled = chooseWorker(workers, key, r);
+  ASSERT_TRUE(spilled);
+  EXPECT_NE(spilled->index, owner->index);
+  EXPECT_NE(spilled->reason.find("spilled"), std::string::npos) << spilled->reason;
+  // Once the load evens out again, the conversation goes home.
+  for (auto& w : workers) w.outstanding = 2;
+  auto home = chooseWorker(workers, key, r);
+  ASSERT_TRUE(home);
+  EXPECT_EQ(home->index, owner->index);
+}
+
+TEST(SelectionPolicy, StableHashIsFnv1a) {
+  // Routers of one mesh must agree on it across builds: pin the published FNV-1a values.
+  EXPECT_EQ(stableHash(""), 0xcbf29ce484222325ull);
+  EXPECT_EQ(stableHash("a"), 0xaf63dc4c8601ec8cull);
+}

@@ -80,3 +80,63 @@ TEST(WorkerDirectory, RefusedWorkerIsSkippedUntilHoldEndsOrItRestarts) {
   d.apply(s);
   EXPECT_TRUE(d.anyRoutable("demo", now));
 }
+
+namespace {
+WorkerInfo remoteWorker(const std::string& model, const std::string& node, WorkerState state = WorkerState::Ready) {
+  WorkerInfo w;
+  w.model = model;
+  w.node = node;
+  w.state = state;
+  w.slots = 4;
+  w.dataAddress = "10.0.0.2:7947";
+  return w;
+}
+}  // namespace
+
+TEST(WorkerDirectory, RemoteWorkersJoinTheModelListAndSurviveLocalUpdates) {
+  WorkerDirectory d;
+  auto local = parseSupervisorStatus(kStatus);
+  ASSERT_TRUE(local);
+  d.apply(*local);
+  d.applyRemote("peer-b", {remoteWorker("demo-b", "b"), remoteWorker("demo", "b")});
+  EXPECT_EQ(d.models(), (std::vector<std::string>{"demo", "demo-b", "emb"}));
+  ASSERT_EQ(d.workersOf("demo").size(), 2u);
+  EXPECT_FALSE(d.workersOf("demo")[0]->info.remote);  // local first
+  EXPECT_TRUE(d.workersOf("demo")[1]->info.remote);
+  EXPECT_EQ(d.workersOf("demo")[1]->id, "demo@b");
+  EXPECT_TRUE(d.workersOf("demo-b")[0]->routable(SteadyClock::now()));
+  d.apply(*local);  // a supervisor update replaces only the local part
+  EXPECT_EQ(d.workersOf("demo-b").size(), 1u);
+}
+
+TEST(WorkerDirectory, RemovingARemoteNodeDropsItsWorkersAtOnce) {
+  WorkerDirectory d;
+  d.applyRemote("peer-b", {remoteWorker("demo-b", "b")});
+  d.applyRemote("peer-c", {remoteWorker("demo-c", "c")});
+  d.removeRemote("peer-b");
+  EXPECT_FALSE(d.knows("demo-b"));
+  EXPECT_TRUE(d.knows("demo-c"));
+}
+
+TEST(WorkerDirectory, RemoteUpdateKeepsOutstandingCountsOfKnownWorkers) {
+  WorkerDirectory d;
+  d.applyRemote("peer-b", {remoteWorker("demo-b", "b")});
+  WorkerPtr w = d.workersOf("demo-b")[0];
+  w->outstanding = 2;
+  auto update = remoteWorker("demo-b", "b");
+  update.inFlight = 3;
+  d.applyRemote("peer-b", {update});
+  EXPECT_EQ(d.workersOf("demo-b")[0].get(), w.get());
+  EXPECT_EQ(w->outstanding, 2);
+  EXPECT_EQ(w->info.inFlight, 3);
+}
+
+TEST(WorkerDirectory, RefusedRemoteNodeIsSkippedForTheHold) {
+  WorkerDirectory d;
+  d.applyRemote("peer-b", {remoteWorker("demo-b", "b"), remoteWorker("x", "b")});
+  const TimePoint now = SteadyClock::now();
+  d.markPeerUnreachable("peer-b", now, std::chrono::milliseconds(2000));
+  EXPECT_FALSE(d.anyRoutable("demo-b", now));
+  EXPECT_FALSE(d.anyRoutable("x", now));
+  EXPECT_TRUE(d.anyRoutable("demo-b", now + std::chrono::milliseconds(2001)));
+}

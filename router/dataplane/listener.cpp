@@ -1,0 +1,85 @@
+#include "router/dataplane/listener.h"
+
+#include <spdlog/spdlog.h>
+
+#include "router/dataplane/bridge.h"
+
+namespace qmesh::dataplane {
+namespace {
+
+using router::awaitEc;
+
+net::awaitable<void> acceptLoop(std::shared_ptr<detail::ListenerShared> shared) {
+  for (;;) {
+    error_code ec;
+    tcp::socket socket = co_await shared->acceptor.async_accept(awaitEc(ec));
+    if (shared->stopped || !shared->acceptor.is_open()) co_return;
+    if (ec) {
+      // EMFILE and friends: the listener must survive them; back off so we do not spin.
+      spdlog::warn("data plane: accept failed: {}", ec.message());
+      net::steady_timer t(shared->executor, std::chrono::milliseconds(50));
+      co_await t.async_wait(awaitEc(ec));
+      continue;
+    }
+    ++shared->counters.accepted;
+    const uint64_t id = shared->nextBridgeId++;
+    auto bridge = std::make_shared<detail::Bridge>(shared, std::move(socket), id);
+    shared->bridges.emplace(id, bridge);
+    bridge->start();
+  }
+}
+
+}  // namespace
+
+DataPlaneListener::DataPlaneListener(net::any_io_executor ex, const Identity& self, DataPlaneListenerOptions options)
+    : shared_(std::make_shared<detail::ListenerShared>(ex, self, std::move(options))) {}
+
+DataPlaneListener::~DataPlaneListener() { stop(); }
+
+error_code DataPlaneListener::open(const HostPort& listen) {
+  error_code ec;
+  auto& acceptor = shared_->acceptor;
+  const auto addr = net::ip::make_address(listen.host, ec);
+  if (ec) return ec;
+  const tcp::endpoint ep(addr, listen.port);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error_code ignored;
+    acceptor.close(ignored);
+  }
+  return ec;
+}
+
+uint16_t DataPlaneListener::port() const {
+  error_code ec;
+  const auto ep = shared_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void DataPlaneListener::start() {
+  net::co_spawn(shared_->executor, acceptLoop(shared_), [](std::exception_ptr e) {
+    if (e) spdlog::error("data plane: accept loop threw (a bug)");
+  });
+}
+
+void DataPlaneListener::stop() {
+  if (shared_->stopped) return;
+  shared_->stopped = true;
+  error_code ignored;
+  shared_->acceptor.close(ignored);
+  // Copy: notifyClosed may run owner code, and bridges unregister themselves as they end.
+  auto bridges = shared_->bridges;
+  for (auto& [id, weak] : bridges) {
+    if (auto bridge = weak.lock()) {
+      bridge->abort();
+      bridge->notifyClosed();
+    }
+  }
+}
+
+const DataPlaneCounters& DataPlaneListener::counters() const { return shared_->counters; }
+
+}  // namespace qmesh::dataplane

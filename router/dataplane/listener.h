@@ -1,0 +1,90 @@
+// The receiving side of the data plane: accepts encrypted connections from other routers
+// and bridges each, as plaintext, to this node's own router HTTP listener on loopback.
+//
+//   peer router --TCP/SecureChannel--> DataPlaneListener --bridge--> 127.0.0.1:<router http>
+//                  handshake (5 s), accept(peer)?    onBridgeOpen(localPort, peer) first
+//
+// The router recognises a mesh hop by the local port of the bridge's loopback connection
+// (reported before any byte is forwarded) and skips client auth and re-forwarding for it.
+// It should look the port up when the request arrives, not at accept time: its accept and
+// our connect completion race. A bridge relays the end of a stream as precisely as it can,
+// because that is how a client disconnect on the first node cancels work on this one:
+//
+//   target EOF           -> FINAL to the peer, then close (after at most finalLinger for the
+//                           peer's side to finish; closing with unread input would reset
+//                           the connection and could destroy the FINAL in flight)
+//   peer FINAL           -> shutdown(send) on the target: the request is complete
+//   peer truncated, decrypt failure, reset, target reset
+//                        -> close both at once: the router sees its client gone and frees
+//                           the llama-server slot
+//
+// Single-threaded on one io_context. Bad input from the network ends that connection and
+// is counted, never more. After stop() returns no callback is called again.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "common/node_config.h"
+#include "router/dataplane/secure_channel.h"
+
+namespace qmesh::dataplane {
+
+struct DataPlaneListenerOptions {
+  HostPort target{"127.0.0.1", 8080};  // this node's router HTTP listener (an IP literal)
+  // Long enough for a loaded peer on a LAN, short enough that silent connections cannot
+  // pile up.
+  std::chrono::milliseconds handshakeTimeout{5000};
+  std::chrono::milliseconds targetConnectTimeout{2000};
+  std::chrono::milliseconds finalLinger{5000};
+  AcceptFn accept;  // e.g. "is an alive mesh member"; unset rejects everyone
+  std::function<void(uint16_t bridgeLocalPort, const NodeId& peer)> onBridgeOpen;
+  std::function<void(uint16_t bridgeLocalPort)> onBridgeClosed;
+};
+
+struct DataPlaneCounters {
+  static constexpr std::size_t kReasons = static_cast<std::size_t>(dataplane_errc::handshake_timeout) + 1;
+
+  uint64_t accepted = 0;
+  std::array<uint64_t, kReasons> handshakeFailuresByReason{};  // indexed by dataplane_errc
+  uint64_t handshakeIoErrors = 0;      // resets and other socket errors during a handshake
+  uint64_t targetConnectFailures = 0;  // the local router did not take the bridge
+  uint64_t bridged = 0;                // bridges opened
+  uint64_t activeBridges = 0;
+  uint64_t bytesFromPeers = 0;         // plaintext, peer -> target
+  uint64_t bytesToPeers = 0;           // plaintext, target -> peer
+
+  uint64_t handshakeFailures(dataplane_errc reason) const {
+    return handshakeFailuresByReason[static_cast<std::size_t>(reason)];
+  }
+};
+
+namespace detail {
+struct ListenerShared;
+}
+
+class DataPlaneListener {
+ public:
+  // `self` is copied: bridges may outlive a handshake's caller.
+  DataPlaneListener(net::any_io_executor ex, const Identity& self, DataPlaneListenerOptions options);
+  ~DataPlaneListener();  // stop()
+  DataPlaneListener(const DataPlaneListener&) = delete;
+  DataPlaneListener& operator=(const DataPlaneListener&) = delete;
+
+  // Binds and listens. address_in_use (and other errors) come back as the value, so the
+  // caller can tell the operator which address and exit.
+  error_code open(const HostPort& listen);
+  uint16_t port() const;  // the bound port (useful with port 0)
+  void start();           // the accept loop
+  // Closes the acceptor and every connection; calls onBridgeClosed for each open bridge.
+  void stop();
+  const DataPlaneCounters& counters() const;
+
+ private:
+  std::shared_ptr<detail::ListenerShared> shared_;
+};
+
+}  // namespace qmesh::dataplane

@@ -1,0 +1,297 @@
+#include "router/mesh/mesh_node.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/mesh_keys.h"
+#include "router/dataplane/listener.h"
+#include "router/membership/claim_authority.h"
+#include "router/membership/gossip.h"
+#include "router/membership/keyring.h"
+#include "router/membership/sealed_transport.h"
+#include "router/membership/udp_transport.h"
+#include "router/mesh/node_meta.h"
+#include "router/router.h"
+#include "router/router_state.h"
+
+namespace qmesh::router {
+
+using membership::Member;
+using membership::MemberState;
+using nlohmann::json;
+
+namespace {
+
+// Load figures change with every request; gossiping each change would cost every member
+// bandwidth for little routing benefit (our own outstanding count is exact for what we
+// send). Structure (models, states, slots) is published at once.
+constexpr auto kLoadPublishInterval = std::chrono::milliseconds(500);
+constexpr auto kLoadSampleInterval = std::chrono::seconds(5);
+// The engine asks to be ticked at nextWakeup(); datagrams arriving in between can move
+// that earlier, so never sleep longer than this.
+constexpr auto kMaxTickGap = std::chrono::milliseconds(20);
+constexpr auto kLeaveDeadline = std::chrono::milliseconds(1000);
+
+std::string hostOf(const std::string& address) {
+  const auto colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+bool sameStructure(const NodeMeta& a, const NodeMeta& b) {
+  if (a.dataAddress != b.dataAddress || a.workers.size() != b.workers.size()) return false;
+  for (std::size_t i = 0; i < a.workers.size(); ++i) {
+    const auto &x = a.workers[i], &y = b.workers[i];
+    if (x.model != y.model || x.state != y.state || x.slots != y.slots) return false;
+  }
+  return true;
+}
+
+
+}  // namespace
+
+std::string peerKey(const membership::NodeId& id) {
+  char hex[membership::NodeId::kSize * 2 + 1];
+  sodium_bin2hex(hex, sizeof hex, id.bytes.data(), id.bytes.size());
+  return hex;
+}
+
+MeshNode::MeshNode(net::io_context& io, RouterState& state, membership::Identity identity)
+    : io_(io), st_(state), identity_(std::move(identity)), timer_(io) {}
+
+MeshNode::~MeshNode() {
+  timer_.cancel();
+  if (gossip_) gossip_->setListener(nullptr);
+}
+
+std::optional<StartError> MeshNode::start(uint16_t routerPort) {
+  const MeshSettings& cfg = st_.config.mesh;
+  if (cfg.keys.empty()) return StartError{2, "mesh: no mesh key (mesh.key_file " + cfg.key_file.string() + ")"};
+  keyring_ = std::make_unique<membership::Keyring>(cfg.keys.front());
+  for (std::size_t i = 1; i < cfg.keys.size(); ++i) keyring_->install(cfg.keys[i]);
+
+  auto failure = membership::UdpTransport::OpenFailure::kNone;
+  auto udp = membership::UdpTransport::open(io_, cfg.gossip, cfg.advertise, {}, &failure);
+  if (!udp)
+    return StartError{failure == membership::UdpTransport::OpenFailure::kAddressInUse ? 4 : 2,
+                      "mesh.gossip: " + udp.error().message};
+  udp_ = udp->get();
+  const std::string advertisedHost = hostOf(udp_->localAddress());
+
+  // Forwarded requests are handed to our own HTTP listener: loopback unless it listens on
+  // one specific address.
+  const std::string listenHost = st_.config.listen.host;
+  const bool wildcard = listenHost == "0.0.0.0" || listenHost == "::" || listenHost.empty();
+  HostPort target{wildcard ? "127.0.0.1" : listenHost, routerPort};
+  dataplane::DataPlaneListenerOptions dp;
+  dp.target = target;
+  dp.accept = [this](const membership::NodeId& id) { return acceptPeer(id); };
+  dp.onBridgeOpen = [this](uint16_t port, const membership::NodeId& peer) {
+    const Member* m = gossip_ ? gossip_->members().find(peer) : nullptr;
+    st_.meshBridges[port] = m ? m->name : peerKey(peer).substr(0, 16);
+  };
+  dp.onBridgeClosed = [this](uint16_t port) { st_.meshBridges.erase(port); };
+  dataPlane_ = std::make_unique<dataplane::DataPlaneListener>(io_.get_executor(), identity_, std::move(dp));
+  if (const error_code err = dataPlane_->open(cfg.data)) {
+    const bool inUse = err == net::error::address_in_use;
+    return StartError{inUse ? 4 : 2, "mesh.data " + cfg.data.str() + " cannot be opened: " + err.message() +
+                                         (inUse ? " (another program listens there; pick another port)" : "")};
+  }
+  dataPlane_->start();
+
+  const uint64_t bootEpoch = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  gossipTransport_ = std::make_unique<membership::SealedTransport>(std::move(*udp), *keyring_, identity_.id(), bootEpoch);
+  sealed_ = gossipTransport_.get();
+  claims_ = std::make_unique<membership::Ed25519Claims>(identity_);
+
+  lastLoad_ = load_.sample();
+  lastLoadSample_ = clock_.now();
+  Member self;
+  self.id = identity_.id();
+  self.name = st_.config.node_name.substr(0, membership::kMaxNameBytes);
+  self.address = sealed_->localAddress();
+  self.meta = buildMeta();
+  publishedMeta_ = self.meta;
+  gossip_ = std::make_unique<membership::Gossip>(membership::GossipConfig::lan(), self, *claims_, *sealed_, clock_,
+                                                 random_);
+  gossip_->setListener([this](const Member& m, MemberState prev, bool isNew) { onMember(m, prev, isNew); });
+  (void)advertisedHost;
+  gossip_->join(cfg.seeds);
+  armTimer();
+  spdlog::info("mesh: node {} gossiping on {} (udp+tcp), data plane on {}, {} seed(s), {} key(s)",
+               identity_.id().shortHex(), gossipAddress(), dataAddress(), cfg.seeds.size(), cfg.keys.size());
+  return std::nullopt;
+}
+
+std::string MeshNode::gossipAddress() const { return sealed_ ? sealed_->localAddress() : ""; }
+
+std::string MeshNode::dataAddress() const {
+  if (!dataPlane_ || !udp_) return "";
+  return hostOf(udp_->localAddress()) + ":" + std::to_string(dataPlane_->port());
+}
+
+bool MeshNode::acceptPeer(const membership::NodeId& id) const {
+  if (!gossip_ || id == identity_.id()) return false;
+  const Member* m = gossip_->members().find(id);
+  return m && (m->state == MemberState::kAlive || m->state == MemberState::kSuspect);
+}
+
+std::vector<uint8_t> MeshNode::buildMeta() {
+  NodeMeta meta;
+  meta.version = QMESH_VERSION;
+  meta.dataAddress = dataAddress();
+  // Whole tens: the exact figure is noise and every change would be a gossip update.
+  meta.cpuPercent = (lastLoad_.cpuPercent + 5) / 10 * 10;
+  meta.memPercent = (lastLoad_.memPercent + 5) / 10 * 10;
+  for (const auto& w : st_.directory.all()) {
+    if (w->info.remote) continue;
+    WorkerMeta wm;
+    wm.model = w->info.model;
+    wm.state = w->info.state;
+    wm.slots = w->info.slots;
+    wm.inFlight = w->outstanding;
+    wm.queued = static_cast<int64_t>(st_.admission->queued(w->info.model));
+    wm.health = healthScore(meta.cpuPercent, meta.memPercent, wm.slots, wm.inFlight, wm.queued);
+    wm.embeddings = w->info.embeddings;
+    meta.workers.push_back(std::move(wm));
+  }
+  std::size_t dropped = 0;
+  auto bytes = encodeNodeMeta(meta, membership::kMaxMetaBytes, &dropped);
+  if (dropped) spdlog::warn("mesh: {} worker(s) do not fit in the gossip record and are not announced", dropped);
+  return bytes;
+}
+
+void MeshNode::localChanged() {
+  if (!gossip_ || stopping_) return;
+  publish(false);
+}
+
+void MeshNode::publish(bool force) {
+  std::vector<uint8_t> meta = buildMeta();
+  if (meta == publishedMeta_) {
+    publishPending_ = false;
+    return;
+  }
+  const auto before = decodeNodeMeta(publishedMeta_);
+  const auto after = decodeNodeMeta(meta);
+  const bool structural = !before || !after || !sameStructure(*before, *after);
+  const TimePoint now = clock_.now();
+  if (!force && !structural && now - lastPublish_ < kLoadPublishInterval) {
+    publishPending_ = true;  // the timer publishes it when the interval is over
+    return;
+  }
+  if (auto st = gossip_->updateMeta(meta); !st) {
+    spdlog::warn("mesh: cannot publish this node's workers: {}", st.error().message);
+    return;
+  }
+  publishedMeta_ = std::move(meta);
+  lastPublish_ = now;
+  publishPending_ = false;
+}
+
+void MeshNode::armTimer() {
+  const TimePoint now = clock_.now();
+  TimePoint at = std::min(gossip_->nextWakeup(), now + kMaxTickGap);
+  timer_.expires_at(std::max(at, now));
+  timer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](error_code ec) {
+    if (!ec && !alive.expired()) onTimer();
+  });
+}
+
+void MeshNode::onTimer() {
+  gossip_->tick();
+  const TimePoint now = clock_.now();
+  if (stopping_) {
+    if (gossip_->leaveDone() || now >= stopDeadline_) {
+      // The data plane stays up: requests other routers sent before our leave finish
+      // within the router's grace (closeDataPlane).
+      if (udp_) udp_->close();
+      if (auto done = std::move(onStopped_)) done();
+      return;
+    }
+  } else {
+    if (now - lastLoadSample_ >= kLoadSampleInterval) {
+      lastLoad_ = load_.sample();
+      lastLoadSample_ = now;
+      publish(false);
+    }
+    if (publishPending_ && now - lastPublish_ >= kLoadPublishInterval) publish(true);
+  }
+  armTimer();
+}
+
+void MeshNode::stop(std::function<void()> done) {
+  if (!gossip_ || stopping_) {
+    if (done) done();
+    return;
+  }
+  stopping_ = true;
+  onStopped_ = std::move(done);
+  stopDeadline_ = clock_.now() + kLeaveDeadline;
+  gossip_->leave();
+  spdlog::info("mesh: leaving the mesh");
+}
+
+void MeshNode::closeDataPlane() {
+  if (dataPlane_) dataPlane_->stop();
+}
+
+void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
+  if (m.id == identity_.id()) return;
+  const std::string key = peerKey(m.id);
+  std::string models;
+  if (m.state == MemberState::kAlive) {
+    auto meta = decodeNodeMeta(m.meta);
+    if (!meta) {
+      spdlog::warn("mesh: node {} ({}) sent unreadable worker info: {}", m.name, m.id.shortHex(), meta.error().message);
+      st_.directory.removeRemote(key);
+    } else {
+      std::vector<WorkerInfo> workers;
+      for (const auto& wm : meta->workers) {
+        WorkerInfo w;
+        w.model = wm.model;
+        w.state = wm.state;
+        w.slots = std::max<int64_t>(1, wm.slots);
+        w.embeddings = wm.embeddings;
+        w.remote = true;
+        w.node = m.name;
+        w.peer = m.id;
+        w.dataAddress = meta->dataAddress;
+        w.inFlight = wm.inFlight;
+        w.queued = wm.queued;
+        w.health = wm.health;
+        models += (models.empty() ? "" : ",") + wm.model + "(" + std::string(toString(wm.state)) + ")";
+        workers.push_back(std::move(w));
+      }
+      st_.directory.applyRemote(key, std::move(workers));
+    }
+  } else {
+    st_.directory.removeRemote(key);
+  }
+  if (isNew || previous != m.state)
+    spdlog::info("mesh: node {} ({} at {}) is {}{}{}", m.name, m.id.shortHex(), m.address,
+                 membership::toString(m.state), models.empty() ? "" : ", serving ", models);
+  else
+    spdlog::debug("mesh: node {} updated (incarnation {}) {}", m.name, m.incarnation, models);
+  st_.admission->onDirectoryChanged();
+}
+
+Status MeshNode::reloadKeys() {
+  if (!keyring_) return makeError("the mesh is not enabled on this node");
+  auto keys = readMeshKeys(st_.config.mesh.key_file);
+  if (!keys) return makeError(keys.error().message);
+  if (keys->empty()) return makeError(st_.config.mesh.key_file.string() + ": no key left; keeping the current keys");
+  for (const auto& k : *keys) keyring_->install(k);
+  if (auto s = keyring_->use(keys->front()); !s) return s;
+  std::vector<membership::MeshKey> stale;
+  for (const auto& e : keyring_->entries())
+    if (std::find(keys->begin(), keys->end(), e.key) == keys->end()) stale.push_back(e.key);
+  for (const auto& k : stale) (void)keyring_->remove(k);
+  spdlog::info("mesh: keys reloaded from {}: {} installed, sealing with {}", st_.config.mesh.key_file.string(),
+               keyring_->entries().size(), meshKeyFingerprint(keys->front()));
+  return Ok{};
+}
+
+}  // namespace qmesh::router

@@ -1,0 +1,108 @@
+// The mesh side of one router: its identity, the sealed gossip (SWIM engine on UDP, with
+// TCP push-pull), the encrypted data-plane listener other routers forward through, and the
+// glue both ways between gossip and routing:
+//
+//   local workers + load ──(node_meta, signed, rate-limited)──▶ gossip ──▶ other routers
+//   other routers' gossip ──▶ listener ──▶ WorkerDirectory remote entries ──▶ admission
+//   suspect / dead / left ──▶ the node's workers removed at once (no new requests)
+//
+// Single-threaded: everything runs on the router's io_context.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "router/membership/identity.h"
+#include "router/mesh/system_load.h"
+#include "router/net.h"
+#include "router/router_config.h"
+
+namespace qmesh::membership {
+class Gossip;
+class Keyring;
+class SealedTransport;
+class UdpTransport;
+class ClaimAuthority;
+struct Member;
+enum class MemberState : uint8_t;
+}  // namespace qmesh::membership
+
+namespace qmesh::dataplane {
+class DataPlaneListener;
+}
+
+namespace qmesh::router {
+
+struct RouterState;
+struct StartError;
+
+class MeshNode {
+ public:
+  MeshNode(net::io_context& io, RouterState& state, membership::Identity identity);
+  ~MeshNode();
+  MeshNode(const MeshNode&) = delete;
+  MeshNode& operator=(const MeshNode&) = delete;
+
+  // Binds gossip and data plane (address in use: exit 4), joins the seeds. `routerPort` is
+  // the router's own HTTP port, where the data plane hands forwarded requests over.
+  std::optional<StartError> start(uint16_t routerPort);
+  // Graceful leave: announces it, keeps gossiping until it has spread (or a deadline), then
+  // closes every socket and calls done.
+  void stop(std::function<void()> done);
+  // After the router's last session closed (or its grace ran out): no more bridges.
+  void closeDataPlane();
+
+  // The local directory or load changed: publish (structure at once, load rate-limited).
+  void localChanged();
+  // SIGHUP: re-read mesh.key_file; install every key listed, seal with the first, drop the rest.
+  Status reloadKeys();
+
+  const membership::Identity& identity() const { return identity_; }
+  std::string gossipAddress() const;
+  std::string dataAddress() const;
+  nlohmann::json statusJson() const;
+  void renderMetrics(std::string& out) const;
+
+ private:
+  void armTimer();
+  void onTimer();
+  void publish(bool force);
+  std::vector<uint8_t> buildMeta();
+  void onMember(const membership::Member& m, membership::MemberState previous, bool isNew);
+  bool acceptPeer(const membership::NodeId& id) const;
+
+  net::io_context& io_;
+  RouterState& st_;
+  membership::Identity identity_;
+  qmesh::SteadyClock clock_;
+  SeededRandom random_;
+  SystemLoad load_;
+  SystemLoad::Sample lastLoad_;
+  std::unique_ptr<membership::Keyring> keyring_;
+  std::unique_ptr<membership::ClaimAuthority> claims_;
+  membership::SealedTransport* sealed_ = nullptr;  // owned by gossipTransport_
+  membership::UdpTransport* udp_ = nullptr;        // owned by sealed_
+  std::unique_ptr<membership::SealedTransport> gossipTransport_;
+  std::unique_ptr<membership::Gossip> gossip_;
+  std::unique_ptr<dataplane::DataPlaneListener> dataPlane_;
+  net::steady_timer timer_;
+  std::vector<uint8_t> publishedMeta_;
+  TimePoint lastPublish_{};
+  TimePoint lastLoadSample_{};
+  bool publishPending_ = false;
+  bool stopping_ = false;
+  std::function<void()> onStopped_;
+  TimePoint stopDeadline_{};
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+// Hex of a node id: the key of its remote workers in the directory.
+std::string peerKey(const membership::NodeId& id);
+
+}  // namespace qmesh::router

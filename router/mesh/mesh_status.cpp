@@ -1,0 +1,120 @@
+// MeshNode's reports: /api/mesh (JSON for operators and tests) and the qmesh_mesh_*
+// Prometheus series on /metrics.
+#include <nlohmann/json.hpp>
+
+#include "common/mesh_keys.h"
+#include "router/membership/gossip.h"
+#include "router/membership/keyring.h"
+#include "router/membership/sealed_transport.h"
+#include "router/membership/udp_transport.h"
+#include "router/dataplane/listener.h"
+#include "router/mesh/mesh_node.h"
+#include "router/mesh/node_meta.h"
+#include "router/router_state.h"
+
+namespace qmesh::router {
+
+using membership::Member;
+using membership::MemberState;
+using nlohmann::json;
+
+namespace {
+
+json memberJson(const Member& m) {
+  json j = {{"id", peerKey(m.id)},
+            {"name", m.name},
+            {"state", membership::toString(m.state)},
+            {"incarnation", m.incarnation},
+            {"gossip", m.address}};
+  if (auto meta = decodeNodeMeta(m.meta)) {
+    json workers = json::array();
+    for (const auto& w : meta->workers)
+      workers.push_back({{"model", w.model},
+                         {"state", std::string(toString(w.state))},
+                         {"slots", w.slots},
+                         {"in_flight", w.inFlight},
+                         {"queued", w.queued},
+                         {"health", w.health}});
+    j["version"] = meta->version;
+    j["data"] = meta->dataAddress;
+    j["cpu_percent"] = meta->cpuPercent;
+    j["mem_percent"] = meta->memPercent;
+    j["workers"] = workers;
+  }
+  return j;
+}
+
+
+void counter(std::string& out, const char* name, const std::string& labels, uint64_t v) {
+  out += std::string(name) + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(v) + "\n";
+}
+
+}  // namespace
+
+json MeshNode::statusJson() const {
+  json members = json::array();
+  std::map<std::string, int> byState;
+  for (const auto& [id, m] : gossip_->members().all()) {
+    json j = memberJson(m);
+    j["self"] = id == identity_.id();
+    members.push_back(std::move(j));
+    ++byState[membership::toString(m.state)];
+  }
+  json keys = json::array();
+  for (const auto& e : keyring_->entries()) keys.push_back(meshKeyFingerprint(e.key));
+  const auto& g = gossip_->stats();
+  const auto& e = sealed_->stats();
+  return json{{"enabled", true},
+              {"node", st_.config.node_name},
+              {"id", peerKey(identity_.id())},
+              {"gossip", gossipAddress()},
+              {"data", dataAddress()},
+              {"leaving", stopping_},
+              {"members", members},
+              {"member_states", json(byState)},
+              {"keys", keys},
+              {"stats",
+               {{"gossip",
+                 {{"packets_in", g.packetsIn},
+                  {"malformed", g.malformed},
+                  {"probes", g.probes},
+                  {"indirect_probes", g.indirectProbes},
+                  {"suspicions_raised", g.suspicionsRaised},
+                  {"dead_declared", g.deadDeclared},
+                  {"refutations", g.refutations}}},
+                {"envelope",
+                 {{"sealed", e.sealed},
+                  {"opened", e.opened},
+                  {"rejected", e.rejected()},
+                  {"malformed", e.malformed},
+                  {"bad_version", e.badVersion},
+                  {"auth_failed", e.authFailed},
+                  {"replayed", e.replayed},
+                  {"reflected", e.reflected},
+                  {"too_large", e.tooLarge}}}}}};
+}
+
+void MeshNode::renderMetrics(std::string& out) const {
+  std::map<std::string, int> byState = {{"alive", 0}, {"suspect", 0}, {"dead", 0}, {"left", 0}};
+  for (const auto& [id, m] : gossip_->members().all()) ++byState[membership::toString(m.state)];
+  out += "# HELP qmesh_mesh_members Members of the mesh by state, as this node sees them (itself included).\n";
+  out += "# TYPE qmesh_mesh_members gauge\n";
+  for (const auto& [state, n] : byState) counter(out, "qmesh_mesh_members", "state=\"" + state + "\"", n);
+  const auto& e = sealed_->stats();
+  out += "# HELP qmesh_mesh_packets_rejected_total Gossip packets dropped before parsing, by reason.\n";
+  out += "# TYPE qmesh_mesh_packets_rejected_total counter\n";
+  counter(out, "qmesh_mesh_packets_rejected_total", "reason=\"auth_failed\"", e.authFailed);
+  counter(out, "qmesh_mesh_packets_rejected_total", "reason=\"replayed\"", e.replayed);
+  counter(out, "qmesh_mesh_packets_rejected_total", "reason=\"malformed\"", e.malformed);
+  counter(out, "qmesh_mesh_packets_rejected_total", "reason=\"bad_version\"", e.badVersion);
+  counter(out, "qmesh_mesh_packets_rejected_total", "reason=\"reflected\"", e.reflected);
+  out += "# TYPE qmesh_mesh_packets_opened_total counter\n";
+  counter(out, "qmesh_mesh_packets_opened_total", "", e.opened);
+  const auto& g = gossip_->stats();
+  out += "# TYPE qmesh_mesh_suspicions_raised_total counter\n";
+  counter(out, "qmesh_mesh_suspicions_raised_total", "", g.suspicionsRaised);
+  out += "# TYPE qmesh_mesh_refutations_total counter\n";
+  counter(out, "qmesh_mesh_refutations_total", "", g.refutations);
+}
+
+}  // namespace qmesh::router

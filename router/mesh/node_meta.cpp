@@ -1,0 +1,94 @@
+#include "router/mesh/node_meta.h"
+
+#include <algorithm>
+
+#include "router/membership/wire.h"
+
+namespace qmesh::router {
+
+namespace wire = membership::wire;
+
+namespace {
+
+constexpr uint8_t kFormat = 1;
+
+uint8_t stateCode(WorkerState s) { return static_cast<uint8_t>(s); }
+WorkerState stateFromCode(uint8_t c) {
+  return c <= static_cast<uint8_t>(WorkerState::Unknown) ? static_cast<WorkerState>(c) : WorkerState::Unknown;
+}
+uint16_t clamp16(int64_t v) { return static_cast<uint16_t>(std::clamp<int64_t>(v, 0, 65535)); }
+uint8_t clampPct(int v) { return static_cast<uint8_t>(std::clamp(v, 0, 100)); }
+std::string cut(const std::string& s) { return s.substr(0, 255); }
+
+void encodeWorker(wire::Writer& w, const WorkerMeta& m) {
+  w.str8(cut(m.model));
+  w.u8(stateCode(m.state));
+  w.u16(clamp16(m.slots));
+  w.u16(clamp16(m.inFlight));
+  w.u16(clamp16(m.queued));
+  w.u8(clampPct(m.health));
+  w.u8(m.embeddings ? 1 : 0);
+}
+
+}  // namespace
+
+int healthScore(int cpuPercent, int memPercent, int64_t slots, int64_t inFlight, int64_t queued) {
+  const double cpu = std::clamp(cpuPercent, 0, 100), mem = std::clamp(memPercent, 0, 100);
+  double queueFree = 100.0;
+  if (slots > 0) queueFree = 100.0 * static_cast<double>(std::max<int64_t>(0, slots - inFlight - queued)) / slots;
+  const double score = (100 - cpu) * 0.4 + (100 - mem) * 0.4 + queueFree * 0.2;
+  return static_cast<int>(std::clamp(score + 0.5, 0.0, 100.0));
+}
+
+std::vector<uint8_t> encodeNodeMeta(const NodeMeta& meta, std::size_t maxBytes, std::size_t* dropped) {
+  std::vector<uint8_t> out;
+  wire::Writer w(out);
+  w.u8(kFormat);
+  w.str8(cut(meta.version));
+  w.str8(cut(meta.dataAddress));
+  w.u8(clampPct(meta.cpuPercent));
+  w.u8(clampPct(meta.memPercent));
+  const std::size_t countAt = out.size();
+  w.u8(0);
+  std::size_t n = 0;
+  for (const auto& worker : meta.workers) {
+    if (n == 255) break;
+    std::vector<uint8_t> one;
+    wire::Writer ow(one);
+    encodeWorker(ow, worker);
+    if (out.size() + one.size() > maxBytes) break;
+    w.bytes(one);
+    ++n;
+  }
+  out[countAt] = static_cast<uint8_t>(n);
+  if (dropped) *dropped = meta.workers.size() - n;
+  return out;
+}
+
+Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes) {
+  wire::Reader r(bytes);
+  NodeMeta m;
+  const uint8_t format = r.u8();
+  if (r.ok() && format != kFormat)
+    return makeError("node meta format " + std::to_string(format) + " is newer than this router understands");
+  m.version = r.str8();
+  m.dataAddress = r.str8();
+  m.cpuPercent = r.u8();
+  m.memPercent = r.u8();
+  const std::size_t count = r.u8();
+  for (std::size_t i = 0; i < count && r.ok(); ++i) {
+    WorkerMeta w;
+    w.model = r.str8();
+    w.state = stateFromCode(r.u8());
+    w.slots = r.u16();
+    w.inFlight = r.u16();
+    w.queued = r.u16();
+    w.health = r.u8();
+    w.embeddings = (r.u8() & 1) != 0;
+    m.workers.push_back(std::move(w));
+  }
+  if (!r.ok()) return makeError("node meta is truncated");
+  return m;  // trailing bytes: fields of a newer format revision, ignored
+}
+
+}  // namespace qmesh::router

@@ -1,0 +1,54 @@
+// What a router says about its node in gossip (the opaque `meta` of its member record):
+// software version, the data-plane address other routers forward to, the node's CPU and
+// memory use, and per local worker its model, state, slots, load and health score.
+// Signed with the rest of the record by the node's identity, so only the node itself can
+// say what it serves.
+//
+//   [format u8 = 1][version str8][data address str8][cpu% u8][mem% u8][workers u8]
+//   per worker: [model str8][state u8][slots u16][in-flight u16][queued u16][health u8][flags u8]
+//
+// Fields are appended at the end only: a decoder ignores bytes it does not know, so a
+// newer node's meta still reads on an older one.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "router/routing/worker_directory.h"
+
+namespace qmesh::router {
+
+struct WorkerMeta {
+  std::string model;
+  WorkerState state = WorkerState::Unknown;
+  int64_t slots = 0;
+  int64_t inFlight = 0;
+  int64_t queued = 0;
+  int health = 100;  // QMesh's score, 0..100; below 20 = overloaded
+  bool embeddings = false;
+  bool operator==(const WorkerMeta&) const = default;
+};
+
+struct NodeMeta {
+  std::string version;
+  std::string dataAddress;  // "host:port" of the encrypted router-to-router listener
+  int cpuPercent = 0;
+  int memPercent = 0;
+  std::vector<WorkerMeta> workers;
+  bool operator==(const NodeMeta&) const = default;
+};
+
+// QMesh's health formula: (100-cpu)*0.4 + (100-mem)*0.4 + queue_free%*0.2, where the
+// queue is the worker's slots and queue_free% the share of slots not taken by in-flight
+// or queued requests.
+int healthScore(int cpuPercent, int memPercent, int64_t slots, int64_t inFlight, int64_t queued);
+
+// Encodes as many workers as fit in `maxBytes` (the gossip meta limit); `dropped` tells how
+// many did not (the caller logs it: such a node should rename or merge models).
+std::vector<uint8_t> encodeNodeMeta(const NodeMeta& meta, std::size_t maxBytes, std::size_t* dropped = nullptr);
+Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes);
+
+}  // namespace qmesh::router

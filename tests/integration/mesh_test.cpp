@@ -1,0 +1,214 @@
+// Three real nodes on one machine (supervisor + router + llama-server each, models demo-a,
+// demo-b, demo-c) joined into one mesh: cross-node streaming, cancellation across nodes,
+// failure detection and rejoin, a wrong-key node, and key rotation under load.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/integration/mesh_fixture.h"
+#include "tests/integration/node_fixture.h"
+#include "common/mesh_keys.h"
+#include "tests/support/http_client.h"
+
+using namespace qmesh::test;
+using namespace std::chrono;
+using nlohmann::json;
+
+namespace {
+
+std::string chat(const std::string& model, int maxTokens, bool stream, const std::string& text = "hello") {
+  return json{{"model", model},
+              {"messages", {{{"role", "user"}, {"content", text}}}},
+              {"max_tokens", maxTokens},
+              {"stream", stream}}
+      .dump();
+}
+
+// Models with at least one ready worker somewhere in the mesh, as n's /v1/models says.
+std::vector<std::string> modelIds(MeshTestNode& n) {
+  std::vector<std::string> ids;
+  auto j = json::parse(httpGet(n.routerUrl("/v1/models")).body, nullptr, false);
+  if (j.is_object() && j.contains("data"))
+    for (const auto& m : j["data"])
+      if (m["qmesh"].value("ready_workers", 0) > 0) ids.push_back(m.value("id", ""));
+  return ids;
+}
+
+bool servesAll(MeshTestNode& n, const std::vector<std::string>& models) {
+  auto ids = modelIds(n);
+  for (const auto& m : models)
+    if (std::find(ids.begin(), ids.end(), m) == ids.end()) return false;
+  return true;
+}
+
+class MeshTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!haveRealLlamaServer()) GTEST_SKIP() << "llama-server or the demo model is not built yet";
+    a = std::make_unique<MeshTestNode>(dir.path(), MeshNodeSpec{"a", "demo-a", {}, dir / "a.keys", {}});
+    a->start();
+    // a has no seeds: it creates the mesh key; b and c get a copy of the key file, as an
+    // operator would copy it (or hand out an invite: see MeshCli tests).
+    ASSERT_TRUE(waitUntil([&] { return a->mesh().has_value(); }, seconds(60))) << a->log();
+    for (const char* n : {"b.keys", "c.keys"})
+      std::filesystem::copy_file(dir / "a.keys", dir / n, std::filesystem::copy_options::overwrite_existing);
+    b = std::make_unique<MeshTestNode>(dir.path(), MeshNodeSpec{"b", "demo-b", {a->gossipAddress()}, dir / "b.keys", {}});
+    c = std::make_unique<MeshTestNode>(dir.path(), MeshNodeSpec{"c", "demo-c", {a->gossipAddress()}, dir / "c.keys", {}});
+    b->start();
+    c->start();
+    ASSERT_TRUE(waitForMeshState(all(), {"a", "b", "c"}, "alive", seconds(60)))
+        << "a:\n" << a->log() << "\nb:\n" << b->log() << "\nc:\n" << c->log();
+    for (auto* n : all())
+      ASSERT_TRUE(waitUntil([&] { return servesAll(*n, {"demo-a", "demo-b", "demo-c"}); }, seconds(60)))
+          << n->name() << " never listed every model:\n" << n->log();
+  }
+
+  std::vector<MeshTestNode*> all() { return {a.get(), b.get(), c.get()}; }
+
+  TempDir dir;
+  std::unique_ptr<MeshTestNode> a, b, c;
+};
+
+}  // namespace
+
+TEST_F(MeshTest, StreamsAnotherNodesModelThroughBothRouters) {
+  int chunks = 0;
+  auto res = httpPostStream(a->routerUrl("/v1/chat/completions"), chat("demo-b", 24, true),
+                            [&](const std::string&) { return ++chunks > 0; }, {{"x-request-id", "mesh-e2e-0001"}});
+  ASSERT_EQ(res.status, 200) << res.body << "\n" << a->log();
+  EXPECT_EQ(res.headers["content-type"], "text/event-stream");
+  // Every hop is named: a chose node b, b chose its local worker.
+  const std::string route = res.headers["x-qmesh-route"];
+  EXPECT_EQ(route.rfind("a (", 0), 0u) << route;
+  EXPECT_NE(route.find("> b/demo-b@127.0.0.1:"), std::string::npos) << route;
+  EXPECT_EQ(res.headers["x-request-id"], "mesh-e2e-0001");
+  EXPECT_GT(chunks, 3);  // event by event, not one buffered blob
+  EXPECT_NE(res.body.find("data: [DONE]"), std::string::npos);
+  // The same request id appears in both nodes' logs.
+  EXPECT_TRUE(waitUntil([&] { return b->log().find("req=mesh-e2e-0001") != std::string::npos; }, seconds(5)));
+  EXPECT_NE(b->log().find("from=a"), std::string::npos);
+  EXPECT_NE(a->log().find("req=mesh-e2e-0001"), std::string::npos);
+
+  // Non-streamed too, from the third node.
+  auto plain = httpPostJson(c->routerUrl("/v1/chat/completions"), chat("demo-a", 8, false));
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_EQ(json::parse(plain.body)["object"], "chat.completion");
+  EXPECT_NE(plain.headers["x-qmesh-route"].find("> a/demo-a@"), std::string::npos);
+}
+
+TEST_F(MeshTest, ClientDisconnectAtAFreesTheSlotOnB) {
+  const int port = b->llamaPort("demo-b");
+  ASSERT_GT(port, 0);
+  std::atomic<bool> sawTokens{false};
+  std::thread client([&] {
+    httpPostStream(a->routerUrl("/v1/chat/completions"), chat("demo-b", 100000, true, "a long story"),
+                   [&](const std::string& chunk) {
+                     if (chunk.find("data: ") != std::string::npos) sawTokens = true;
+                     return !sawTokens;  // hang up after the first event
+                   });
+  });
+  client.join();
+  ASSERT_TRUE(sawTokens);
+  // a closes its data-plane stream, b's bridge closes b's router connection, b's router
+  // closes the llama-server connection: the slot frees long before 100000 tokens.
+  EXPECT_TRUE(waitUntil([&] { return busySlots(port) == 0; }, seconds(5))) << b->log();
+  EXPECT_TRUE(waitUntil([&] { return b->log().find("client hung up") != std::string::npos; }, seconds(5)));
+}
+
+TEST_F(MeshTest, KilledNodeIsMarkedDeadEverywhereStopsGettingRequestsAndRejoins) {
+  b->killAll();
+  const auto killed = steady_clock::now();
+  // At once: a request for b's model is answered without hanging (a refused connect is local
+  // evidence), and soon no survivor lists the model any more.
+  auto res = httpPostJson(a->routerUrl("/v1/chat/completions"), chat("demo-b", 4, false), {}, seconds(5));
+  EXPECT_TRUE(res.status == 503 || res.status == 404) << res.status << " " << res.body;
+  ASSERT_TRUE(waitForMeshState({a.get(), c.get()}, {"b"}, "dead", seconds(20))) << a->log();
+  const double deadAfter = duration<double>(steady_clock::now() - killed).count();
+  std::cout << "[ mesh ] b marked dead by a and c " << deadAfter << " s after kill -9\n";
+  for (auto* n : {a.get(), c.get()}) {
+    auto r = httpPostJson(n->routerUrl("/v1/chat/completions"), chat("demo-b", 4, false));
+    EXPECT_EQ(r.status, 404) << n->name() << ": " << r.body;
+    auto ok = httpPostJson(n->routerUrl("/v1/chat/completions"), chat(n == a.get() ? "demo-c" : "demo-a", 4, false));
+    EXPECT_EQ(ok.status, 200) << n->name() << ": " << ok.body;
+  }
+  // Same config, same identity: it rejoins and serves again.
+  b->start();
+  ASSERT_TRUE(waitForMeshState(all(), {"a", "b", "c"}, "alive", seconds(60))) << b->log();
+  ASSERT_TRUE(waitUntil([&] { return servesAll(*a, {"demo-b"}); }, seconds(60)));
+  auto back = httpPostJson(a->routerUrl("/v1/chat/completions"), chat("demo-b", 4, false));
+  EXPECT_EQ(back.status, 200) << back.body;
+}
+
+TEST_F(MeshTest, NodeWithTheWrongMeshKeyCannotJoinAndItsPacketsAreCountedAsRejected) {
+  ASSERT_TRUE(qmesh::writeMeshKeys(dir / "d.keys", {qmesh::generateMeshKey()}));
+  const auto before = a->mesh()->at("stats").at("envelope").at("auth_failed").get<uint64_t>();
+  MeshTestNode d(dir.path(), MeshNodeSpec{"d", "", {a->gossipAddress()}, dir / "d.keys", {}});
+  d.start();
+  ASSERT_TRUE(waitUntil([&] { return d.mesh().has_value(); }, seconds(30))) << d.log();
+  // d keeps trying to join; a opens none of it.
+  EXPECT_TRUE(waitUntil(
+      [&] { return a->mesh()->at("stats").at("envelope").at("auth_failed").get<uint64_t>() >= before + 2; },
+      seconds(10)));
+  EXPECT_EQ(a->stateOf("d"), "");
+  EXPECT_EQ(d.stateOf("a"), "");
+  EXPECT_EQ(d.mesh()->at("members").size(), 1u);  // only itself
+  auto metrics = httpGet(a->routerUrl("/metrics")).body;
+  EXPECT_NE(metrics.find("qmesh_mesh_packets_rejected_total{reason=\"auth_failed\"}"), std::string::npos);
+  EXPECT_TRUE(d.stop());
+}
+
+TEST_F(MeshTest, KeyRotationAcrossTheMeshLosesNoRequest) {
+  auto oldKeys = qmesh::readMeshKeys(dir / "a.keys");
+  ASSERT_TRUE(oldKeys);
+  const std::string oldKey = qmesh::encodeMeshKey(oldKeys->front());
+  auto gen = a->supervisorCommand({"keys", "generate"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  const std::string newKey = gen.output.substr(0, gen.output.find_first_of("\r\n"));
+  ASSERT_EQ(newKey.size(), 44u) << gen.output;
+
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::string firstFailure;
+  // Requests keep crossing nodes the whole time: a -> b, b -> c, c -> a.
+  std::thread load([&] {
+    const std::vector<std::pair<MeshTestNode*, std::string>> routes = {
+        {a.get(), "demo-b"}, {b.get(), "demo-c"}, {c.get(), "demo-a"}};
+    for (std::size_t i = 0; !done; ++i) {
+      const auto& [node, model] = routes[i % routes.size()];
+      auto r = httpPostJson(node->routerUrl("/v1/chat/completions"), chat(model, 4, false));
+      if (r.status == 200) ++ok;
+      else if (failed++ == 0) firstFailure = node->name() + " -> " + model + ": " + std::to_string(r.status) + " " + r.body;
+    }
+  });
+  const auto keyCount = [](MeshTestNode& n) { auto m = n.mesh(); return m ? m->at("keys").size() : 0u; };
+  const auto primary = [](MeshTestNode& n) { auto m = n.mesh(); return m ? m->at("keys")[0].get<std::string>() : ""; };
+  const std::string oldPrint = primary(*a);
+  // Serf's three steps, each on every node before the next: install, use, remove.
+  for (auto* n : all()) {
+    auto r = n->supervisorCommand({"keys", "install", newKey});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  for (auto* n : all()) ASSERT_TRUE(waitUntil([&] { return keyCount(*n) == 2; }, seconds(10))) << n->log();
+  for (auto* n : all()) {
+    auto r = n->supervisorCommand({"keys", "use", newKey});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  for (auto* n : all()) ASSERT_TRUE(waitUntil([&] { return primary(*n) != oldPrint; }, seconds(10)));
+  const int afterUse = ok;
+  for (auto* n : all()) {
+    auto r = n->supervisorCommand({"keys", "remove", oldKey});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  for (auto* n : all()) ASSERT_TRUE(waitUntil([&] { return keyCount(*n) == 1; }, seconds(10)));
+  // Gossip under the new key alone keeps everyone alive, and requests keep flowing.
+  const auto openedBefore = a->mesh()->at("stats").at("envelope").at("opened").get<uint64_t>();
+  ASSERT_TRUE(waitUntil([&] { return ok > afterUse + 6; }, seconds(30)));
+  done = true;
+  load.join();
+  EXPECT_EQ(failed, 0) << firstFailure;
+  EXPECT_GT(a->mesh()->at("stats").at("envelope").at("opened").get<uint64_t>(), openedBefore);
+  EXPECT_TRUE(waitForMeshState(all(), {"a", "b", "c"}, "alive", seconds(5)));
+  std::cout << "[ mesh ] " << ok << " requests across nodes during the rotation, " << failed << " failed\n";
+}

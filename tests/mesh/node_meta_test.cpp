@@ -1,0 +1,72 @@
+#include "router/mesh/node_meta.h"
+
+#include <gtest/gtest.h>
+
+#include "router/membership/messages.h"
+
+using namespace qmesh::router;
+
+namespace {
+NodeMeta sample() {
+  NodeMeta m;
+  m.version = "0.4.0";
+  m.dataAddress = "10.1.2.3:7947";
+  m.cpuPercent = 40;
+  m.memPercent = 30;
+  m.workers.push_back({"demo-a", WorkerState::Ready, 4, 1, 0, 70, false});
+  m.workers.push_back({"embed", WorkerState::Loading, 2, 0, 0, 72, true});
+  return m;
+}
+}  // namespace
+
+TEST(NodeMeta, RoundTrips) {
+  const NodeMeta m = sample();
+  auto bytes = encodeNodeMeta(m, qmesh::membership::kMaxMetaBytes);
+  auto back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, m);
+}
+
+TEST(NodeMeta, EveryTruncationIsAnErrorNotACrash) {
+  auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
+  for (std::size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_FALSE(decodeNodeMeta(std::span(bytes.data(), n))) << "prefix of " << n << " bytes decoded";
+}
+
+TEST(NodeMeta, TrailingBytesOfANewerRevisionAreIgnored) {
+  auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
+  bytes.push_back(0xAB);
+  auto back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->workers.size(), 2u);
+}
+
+TEST(NodeMeta, UnknownFormatIsRejected) {
+  auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
+  bytes[0] = 99;
+  auto back = decodeNodeMeta(bytes);
+  ASSERT_FALSE(back);
+  EXPECT_NE(back.error().message.find("format 99"), std::string::npos);
+}
+
+TEST(NodeMeta, WorkersThatDoNotFitAreDroppedAndCounted) {
+  NodeMeta m = sample();
+  for (int i = 0; i < 40; ++i)
+    m.workers.push_back({std::string(40, 'm') + std::to_string(i), WorkerState::Ready, 4, 0, 0, 90, false});
+  std::size_t dropped = 0;
+  auto bytes = encodeNodeMeta(m, qmesh::membership::kMaxMetaBytes, &dropped);
+  EXPECT_LE(bytes.size(), qmesh::membership::kMaxMetaBytes);
+  EXPECT_GT(dropped, 0u);
+  auto back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->workers.size() + dropped, m.workers.size());
+}
+
+TEST(HealthScore, FollowsQMeshFormula) {
+  // (100-cpu)*0.4 + (100-mem)*0.4 + queue_free%*0.2
+  EXPECT_EQ(healthScore(0, 0, 4, 0, 0), 100);
+  EXPECT_EQ(healthScore(50, 50, 4, 0, 0), 60);
+  EXPECT_EQ(healthScore(50, 50, 4, 2, 0), 50);
+  EXPECT_EQ(healthScore(100, 100, 4, 4, 3), 0);
+  EXPECT_EQ(healthScore(100, 100, 0, 0, 0), 20);  // no slots known: queue counts as free
+}
