@@ -89,6 +89,20 @@ class Bench {
     return c->runUntil([&] { return c->converged(); }, 300s, 500ms);
   }
 
+  // Steady state starts once every node has finished piggybacking the join's records;
+  // returns how long that took.
+  double drain() {
+    const TimePoint joined = c->scheduler().now();
+    c->runUntil([&] {
+      for (std::size_t i = 0; i < c->size(); ++i)
+        if (c->node(i).pendingBroadcasts() > 0) return false;
+      return true;
+    }, 900s, 1s);
+    const double s = secondsOf(c->scheduler().now() - joined);
+    c->scheduler().runFor(10s);
+    return s;
+  }
+
   void watch(std::size_t subject, MemberState want, uint32_t minIncarnation) {
     watching_ = true;
     subject_ = subject;
@@ -149,6 +163,7 @@ struct Row {
   Rate idle;
   bool converged = false;
   bool signedClaims = true;
+  double drainS = 0;
   std::size_t detectMissing = 0, spreadMissing = 0;
 };
 
@@ -160,7 +175,7 @@ Row measure(std::size_t n, const std::string& profile, const GossipConfig& cfg, 
   Bench b(n, cfg, o, o.seed + n);
   row.converged = b.start();
   SimCluster& c = *b.c;
-  c.scheduler().runFor(30s);  // let the join gossip drain before measuring steady state
+  row.drainS = b.drain();
 
   // Bandwidth: a quiet stretch of one scaled sync interval (at least a minute), so that
   // each node's push-pull (randomly phased) is counted about once.
@@ -213,7 +228,7 @@ FpRow falsePositives(std::size_t n, const std::string& profile, const GossipConf
   Bench b(n, cfg, o, o.seed + 1000 + n);
   b.start();
   SimCluster& c = *b.c;
-  c.scheduler().runFor(30s);
+  b.drain();
   b.deadVerdicts_ = 0;
   b.watch(0, MemberState::kDead, 0);  // counts every dead verdict about anyone
   std::vector<GossipStats> before;
@@ -300,19 +315,19 @@ int main(int argc, char** argv) {
   std::printf("# gossip_sim seed=%llu sealed=%d reliable=%d meta=%zu B delay=%.2f+U[0,%.2f) ms trials=%d\n",
               static_cast<unsigned long long>(o.seed), o.seal, o.reliable, o.metaBytes, o.delayMs,
               o.jitterMs, o.trials);
-  if (!o.nodes.empty()) std::printf("\n| profile | N | claims | converged | dead at every member p50 / p99 / max (s) | state change p50 / p99.9 / max (s) | idle B/s/node payload (wire) | push-pull share | pkts/s/node |\n");
-  if (!o.nodes.empty()) std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  if (!o.nodes.empty()) std::printf("\n| profile | N | claims | converged | dead at every member p50 / p99 / max (s) | state change p50 / p99.9 / max (s) | idle B/s/node payload (wire) | push-pull share | pkts/s/node | join backlog drained (s) |\n");
+  if (!o.nodes.empty()) std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   for (std::size_t n : o.nodes)
     for (const auto& [name, cfg] : profiles) {
       const Row r = measure(n, name, cfg, o);
-      std::printf("| %s | %zu | %s | %s | %.2f / %.2f / %.2f%s | %.3f / %.3f / %.3f%s | %.0f (%.0f) | %.0f%% | %.1f |\n",
+      std::printf("| %s | %zu | %s | %s | %.2f / %.2f / %.2f%s | %.3f / %.3f / %.3f%s | %.0f (%.0f) | %.0f%% | %.1f | %.0f |\n",
                   r.profile.c_str(), r.n, r.signedClaims ? "ed25519" : "unsigned",
                   r.converged ? "yes" : "NO",
                   quantile(r.detect, 0.5), quantile(r.detect, 0.99), quantile(r.detect, 1.0),
                   r.detectMissing ? " (MISSED)" : "",
                   quantile(r.spread, 0.5), quantile(r.spread, 0.999), quantile(r.spread, 1.0),
                   r.spreadMissing ? " (MISSED)" : "",
-                  r.idle.payload, r.idle.wire, 100.0 * r.idle.pushPullShare, r.idle.packets);
+                  r.idle.payload, r.idle.wire, 100.0 * r.idle.pushPullShare, r.idle.packets, r.drainS);
       std::fflush(stdout);
     }
   if (!o.fpNodes.empty()) {

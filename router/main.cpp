@@ -74,7 +74,10 @@ int main(int argc, char** argv) {
   app.add_option("--node", nodeName, "node name in headers and logs (default: the host name)");
   app.add_option("--api-key", apiKeys, "static mode: accepted API key, repeatable (default: none required)");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error");
-  app.add_option("--join", join, "join a mesh with an invite token from `qmesh-supervisor invite` (overrides mesh.join)");
+  app.add_option("--join", join,
+                 "join a mesh with an invite token from `qmesh-supervisor invite` (overrides mesh.join); "
+                 "the supervisor passes it in $QMESH_JOIN, which keeps it out of `ps`")
+      ->envname("QMESH_JOIN");
   app.add_option("--mesh-gossip", meshGossip, "static mode: gossip on HOST:PORT (UDP + TCP) and join a mesh");
   app.add_option("--mesh-data", meshData, "static mode: data-plane listener HOST:PORT (default: gossip port + 1)");
   app.add_option("--mesh-seed", meshSeeds, "static mode: a mesh member's gossip HOST:PORT, repeatable");

@@ -6,6 +6,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -109,7 +110,9 @@ int prepareMeshForStart(const NodeConfig& c, const std::string& joinToken, NodeB
     spdlog::info("mesh: the invite's key {} is now the primary in {}", fp, c.mesh.key_file.string());
   spdlog::info("mesh: gossip on {}, data on {}, {} seed(s), {} key(s), primary {}", c.mesh.gossip.str(),
                c.mesh.data.str(), mesh->seeds.size(), mesh->keys.size(), fp);
-  if (!joinToken.empty() && c.router.enabled) binaries.router_extra_args = {"--join", joinToken};
+  // The router needs the token's seeds too. Through the environment, not argv: a command
+  // line is world-readable in /proc, an environment only by the node's own user.
+  if (!joinToken.empty() && c.router.enabled) ::setenv("QMESH_JOIN", joinToken.c_str(), 1);
   return exit_code::kOk;
 }
 

@@ -129,7 +129,8 @@ net::awaitable<error_code> clientSteps(std::shared_ptr<Core> core, const Identit
 // Best effort: the refusal (if any) only improves the client's error message.
 net::awaitable<error_code> refuse(std::shared_ptr<Core> core, std::span<const uint8_t> reply, error_code why) {
   error_code ignored;
-  if (!reply.empty()) co_await net::async_write(core->socket, net::buffer(reply.data(), reply.size()), router::awaitEc(ignored));
+  if (!reply.empty())
+    co_await net::async_write(core->socket, net::buffer(reply.data(), reply.size()), router::awaitEc(ignored));
   co_return why;
 }
 

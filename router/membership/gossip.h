@@ -85,6 +85,9 @@ class Gossip {
 
   const MemberTable& members() const { return table_; }
   const GossipStats& stats() const { return stats_; }
+  // Claims still waiting to be piggybacked: a gauge of dissemination backlog (a mass join
+  // queues every newcomer's record lambda * log10(N+1) times on every node).
+  std::size_t pendingBroadcasts() const { return queue_.size(); }
   const GossipConfig& config() const { return config_; }
   void setListener(Listener listener) { listener_ = std::move(listener); }
   void setReapListener(ReapListener listener) { reapListener_ = std::move(listener); }

@@ -62,7 +62,10 @@ MeshNode::MeshNode(net::io_context& io, RouterState& state, membership::Identity
 
 MeshNode::~MeshNode() {
   timer_.cancel();
-  if (gossip_) gossip_->setListener(nullptr);
+  if (gossip_) {
+    gossip_->setListener(nullptr);
+    gossip_->setReapListener(nullptr);
+  }
 }
 
 std::optional<StartError> MeshNode::start(uint16_t routerPort) {
@@ -117,6 +120,11 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
   gossip_ = std::make_unique<membership::Gossip>(membership::GossipConfig::lan(), self, *claims_, *sealed_, clock_,
                                                  random_);
   gossip_->setListener([this](const Member& m, MemberState prev, bool isNew) { onMember(m, prev, isNew); });
+  gossip_->setReapListener([this](const Member& last) {
+    st_.directory.removeRemote(peerKey(last.id));
+    sealed_->forgetPeer(last.id);
+    spdlog::info("mesh: forgot node {} ({}), {} long gone", last.name, last.id.shortHex(), membership::toString(last.state));
+  });
   (void)advertisedHost;
   gossip_->join(cfg.seeds);
   armTimer();

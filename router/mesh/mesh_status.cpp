@@ -45,6 +45,28 @@ json memberJson(const Member& m) {
 }
 
 
+json envelopeJson(const membership::EnvelopeStats& e) {
+  return {{"sealed", e.sealed},         {"opened", e.opened},         {"rejected", e.rejected()},
+          {"malformed", e.malformed},   {"bad_version", e.badVersion}, {"auth_failed", e.authFailed},
+          {"replayed", e.replayed},     {"reflected", e.reflected},    {"too_large", e.tooLarge}};
+}
+
+json transportJson(const membership::UdpTransportCounters& c) {
+  return {{"datagrams_sent", c.datagramsSent},     {"datagrams_received", c.datagramsReceived},
+          {"bytes_sent", c.bytesSent},             {"bytes_received", c.bytesReceived},
+          {"reliable_sent", c.reliableSent},       {"reliable_received", c.reliableReceived},
+          {"reliable_failed", c.reliableFailed},   {"reliable_dropped", c.reliableDropped},
+          {"dropped_oversize_in", c.droppedOversizeIn}, {"dropped_queue_full", c.droppedQueueFull}};
+}
+
+json dataPlaneJson(const dataplane::DataPlaneCounters& c) {
+  uint64_t failures = c.handshakeIoErrors;
+  for (uint64_t n : c.handshakeFailuresByReason) failures += n;
+  return {{"accepted", c.accepted},           {"handshake_failures", failures},
+          {"bridged", c.bridged},             {"active_bridges", c.activeBridges},
+          {"bytes_from_peers", c.bytesFromPeers}, {"bytes_to_peers", c.bytesToPeers}};
+}
+
 void counter(std::string& out, const char* name, const std::string& labels, uint64_t v) {
   out += std::string(name) + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(v) + "\n";
 }
@@ -63,7 +85,6 @@ json MeshNode::statusJson() const {
   json keys = json::array();
   for (const auto& e : keyring_->entries()) keys.push_back(meshKeyFingerprint(e.key));
   const auto& g = gossip_->stats();
-  const auto& e = sealed_->stats();
   return json{{"enabled", true},
               {"node", st_.config.node_name},
               {"id", peerKey(identity_.id())},
@@ -81,17 +102,14 @@ json MeshNode::statusJson() const {
                   {"indirect_probes", g.indirectProbes},
                   {"suspicions_raised", g.suspicionsRaised},
                   {"dead_declared", g.deadDeclared},
-                  {"refutations", g.refutations}}},
-                {"envelope",
-                 {{"sealed", e.sealed},
-                  {"opened", e.opened},
-                  {"rejected", e.rejected()},
-                  {"malformed", e.malformed},
-                  {"bad_version", e.badVersion},
-                  {"auth_failed", e.authFailed},
-                  {"replayed", e.replayed},
-                  {"reflected", e.reflected},
-                  {"too_large", e.tooLarge}}}}}};
+                  {"refutations", g.refutations},
+                  {"bad_signature", g.badSignature},
+                  {"push_pulls", g.pushPulls},
+                  {"reaped", g.reaped}}},
+                {"envelope", envelopeJson(sealed_->stats())},
+                {"envelope_reliable", envelopeJson(sealed_->reliableStats())},
+                {"transport", transportJson(udp_->counters())},
+                {"data_plane", dataPlaneJson(dataPlane_->counters())}}}};
 }
 
 void MeshNode::renderMetrics(std::string& out) const {
@@ -100,16 +118,21 @@ void MeshNode::renderMetrics(std::string& out) const {
   out += "# HELP qmesh_mesh_members Members of the mesh by state, as this node sees them (itself included).\n";
   out += "# TYPE qmesh_mesh_members gauge\n";
   for (const auto& [state, n] : byState) counter(out, "qmesh_mesh_members", "state=\"" + state + "\"", n);
-  const auto& e = sealed_->stats();
-  out += "# HELP qmesh_mesh_packets_rejected_total Gossip packets dropped before parsing, by reason.\n";
+  out += "# HELP qmesh_mesh_packets_rejected_total Gossip packets (udp) and push-pull messages (tcp) dropped "
+         "before parsing, by reason.\n";
   out += "# TYPE qmesh_mesh_packets_rejected_total counter\n";
-  counter(out, "qmesh_mesh_packets_rejected_total", "reason=\"auth_failed\"", e.authFailed);
-  counter(out, "qmesh_mesh_packets_rejected_total", "reason=\"replayed\"", e.replayed);
-  counter(out, "qmesh_mesh_packets_rejected_total", "reason=\"malformed\"", e.malformed);
-  counter(out, "qmesh_mesh_packets_rejected_total", "reason=\"bad_version\"", e.badVersion);
-  counter(out, "qmesh_mesh_packets_rejected_total", "reason=\"reflected\"", e.reflected);
   out += "# TYPE qmesh_mesh_packets_opened_total counter\n";
-  counter(out, "qmesh_mesh_packets_opened_total", "", e.opened);
+  for (const auto& [channel, e] : {std::pair{"udp", sealed_->stats()}, std::pair{"tcp", sealed_->reliableStats()}}) {
+    const std::string ch = std::string("channel=\"") + channel + "\",";
+    counter(out, "qmesh_mesh_packets_rejected_total", ch + "reason=\"auth_failed\"", e.authFailed);
+    counter(out, "qmesh_mesh_packets_rejected_total", ch + "reason=\"replayed\"", e.replayed);
+    counter(out, "qmesh_mesh_packets_rejected_total", ch + "reason=\"malformed\"", e.malformed);
+    counter(out, "qmesh_mesh_packets_rejected_total", ch + "reason=\"bad_version\"", e.badVersion);
+    counter(out, "qmesh_mesh_packets_rejected_total", ch + "reason=\"reflected\"", e.reflected);
+    counter(out, "qmesh_mesh_packets_opened_total", std::string("channel=\"") + channel + "\"", e.opened);
+  }
+  out += "# TYPE qmesh_mesh_bad_signatures_total counter\n";
+  counter(out, "qmesh_mesh_bad_signatures_total", "", gossip_->stats().badSignature);
   const auto& g = gossip_->stats();
   out += "# TYPE qmesh_mesh_suspicions_raised_total counter\n";
   counter(out, "qmesh_mesh_suspicions_raised_total", "", g.suspicionsRaised);

@@ -4,12 +4,20 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 
 #include "tests/integration/mesh_fixture.h"
 #include "tests/integration/node_fixture.h"
 #include "common/mesh_keys.h"
+#include "router/membership/envelope.h"
+#include "router/membership/identity.h"
+#include "router/membership/keyring.h"
+#include "router/membership/messages.h"
 #include "tests/support/http_client.h"
 
 using namespace qmesh::test;
@@ -143,19 +151,24 @@ TEST_F(MeshTest, KilledNodeIsMarkedDeadEverywhereStopsGettingRequestsAndRejoins)
 
 TEST_F(MeshTest, NodeWithTheWrongMeshKeyCannotJoinAndItsPacketsAreCountedAsRejected) {
   ASSERT_TRUE(qmesh::writeMeshKeys(dir / "d.keys", {qmesh::generateMeshKey()}));
-  const auto before = a->mesh()->at("stats").at("envelope").at("auth_failed").get<uint64_t>();
+  // d's joins go over TCP push-pull; its probes, once it knew anyone, over UDP: count both.
+  const auto authFailed = [&] {
+    const auto s = a->mesh()->at("stats");
+    return s.at("envelope").at("auth_failed").get<uint64_t>() + s.at("envelope_reliable").at("auth_failed").get<uint64_t>();
+  };
+  const auto before = authFailed();
   MeshTestNode d(dir.path(), MeshNodeSpec{"d", "", {a->gossipAddress()}, dir / "d.keys", {}});
   d.start();
   ASSERT_TRUE(waitUntil([&] { return d.mesh().has_value(); }, seconds(30))) << d.log();
   // d keeps trying to join; a opens none of it.
   EXPECT_TRUE(waitUntil(
-      [&] { return a->mesh()->at("stats").at("envelope").at("auth_failed").get<uint64_t>() >= before + 2; },
+      [&] { return authFailed() >= before + 2; },
       seconds(10)));
   EXPECT_EQ(a->stateOf("d"), "");
   EXPECT_EQ(d.stateOf("a"), "");
   EXPECT_EQ(d.mesh()->at("members").size(), 1u);  // only itself
   auto metrics = httpGet(a->routerUrl("/metrics")).body;
-  EXPECT_NE(metrics.find("qmesh_mesh_packets_rejected_total{reason=\"auth_failed\"}"), std::string::npos);
+  EXPECT_NE(metrics.find("qmesh_mesh_packets_rejected_total{channel=\"tcp\",reason=\"auth_failed\"}"), std::string::npos);
   EXPECT_TRUE(d.stop());
 }
 
@@ -202,13 +215,87 @@ TEST_F(MeshTest, KeyRotationAcrossTheMeshLosesNoRequest) {
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
   for (auto* n : all()) ASSERT_TRUE(waitUntil([&] { return keyCount(*n) == 1; }, seconds(10)));
-  // Gossip under the new key alone keeps everyone alive, and requests keep flowing.
-  const auto openedBefore = a->mesh()->at("stats").at("envelope").at("opened").get<uint64_t>();
-  ASSERT_TRUE(waitUntil([&] { return ok > afterUse + 6; }, seconds(30)));
+  // Gossip under the new key alone keeps flowing (and opening), and so do requests.
+  const auto envelope = [&](const char* field) { return a->mesh()->at("stats").at("envelope").at(field).get<uint64_t>(); };
+  const auto openedBefore = envelope("opened"), failedBefore = envelope("auth_failed");
+  ASSERT_TRUE(waitUntil([&] { return ok > afterUse + 6 && envelope("opened") >= openedBefore + 10; }, seconds(30)));
   done = true;
   load.join();
   EXPECT_EQ(failed, 0) << firstFailure;
-  EXPECT_GT(a->mesh()->at("stats").at("envelope").at("opened").get<uint64_t>(), openedBefore);
+  EXPECT_EQ(envelope("auth_failed"), failedBefore);
   EXPECT_TRUE(waitForMeshState(all(), {"a", "b", "c"}, "alive", seconds(5)));
   std::cout << "[ mesh ] " << ok << " requests across nodes during the rotation, " << failed << " failed\n";
+}
+
+namespace {
+// One UDP datagram to 127.0.0.1:port from a fresh socket.
+void sendDatagram(uint16_t port, const std::vector<uint8_t>& bytes) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+            static_cast<ssize_t>(bytes.size()));
+  ::close(fd);
+}
+}  // namespace
+
+TEST_F(MeshTest, TamperedTruncatedAndReplayedPacketsAreDroppedAndCounted) {
+  // A packet sealed correctly under the mesh key (as a member would), sent by the test.
+  auto keys = qmesh::readMeshKeys(dir / "a.keys");
+  ASSERT_TRUE(keys);
+  qmesh::membership::Keyring keyring(keys->front());
+  auto mesh = a->mesh();
+  ASSERT_TRUE(mesh);
+  qmesh::membership::NodeId target;
+  const std::string hex = mesh->at("id");
+  for (std::size_t i = 0; i < target.bytes.size(); ++i) target.bytes[i] = std::stoi(hex.substr(2 * i, 2), nullptr, 16);
+  const auto sender = qmesh::membership::Identity::generate();
+  qmesh::membership::Envelope envelope(keyring, sender.id(), 1);
+  const auto plain = qmesh::membership::encodePacket({qmesh::membership::Ping{7, target}});
+  const auto sealed = envelope.seal(plain);
+  ASSERT_TRUE(sealed);
+  const uint16_t port = static_cast<uint16_t>(std::stoi(a->gossipAddress().substr(a->gossipAddress().rfind(':') + 1)));
+  const auto stat = [&](const char* field) { return a->mesh()->at("stats").at("envelope").at(field).get<uint64_t>(); };
+  const auto replayed0 = stat("replayed"), auth0 = stat("auth_failed"), malformed0 = stat("malformed");
+
+  sendDatagram(port, *sealed);  // genuine: opened
+  sendDatagram(port, *sealed);  // the same bytes again: a replay
+  auto body = *sealed;
+  body[qmesh::membership::Envelope::kHeaderBytes + qmesh::membership::Envelope::kNonceBytes + 1] ^= 0x01;
+  sendDatagram(port, body);  // ciphertext tampered
+  auto header = *sealed;
+  header[5] ^= 0x80;
+  sendDatagram(port, header);  // authenticated header (sender id) tampered
+  sendDatagram(port, std::vector<uint8_t>(sealed->begin(), sealed->end() - 1));  // tag cut short
+  sendDatagram(port, std::vector<uint8_t>(sealed->begin(), sealed->begin() + 20));  // shorter than a header
+
+  EXPECT_TRUE(waitUntil([&] { return stat("replayed") >= replayed0 + 1; }, seconds(5)));
+  EXPECT_TRUE(waitUntil([&] { return stat("auth_failed") >= auth0 + 3; }, seconds(5)));
+  EXPECT_TRUE(waitUntil([&] { return stat("malformed") >= malformed0 + 1; }, seconds(5)));
+  // And the mesh is none the worse for it.
+  EXPECT_TRUE(waitForMeshState(all(), {"a", "b", "c"}, "alive", seconds(5)));
+}
+
+TEST_F(MeshTest, NodeJoinsWithAnInviteTokenAndServesTheWholeMesh) {
+  auto invite = a->supervisorCommand({"invite"});
+  ASSERT_EQ(invite.exit_code, 0) << invite.output;
+  const std::string token = invite.output.substr(0, invite.output.find_first_of("\r\n"));
+  ASSERT_EQ(token.rfind("qmesh1.", 0), 0u) << invite.output;
+  // No key file and no seeds of its own: everything comes from the token.
+  MeshTestNode d(dir.path(), MeshNodeSpec{"d", "", {}, dir / "d.keys", {"--join", token}});
+  d.start();
+  std::vector<MeshTestNode*> everyone = {a.get(), b.get(), c.get(), &d};
+  ASSERT_TRUE(waitForMeshState(everyone, {"a", "b", "c", "d"}, "alive", seconds(30))) << d.log();
+  ASSERT_TRUE(waitUntil([&] { return servesAll(d, {"demo-a", "demo-b", "demo-c"}); }, seconds(30)));
+  auto r = httpPostJson(d.routerUrl("/v1/chat/completions"), chat("demo-c", 4, false));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["x-qmesh-route"].rfind("d (", 0), 0u) << r.headers["x-qmesh-route"];
+  EXPECT_NE(r.headers["x-qmesh-route"].find("> c/demo-c@"), std::string::npos);
+  EXPECT_EQ(d.log().find(token), std::string::npos) << "the token (it holds the mesh key) was logged";
+  EXPECT_TRUE(d.stop());
+  // A graceful stop is a leave, not a failure: the others see "left", never "dead".
+  EXPECT_TRUE(waitForMeshState({a.get(), b.get(), c.get()}, {"d"}, "left", seconds(10))) << a->stateOf("d");
 }
