@@ -169,13 +169,13 @@ Status NetnsHosts::setUp(int count) {
     return ip(std::move(args));
   };
   if (st = inSwitch({"link", "add", "br0", "type", "bridge"}); !st) return st;
-  if (st = inSwitch({"link", "set", "br0", "up"}); !st) return st;
+  if (st = inSwitch({"link", "set", "dev", "br0", "up"}); !st) return st;
 
-  if (st = ip({"link", "add", rootLink_, "type", "veth", "peer", "name", "up", "netns", switchNs_}); !st) return st;
+  if (st = ip({"link", "add", rootLink_, "type", "veth", "peer", "name", "uplink", "netns", switchNs_}); !st) return st;
   rootLinkCreated_ = true;
-  if (st = inSwitch({"link", "set", "up", "master", "br0", "up"}); !st) return st;
+  if (st = inSwitch({"link", "set", "dev", "uplink", "master", "br0", "up"}); !st) return st;
   if (st = ip({"addr", "add", rootAddress() + "/24", "dev", rootLink_}); !st) return st;
-  if (st = ip({"link", "set", rootLink_, "up"}); !st) return st;
+  if (st = ip({"link", "set", "dev", rootLink_, "up"}); !st) return st;
 
   for (int i = 0; i < count; ++i) {
     const std::string ns = prefix_ + "-h" + std::to_string(i + 1);
@@ -183,11 +183,11 @@ Status NetnsHosts::setUp(int count) {
     if (st = ip({"netns", "add", ns}); !st) return st;
     created_.push_back(ns);
     hosts_.push_back(ns);
-    if (st = ip({"-n", ns, "link", "set", "lo", "up"}); !st) return st;
+    if (st = ip({"-n", ns, "link", "set", "dev", "lo", "up"}); !st) return st;
     if (st = inSwitch({"link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns}); !st) return st;
-    if (st = inSwitch({"link", "set", port, "master", "br0", "up"}); !st) return st;
+    if (st = inSwitch({"link", "set", "dev", port, "master", "br0", "up"}); !st) return st;
     if (st = ip({"-n", ns, "addr", "add", address(i) + "/24", "dev", "eth0"}); !st) return st;
-    if (st = ip({"-n", ns, "link", "set", "eth0", "up"}); !st) return st;
+    if (st = ip({"-n", ns, "link", "set", "dev", "eth0", "up"}); !st) return st;
   }
   return Ok{};
 }

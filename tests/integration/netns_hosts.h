@@ -8,8 +8,8 @@
 // crashed run never collide):
 //
 //   root namespace                 qm-<pid>-sw (the switch)            qm-<pid>-h<i>
-//   qm<pid>r 10.A.B.254/24 <-veth-> up --+-- br0 --+-- h<i> <-veth-> eth0 10.A.B.<i>/24
-//                                                  +-- ...
+//   qm<pid>r 10.A.B.254/24 <-veth-> uplink --+-- br0 --+-- h<i> <-veth-> eth0 10.A.B.<i>/24
+//                                                      +-- ...
 //
 // The bridge lives in its own namespace rather than the root one so the host's firewall
 // (Docker's FORWARD DROP with br_netfilter, for one) never sees the test's traffic. The
