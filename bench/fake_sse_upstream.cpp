@@ -17,6 +17,7 @@ struct Script {
   int events = 100;
   int intervalMs = 20;
   std::size_t eventBytes = 200;
+  bool stamp = false;  // "t": steady-clock ns at send, for per-event latency (sse_load --stamps)
 };
 
 std::string chunk(const std::string& data) {
@@ -25,10 +26,15 @@ std::string chunk(const std::string& data) {
   return hex + data + "\r\n";
 }
 
-// An event shaped like llama-server's, padded to `bytes` in total.
-std::string event(std::size_t bytes, int i) {
+// An event shaped like llama-server's, padded to `bytes` in total. With `stamp`, it carries
+// the steady clock (CLOCK_MONOTONIC, shared by every process on the host) at send time.
+std::string event(std::size_t bytes, int i, bool stamp) {
   const std::string head = R"(data: {"choices":[{"index":0,"delta":{"content":")";
-  const std::string tail = R"("}}],"object":"chat.completion.chunk","n":)" + std::to_string(i) + "}\n\n";
+  const std::string t =
+      stamp ? R"(,"t":)" + std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            SteadyClock::now().time_since_epoch()).count())
+            : "";
+  const std::string tail = R"("}}],"object":"chat.completion.chunk","n":)" + std::to_string(i) + t + "}\n\n";
   const std::size_t pad = bytes > head.size() + tail.size() ? bytes - head.size() - tail.size() : 1;
   return chunk(head + std::string(pad, 'x') + tail);
 }
@@ -47,7 +53,7 @@ net::awaitable<void> serve(tcp::socket sock, Script s) {
     net::steady_timer t(sock.get_executor());
     auto next = SteadyClock::now();
     for (int i = 0; i < s.events && !ec; ++i) {
-      const std::string e = event(s.eventBytes, i);
+      const std::string e = event(s.eventBytes, i, s.stamp);
       co_await net::async_write(sock, net::buffer(e), awaitEc(ec));
       // A fixed schedule (not sleep-after-write), so a slow reader does not slow the rate.
       next += std::chrono::milliseconds(s.intervalMs);
@@ -80,6 +86,7 @@ int main(int argc, char** argv) {
   app.add_option("--events", s.events, "events per stream");
   app.add_option("--interval-ms", s.intervalMs, "milliseconds between events");
   app.add_option("--event-bytes", s.eventBytes, "bytes per event");
+  app.add_flag("--stamp", s.stamp, "put the send time (steady clock, ns) in each event as \"t\"");
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGPIPE, SIG_IGN);
   net::io_context io(1);
