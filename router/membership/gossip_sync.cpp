@@ -6,6 +6,11 @@
 #include "router/membership/gossip.h"
 
 namespace qmesh::membership {
+namespace {
+
+constexpr std::size_t kReliableFramingMargin = 1024;
+
+}  // namespace
 
 void Gossip::gossipRound() {
   if (queue_.empty()) return;
@@ -43,9 +48,14 @@ void Gossip::sendState(const Address& to, bool wantReply) {
     // One message, however many members: the receiver merges a consistent snapshot, and
     // a 1,000-member state is one TCP exchange instead of ~250 datagrams to lose.
     for (const auto& [id, m] : table_.all()) encodeMessage(SyncState{m}, packet);
-    ++stats_.pushPulls;
-    transport_.sendReliable(to, packet);
-    return;
+    // kMaxReliable holds ~7,000 maximal records; past that (less a margin for a sealing
+    // decorator's framing) the datagram path below still gets the state across.
+    if (packet.size() <= kMaxReliable - kReliableFramingMargin) {
+      ++stats_.pushPulls;
+      transport_.sendReliable(to, packet);
+      return;
+    }
+    packet = encodeMessage(SyncRequest{wantReply});
   }
   const std::size_t max = transport_.maxPayload();
   std::vector<uint8_t> record;

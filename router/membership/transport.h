@@ -1,7 +1,8 @@
 // The only way the membership protocol touches the network. Production wraps a UDP socket;
 // tests and the simulator use InMemoryNetwork; SealedTransport decorates either with the
-// AEAD envelope. Kept to datagrams on purpose: SWIM's timing assumptions (a lost ping is a
-// lost ping) only hold on an unreliable, unordered channel.
+// AEAD envelope. Probes and gossip stay on datagrams on purpose: SWIM's timing assumptions
+// (a lost ping is a lost ping) only hold on an unreliable, unordered channel. Only the bulk
+// full-state sync (push-pull) uses the optional reliable channel below.
 #pragma once
 
 #include <cstddef>

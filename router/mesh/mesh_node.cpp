@@ -250,7 +250,10 @@ void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
   if (m.id == identity_.id()) return;
   const std::string key = peerKey(m.id);
   std::string models;
-  if (m.state == MemberState::kAlive) {
+  if (m.state == MemberState::kAlive || m.state == MemberState::kSuspect) {
+    // A suspect keeps its models known (clients get 503 and retry, not 404) but none of its
+    // workers is routable until it refutes; dead or left, it is gone.
+    const bool suspect = m.state == MemberState::kSuspect;
     auto meta = decodeNodeMeta(m.meta);
     if (!meta) {
       spdlog::warn("mesh: node {} ({}) sent unreadable worker info: {}", m.name, m.id.shortHex(), meta.error().message);
@@ -260,7 +263,7 @@ void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
       for (const auto& wm : meta->workers) {
         WorkerInfo w;
         w.model = wm.model;
-        w.state = wm.state;
+        w.state = suspect ? WorkerState::Unknown : wm.state;
         w.slots = std::max<int64_t>(1, wm.slots);
         w.embeddings = wm.embeddings;
         w.remote = true;
