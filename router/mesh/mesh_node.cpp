@@ -80,7 +80,6 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
     return StartError{failure == membership::UdpTransport::OpenFailure::kAddressInUse ? 4 : 2,
                       "mesh.gossip: " + udp.error().message};
   udp_ = udp->get();
-  const std::string advertisedHost = hostOf(udp_->localAddress());
 
   // Forwarded requests are handed to our own HTTP listener: loopback unless it listens on
   // one specific address.
@@ -115,8 +114,8 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
   self.id = identity_.id();
   self.name = st_.config.node_name.substr(0, membership::kMaxNameBytes);
   self.address = sealed_->localAddress();
-  self.meta = buildMeta();
-  publishedMeta_ = self.meta;
+  published_ = buildMeta();
+  self.meta = encodeMeta(published_);
   gossip_ = std::make_unique<membership::Gossip>(membership::GossipConfig::lan(), self, *claims_, *sealed_, clock_,
                                                  random_);
   gossip_->setListener([this](const Member& m, MemberState prev, bool isNew) { onMember(m, prev, isNew); });
@@ -125,7 +124,6 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
     sealed_->forgetPeer(last.id);
     spdlog::info("mesh: forgot node {} ({}), {} long gone", last.name, last.id.shortHex(), membership::toString(last.state));
   });
-  (void)advertisedHost;
   gossip_->join(cfg.seeds);
   armTimer();
   spdlog::info("mesh: node {} gossiping on {} (udp+tcp), data plane on {}, {} seed(s), {} key(s)",
@@ -146,7 +144,7 @@ bool MeshNode::acceptPeer(const membership::NodeId& id) const {
   return m && (m->state == MemberState::kAlive || m->state == MemberState::kSuspect);
 }
 
-std::vector<uint8_t> MeshNode::buildMeta() {
+NodeMeta MeshNode::buildMeta() const {
   NodeMeta meta;
   meta.version = QMESH_VERSION;
   meta.dataAddress = dataAddress();
@@ -165,6 +163,10 @@ std::vector<uint8_t> MeshNode::buildMeta() {
     wm.embeddings = w->info.embeddings;
     meta.workers.push_back(std::move(wm));
   }
+  return meta;
+}
+
+std::vector<uint8_t> MeshNode::encodeMeta(const NodeMeta& meta) {
   std::size_t dropped = 0;
   auto bytes = encodeNodeMeta(meta, membership::kMaxMetaBytes, &dropped);
   if (dropped) spdlog::warn("mesh: {} worker(s) do not fit in the gossip record and are not announced", dropped);
@@ -177,24 +179,23 @@ void MeshNode::localChanged() {
 }
 
 void MeshNode::publish(bool force) {
-  std::vector<uint8_t> meta = buildMeta();
-  if (meta == publishedMeta_) {
+  // Runs on every slot grant and release: compare structs, encode only what is published.
+  NodeMeta meta = buildMeta();
+  if (meta == published_) {
     publishPending_ = false;
     return;
   }
-  const auto before = decodeNodeMeta(publishedMeta_);
-  const auto after = decodeNodeMeta(meta);
-  const bool structural = !before || !after || !sameStructure(*before, *after);
+  const bool structural = !sameStructure(published_, meta);
   const TimePoint now = clock_.now();
   if (!force && !structural && now - lastPublish_ < kLoadPublishInterval) {
     publishPending_ = true;  // the timer publishes it when the interval is over
     return;
   }
-  if (auto st = gossip_->updateMeta(meta); !st) {
+  if (auto st = gossip_->updateMeta(encodeMeta(meta)); !st) {
     spdlog::warn("mesh: cannot publish this node's workers: {}", st.error().message);
     return;
   }
-  publishedMeta_ = std::move(meta);
+  published_ = std::move(meta);
   lastPublish_ = now;
   publishPending_ = false;
 }

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "router/membership/identity.h"
+#include "router/mesh/node_meta.h"
 #include "router/mesh/system_load.h"
 #include "router/net.h"
 #include "router/router_config.h"
@@ -73,7 +74,8 @@ class MeshNode {
   void armTimer();
   void onTimer();
   void publish(bool force);
-  std::vector<uint8_t> buildMeta();
+  NodeMeta buildMeta() const;
+  static std::vector<uint8_t> encodeMeta(const NodeMeta& meta);
   void onMember(const membership::Member& m, membership::MemberState previous, bool isNew);
   bool acceptPeer(const membership::NodeId& id) const;
 
@@ -92,7 +94,7 @@ class MeshNode {
   std::unique_ptr<membership::Gossip> gossip_;
   std::unique_ptr<dataplane::DataPlaneListener> dataPlane_;
   net::steady_timer timer_;
-  std::vector<uint8_t> publishedMeta_;
+  NodeMeta published_;  // what our gossip record last said
   TimePoint lastPublish_{};
   TimePoint lastLoadSample_{};
   bool publishPending_ = false;

@@ -195,7 +195,7 @@ net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, 
     rc.api_keys = &noKeys;
     rc.models.clear();
     for (const auto& w : state_->directory.all())
-      if (!w->info.remote && (rc.models.empty() || rc.models.back() != w->info.model)) rc.models.push_back(w->info.model);
+      if (!w->info.remote) rc.models.push_back(w->info.model);
     std::sort(rc.models.begin(), rc.models.end());
     rc.models.erase(std::unique(rc.models.begin(), rc.models.end()), rc.models.end());
   }

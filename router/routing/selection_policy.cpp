@@ -7,10 +7,10 @@
 namespace qmesh::router {
 
 uint64_t stableHash(std::string_view text) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64-bit offset basis
   for (unsigned char c : text) {
     h ^= c;
-    h *= 1099511628211ull;
+    h *= 0x100000001b3ull;  // FNV-1a 64-bit prime
   }
   return h;
 }
@@ -61,7 +61,8 @@ std::optional<Choice> chooseWorker(const std::vector<Load>& candidates, uint64_t
   }
   if (pool.empty()) pool = std::move(overloaded);
   if (pool.empty()) return std::nullopt;
-  if (affinityKey != 0)
+  // With one candidate there is nothing to keep a prefix away from; say why it was chosen plainly.
+  if (affinityKey != 0 && pool.size() > 1)
     if (auto c = byAffinity(candidates, pool, affinityKey, params.affinityBound)) return c;
 
   std::optional<std::size_t> best;

@@ -36,9 +36,9 @@ struct WorkerInfo {
 
   // Mesh: a worker on another node, reached through that node's router (host/port unused).
   bool remote = false;
-  std::string node;               // that node's name
-  membership::NodeId peer;        // its identity: the data-plane handshake must prove it
-  std::string dataAddress;        // "host:port" of its router's data-plane listener
+  std::string node{};             // that node's name
+  membership::NodeId peer{};      // its identity: the data-plane handshake must prove it
+  std::string dataAddress{};      // "host:port" of its router's data-plane listener
   int64_t inFlight = 0;           // its load as last gossiped
   int64_t queued = 0;
   int health = 100;               // QMesh's score, see node_meta.h

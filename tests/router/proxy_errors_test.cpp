@@ -41,9 +41,13 @@ TEST(ProxyErrors, RefusedConnectionIsRetriedOnAnotherWorker) {
   FakeUpstream good(plain(200));
   const uint16_t dead = freeLoopbackPort();
   RouterHarness r(RouterHarness::config({at(dead), at(good.port())}));
+  // Prefix affinity sends one prompt to one worker every time, so vary the prompt until one
+  // lands on the refusing worker first (each has an even chance; 64 misses are 2^-64 likely).
   bool sawRetry = false;
-  for (int i = 0; i < 6; ++i) {
-    auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  for (int i = 0; i < 64 && !sawRetry; ++i) {
+    const std::string chat =
+        R"({"model":"m","messages":[{"role":"user","content":"hi )" + std::to_string(i) + R"("}]})";
+    auto res = httpPostJson(r.url("/v1/chat/completions"), chat);
     ASSERT_EQ(res.status, 200) << res.body;
     sawRetry |= res.headers["x-qmesh-route"].find("retry after connect") != std::string::npos;
     EXPECT_NE(res.headers["x-qmesh-route"].find(std::to_string(good.port())), std::string::npos);
