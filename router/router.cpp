@@ -104,6 +104,7 @@ void Router::shutdown() {
   // Leave the mesh first: peers stop sending us new requests while ours drain.
   if (mesh_) mesh_->stop(nullptr);
   state_->draining = true;
+  state_->meshChannels.clear();  // idle: their peers' sessions end now, not at our exit
   state_->onAllSessionsClosed = [this] {
     grace_.cancel();
     if (mesh_) mesh_->closeDataPlane();

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include "router/dataplane/channel_pool.h"
 #include "router/metrics.h"
 #include "router/net.h"
 #include "router/router_config.h"
@@ -25,7 +26,11 @@ struct RouterState {
   explicit RouterState(RouterConfig cfg)
       : config(std::move(cfg)),
         admission(std::make_shared<Admission>(directory, random, static_cast<std::size_t>(config.queue_depth),
-                                              config.queue_timeout)) {}
+                                              config.queue_timeout)),
+        // Idle well under the peer's keep-alive timeout (its header_timeout; ours is the best
+        // guess), so a peer seldom closes a channel as we reuse it.
+        meshChannels(dataplane::ChannelPoolOptions{
+            8, std::min<std::chrono::milliseconds>(std::chrono::seconds(4), config.header_timeout / 2)}) {}
 
   RouterConfig config;
   WorkerDirectory directory;
@@ -43,6 +48,7 @@ struct RouterState {
   // connection is a mesh hop (authenticated by the data-plane handshake, never forwarded on).
   MeshNode* mesh = nullptr;
   std::map<uint16_t, std::string> meshBridges;  // bridge's local port -> peer node name
+  dataplane::ChannelPool meshChannels;          // idle channels to other routers, for reuse
 
   // Graceful stop: no new requests on kept-alive connections; onIdle fires when the last
   // session ends.

@@ -1,7 +1,10 @@
 #include "router/dataplane/secure_channel.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 
 namespace qmesh::dataplane {
 namespace detail {
@@ -253,6 +256,17 @@ net::awaitable<error_code> SecureChannel::sendFinal() {
 void SecureChannel::cancel() {
   error_code ignored;
   if (core_) core_->socket.cancel(ignored);
+}
+
+bool SecureChannel::quiescent() const {
+  if (!core_ || !core_->established || !core_->socket.is_open()) return false;
+  const Core& c = *core_;
+  if (c.readError || c.writeError || c.sawEof || c.framer.finalSent()) return false;
+  if (c.plainAvailable() != 0 || c.cipherIn.size() != 0) return false;
+  // const_cast: native_handle() is non-const in Asio, and MSG_PEEK changes nothing.
+  char b;
+  const ssize_t n = ::recv(const_cast<tcp::socket&>(c.socket).native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 void SecureChannel::close() {

@@ -210,6 +210,11 @@ class SecureChannel {
   // Drops the connection at once; the peer reads `truncated` (or a reset).
   void close();
   bool isOpen() const { return core_ && core_->socket.is_open(); }
+  // Established, open, nothing buffered or waiting on the socket, no error and no FINAL
+  // either way: a channel at rest between two exchanges, safe to start another on. A peer
+  // that closed it (FINAL, FIN or reset) makes the socket readable, so this sees that too.
+  // Call it with no read or write in flight.
+  bool quiescent() const;
   bool established() const { return core_ && core_->established; }
   // The authenticated peer, once a handshake succeeded.
   const NodeId& peer() const { return core_->peer; }

@@ -251,6 +251,8 @@ void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
   if (m.id == identity_.id()) return;
   const std::string key = peerKey(m.id);
   std::string models;
+  // Over a silent partition a pooled channel would hang where a fresh connect times out.
+  if (m.state != MemberState::kAlive) st_.meshChannels.dropPeer(m.id);
   if (m.state == MemberState::kAlive || m.state == MemberState::kSuspect) {
     // A suspect keeps its models known (clients get 503 and retry, not 404) but none of its
     // workers is routable until it refutes; dead or left, it is gone.

@@ -59,12 +59,25 @@ json transportJson(const membership::UdpTransportCounters& c) {
           {"dropped_oversize_in", c.droppedOversizeIn}, {"dropped_queue_full", c.droppedQueueFull}};
 }
 
-json dataPlaneJson(const dataplane::DataPlaneCounters& c) {
+json dataPlaneJson(const dataplane::DataPlaneCounters& c, const dataplane::ChannelPool& pool) {
   uint64_t failures = c.handshakeIoErrors;
   for (uint64_t n : c.handshakeFailuresByReason) failures += n;
-  return {{"accepted", c.accepted},           {"handshake_failures", failures},
-          {"bridged", c.bridged},             {"active_bridges", c.activeBridges},
-          {"bytes_from_peers", c.bytesFromPeers}, {"bytes_to_peers", c.bytesToPeers}};
+  const auto& p = pool.counters();
+  return {{"accepted", c.accepted},
+          {"handshake_failures", failures},
+          {"bridged", c.bridged},
+          {"active_bridges", c.activeBridges},
+          {"bytes_from_peers", c.bytesFromPeers},
+          {"bytes_to_peers", c.bytesToPeers},
+          // Outgoing channels kept for reuse (ChannelPool).
+          {"pool",
+           {{"idle", pool.idle()},
+            {"reused", p.reused},
+            {"returned", p.returned},
+            {"stale", p.stale},
+            {"expired", p.expired},
+            {"overflow", p.overflow},
+            {"dropped", p.dropped}}}};
 }
 
 void counter(std::string& out, const char* name, const std::string& labels, uint64_t v) {
@@ -109,7 +122,7 @@ json MeshNode::statusJson() const {
                 {"envelope", envelopeJson(sealed_->stats())},
                 {"envelope_reliable", envelopeJson(sealed_->reliableStats())},
                 {"transport", transportJson(udp_->counters())},
-                {"data_plane", dataPlaneJson(dataPlane_->counters())}}}};
+                {"data_plane", dataPlaneJson(dataPlane_->counters(), st_.meshChannels)}}}};
 }
 
 void MeshNode::renderMetrics(std::string& out) const {
@@ -138,6 +151,12 @@ void MeshNode::renderMetrics(std::string& out) const {
   counter(out, "qmesh_mesh_suspicions_raised_total", "", g.suspicionsRaised);
   out += "# TYPE qmesh_mesh_refutations_total counter\n";
   counter(out, "qmesh_mesh_refutations_total", "", g.refutations);
+  out += "# HELP qmesh_mesh_data_channels_accepted_total Encrypted channels other routers opened to this one.\n";
+  out += "# TYPE qmesh_mesh_data_channels_accepted_total counter\n";
+  counter(out, "qmesh_mesh_data_channels_accepted_total", "", dataPlane_->counters().accepted);
+  out += "# HELP qmesh_mesh_data_channels_reused_total Requests sent on a pooled channel instead of a new one.\n";
+  out += "# TYPE qmesh_mesh_data_channels_reused_total counter\n";
+  counter(out, "qmesh_mesh_data_channels_reused_total", "", st_.meshChannels.counters().reused);
 }
 
 }  // namespace qmesh::router

@@ -83,13 +83,16 @@ http::request<http::span_body<const char>> Forwarder::upstreamRequest(const Work
   if (const auto accept = req_[http::field::accept]; !accept.empty()) r.set(http::field::accept, accept);
   r.set("x-request-id", ctx_.id);
   r.body() = beast::span<const char>(req_.body().data(), req_.body().size());
-  r.keep_alive(false);
+  // Local workers get a connection per request (llama-server frees a slot when its client
+  // leaves); a mesh channel is kept for the next request to that node (ChannelPool).
+  r.keep_alive(w.info.remote);
   r.prepare_payload();
   return r;
 }
 
 net::awaitable<bool> Forwarder::attempts(Lease lease) {
   std::string retryNote;
+  bool freshChannel = false;  // the pooled channel just failed: connect a new one
   for (int attempt = 0;; ++attempt) {
     Worker& w = *lease.worker();
     const bool remote = w.info.remote;
@@ -99,9 +102,16 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
                         : st_.config.node_name + "/" + w.id + " (" + lease.reason() + retryNote + ")";
     up_.emplace(session_.stream().get_executor());
     error_code ec;
-    if (remote && st_.mesh)
-      ec = co_await up_->connectMesh(w.info.dataAddress, w.info.peer, st_.mesh->identity(), st_.config.connect_timeout);
-    else if (remote)
+    bool reused = false;
+    if (remote && st_.mesh) {
+      if (auto pooled = freshChannel ? nullptr : st_.meshChannels.take(w.info.peer, SteadyClock::now())) {
+        up_->adoptMesh(std::move(pooled));
+        reused = true;
+      } else {
+        ec = co_await up_->connectMesh(w.info.dataAddress, w.info.peer, st_.mesh->identity(),
+                                       st_.config.connect_timeout);
+      }
+    } else if (remote)
       ec = net::error::not_connected;
     else
       ec = co_await up_->connect(w.info.host, w.info.port, st_.config.connect_timeout);
@@ -115,6 +125,15 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
       ctx_.status = 499;
       co_return false;
     }
+    if (ec && reused) {
+      // The peer closed the idle channel as we reused it (its keep-alive timeout, a
+      // restart): not the worker's failure. Same worker, new channel, same attempt.
+      spdlog::debug("req={} pooled channel to {} was closed ({}): reconnecting", ctx_.id, w.info.node, ec.message());
+      freshChannel = true;
+      --attempt;
+      continue;
+    }
+    freshChannel = false;
     const int status = ec ? 0 : up_->header().result_int();
     if (!ec && remote) {
       const auto next = up_->header()["x-qmesh-route"];
@@ -156,6 +175,7 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
   }
   ++lease.worker()->served;
   const bool keep = co_await relay(*up_);
+  if (!st_.draining && !clientGone()) st_.meshChannels.put(up_->releaseMesh(), SteadyClock::now());
   up_.reset();
   co_return keep;
 }

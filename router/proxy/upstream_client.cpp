@@ -80,6 +80,11 @@ net::awaitable<std::pair<error_code, std::size_t>> UpstreamClient::readSome(char
   co_return std::make_pair(ec, n);
 }
 
+std::unique_ptr<dataplane::SecureChannel> UpstreamClient::releaseMesh() {
+  if (!secure_ || !parser_.is_done() || !parser_.keep_alive() || buffer_.size() != 0) return nullptr;
+  return std::move(secure_);
+}
+
 void UpstreamClient::cancelRead() {
   error_code ignored;
   if (secure_) secure_->cancel();

@@ -32,6 +32,11 @@ class UpstreamClient {
   // that proves it is `peer`; everything after is sealed (see dataplane/secure_channel.h).
   net::awaitable<error_code> connectMesh(const std::string& address, const membership::NodeId& peer,
                                          const membership::Identity& self, std::chrono::milliseconds timeout);
+  // A pooled channel from an earlier exchange with the same peer (see ChannelPool).
+  void adoptMesh(std::unique_ptr<dataplane::SecureChannel> channel) { secure_ = std::move(channel); }
+  // The mesh channel, if the response was read to its end, the peer keeps the connection
+  // alive and nothing more arrived: fit for the next request. Null otherwise.
+  std::unique_ptr<dataplane::SecureChannel> releaseMesh();
   net::awaitable<error_code> send(http::request<http::span_body<const char>>& req);
   net::awaitable<error_code> readHeader();
   const http::response_header<>& header() const { return parser_.get().base(); }

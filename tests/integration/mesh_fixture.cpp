@@ -24,7 +24,7 @@ MeshTestNode::MeshTestNode(const std::filesystem::path& root, MeshNodeSpec spec)
     << "\n  control: 127.0.0.1:" << controlPort_ << "\n  log_level: debug\n";
   y << "supervisor:\n" << fastSupervisorSettings();
   y << "models:" << (spec_.model.empty() ? " []\n" : "\n" + demoModelEntry(spec_.model, 2));
-  y << "router:\n  listen: 127.0.0.1:" << routerPort_ << "\n";
+  y << "router:\n  listen: 127.0.0.1:" << routerPort_ << "\n" << spec_.routerYaml;
   y << "mesh:\n  gossip: 127.0.0.1:" << gossipPort_ << "\n  data: 127.0.0.1:" << dataPort_
     << "\n  key_file: " << spec_.keyFile.string() << "\n  seeds: [";
   for (std::size_t i = 0; i < spec_.seeds.size(); ++i) y << (i ? ", " : "") << spec_.seeds[i];

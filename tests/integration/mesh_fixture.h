@@ -20,6 +20,7 @@ struct MeshNodeSpec {
   std::vector<std::string> seeds;         // gossip HOST:PORT of other nodes
   std::filesystem::path keyFile;          // shared by the nodes of one mesh
   std::vector<std::string> startArgs;     // extra `qmesh-supervisor start` arguments (--join)
+  std::string routerYaml{};               // extra lines for its `router:` section
 };
 
 class MeshTestNode {

@@ -62,7 +62,10 @@ class MeshTest : public ::testing::Test {
     ASSERT_TRUE(waitUntil([&] { return a->mesh().has_value(); }, seconds(60))) << a->log();
     for (const char* n : {"b.keys", "c.keys"})
       std::filesystem::copy_file(dir / "a.keys", dir / n, std::filesystem::copy_options::overwrite_existing);
-    b = std::make_unique<MeshTestNode>(dir.path(), MeshNodeSpec{"b", "demo-b", {a->gossipAddress()}, dir / "b.keys", {}});
+    // b closes idle keep-alive connections after 1 s, well before a's pool gives up on an
+    // idle channel (4 s): the mesh tests also see a peer close pooled channels.
+    b = std::make_unique<MeshTestNode>(
+        dir.path(), MeshNodeSpec{"b", "demo-b", {a->gossipAddress()}, dir / "b.keys", {}, "  header_timeout: 1s\n"});
     c = std::make_unique<MeshTestNode>(dir.path(), MeshNodeSpec{"c", "demo-c", {a->gossipAddress()}, dir / "c.keys", {}});
     b->start();
     c->start();
@@ -106,6 +109,28 @@ TEST_F(MeshTest, StreamsAnotherNodesModelThroughBothRouters) {
   ASSERT_EQ(plain.status, 200) << plain.body;
   EXPECT_EQ(json::parse(plain.body)["object"], "chat.completion");
   EXPECT_NE(plain.headers["x-qmesh-route"].find("> a/demo-a@"), std::string::npos);
+}
+
+TEST_F(MeshTest, RequestsToANodeShareOneEncryptedChannelUntilThePeerClosesIt) {
+  auto dataPlane = [](const MeshTestNode& n) { return (*n.mesh())["stats"]["data_plane"]; };
+  const auto acceptedBefore = dataPlane(*b)["accepted"].get<uint64_t>();
+  for (int i = 0; i < 3; ++i) {
+    auto res = httpPostJson(a->routerUrl("/v1/chat/completions"), chat("demo-b", 4, i == 1));
+    ASSERT_EQ(res.status, 200) << res.body;
+    EXPECT_NE(res.headers["x-qmesh-route"].find("> b/demo-b@"), std::string::npos);
+  }
+  // One handshake for three requests, streamed or not: the channel went back to a's pool.
+  EXPECT_EQ(dataPlane(*b)["accepted"].get<uint64_t>() - acceptedBefore, 1u) << dataPlane(*b).dump();
+  EXPECT_EQ(dataPlane(*a)["pool"]["reused"].get<uint64_t>(), 2u) << dataPlane(*a).dump();
+
+  // b ends the idle connection after its 1 s header timeout; a's pool sees it and closes
+  // its end, so b's bridge goes too (not after its 5 s linger).
+  ASSERT_TRUE(waitUntil([&] { return dataPlane(*b)["active_bridges"] == 0; }, seconds(4))) << dataPlane(*b).dump();
+  EXPECT_EQ(dataPlane(*a)["pool"]["stale"].get<uint64_t>(), 1u) << dataPlane(*a).dump();
+  EXPECT_EQ(dataPlane(*a)["pool"]["idle"].get<uint64_t>(), 0u);
+  // The next request opens a new channel and is served.
+  ASSERT_EQ(httpPostJson(a->routerUrl("/v1/chat/completions"), chat("demo-b", 4, false)).status, 200);
+  EXPECT_EQ(dataPlane(*b)["accepted"].get<uint64_t>() - acceptedBefore, 2u);
 }
 
 TEST_F(MeshTest, ClientDisconnectAtAFreesTheSlotOnB) {
