@@ -140,7 +140,8 @@ def start_topology(args, tmp, procs):
         ports[name] = {"listen": listen, "gossip": gossip}
         cmd = [router, "--listen", f"127.0.0.1:{listen}", "--node", f"node{name}", "--log-level", "warn",
                "--mesh-gossip", f"127.0.0.1:{gossip}", "--mesh-data", f"127.0.0.1:{data}",
-               "--mesh-key-file", key, "--mesh-identity-file", f"{tmp}/{name}.identity"]
+               "--mesh-key-file", key, "--mesh-identity-file", f"{tmp}/{name}.identity",
+               "--mesh-members-file", f"{tmp}/{name}.members"]
         if name == "B":
             cmd += ["--worker", f"m=http://127.0.0.1:{up},slots=4096", "--worker", f"m-ttfb=http://127.0.0.1:{up1},slots=4096"]
         else:  # static mode needs a worker: a dummy model on a port nobody listens on

@@ -10,6 +10,7 @@
 #include "common/logging.h"
 #include "common/mesh_setup.h"
 #include "common/node_config.h"
+#include "router/mesh/member_snapshot.h"
 #include "router/router.h"
 
 using namespace qmesh;
@@ -25,7 +26,8 @@ int usageError(const std::string& message) {
 // Static mode's mesh: the same settings the YAML's mesh: section gives.
 std::optional<std::string> staticMesh(RouterConfig& cfg, const std::string& gossip, const std::string& data,
                                       const std::vector<std::string>& seeds, const std::string& keyFile,
-                                      const std::string& identityFile, const std::string& join) {
+                                      const std::string& identityFile, const std::string& membersFile,
+                                      const std::string& join) {
   auto g = parseHostPort(gossip);
   if (!g || g->port == 0) return "--mesh-gossip: expected HOST:PORT with a port";
   cfg.mesh.enabled = true;
@@ -50,6 +52,8 @@ std::optional<std::string> staticMesh(RouterConfig& cfg, const std::string& goss
   cfg.mesh.seeds = mesh->seeds;
   cfg.mesh.key_file = keyFile;
   cfg.mesh.identity_file = identityFile;
+  cfg.mesh.members_file = membersFile.empty() ? defaultMemberSnapshotFile(identityFile)
+                                              : std::filesystem::path(membersFile);
   return std::nullopt;
 }
 
@@ -63,7 +67,7 @@ std::string hostName() {
 int main(int argc, char** argv) {
   CLI::App app{"qmesh-router: the OpenAI-compatible front of a qmesh node"};
   std::string configFile, listen, control, nodeName, logLevel = "info", join;
-  std::string meshGossip, meshData, meshKeyFile, meshIdentityFile;
+  std::string meshGossip, meshData, meshKeyFile, meshIdentityFile, meshMembersFile;
   std::vector<std::string> meshSeeds;
   std::vector<std::string> workers, apiKeys;
   bool version = false;
@@ -83,6 +87,9 @@ int main(int argc, char** argv) {
   app.add_option("--mesh-seed", meshSeeds, "static mode: a mesh member's gossip HOST:PORT, repeatable");
   app.add_option("--mesh-key-file", meshKeyFile, "static mode: mesh key file (created with a new key if absent and no seeds)");
   app.add_option("--mesh-identity-file", meshIdentityFile, "static mode: this node's identity file (created if absent)");
+  app.add_option("--mesh-members-file", meshMembersFile,
+                 "static mode: where this node remembers the members it saw alive, to rejoin them at its "
+                 "next start (default: mesh.members beside the identity file)");
   app.add_flag("--version", version, "print the version and exit");
   try {
     app.parse(argc, argv);
@@ -130,7 +137,8 @@ int main(int argc, char** argv) {
       cfg.static_workers.push_back(*w);
     }
     if (!meshGossip.empty()) {
-      if (auto err = staticMesh(cfg, meshGossip, meshData, meshSeeds, meshKeyFile, meshIdentityFile, join))
+      if (auto err = staticMesh(cfg, meshGossip, meshData, meshSeeds, meshKeyFile, meshIdentityFile,
+                                meshMembersFile, join))
         return usageError(*err);
     }
   }

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "router/mesh/member_snapshot.h"
+
 namespace qmesh::router {
 
 RouterConfig fromNodeConfig(const NodeConfig& node) {
@@ -28,6 +30,7 @@ RouterConfig fromNodeConfig(const NodeConfig& node) {
   c.mesh.seeds = m.seeds;
   c.mesh.key_file = m.key_file;
   c.mesh.identity_file = m.identity_file;
+  c.mesh.members_file = defaultMemberSnapshotFile(m.identity_file);
   return c;
 }
 

@@ -31,6 +31,9 @@ struct MeshSettings {
   std::vector<std::string> seeds;
   std::filesystem::path key_file;          // re-read on SIGHUP: install/use/remove keys
   std::filesystem::path identity_file;     // the node's Ed25519 identity (created if absent)
+  // Members last seen alive, rejoined at start (router/mesh/member_snapshot.h). Default:
+  // mesh.members beside identity_file.
+  std::filesystem::path members_file;
   std::vector<std::array<uint8_t, 32>> keys;  // primary first; filled at start from key_file/join
 };
 

@@ -106,6 +106,10 @@ void Gossip::tick() {
     syncRound();
     nextSync_ = now + syncIntervalScaled();
   }
+  if (!recentDead_.empty() && now >= nextDeadRetry_) {
+    retryRecentDead();
+    nextDeadRetry_ = now + config_.deadRetryInterval;
+  }
   if (!seeds_.empty() && now >= nextJoin_) {
     if (table_.liveCount() <= 1 && !table_.leaving())
       for (const Address& seed : seeds_) sendState(seed, true);
@@ -121,6 +125,7 @@ TimePoint Gossip::nextWakeup() const {
   // An idle queue needs no gossip round; when a claim arrives the owner asks again.
   if (!queue_.empty()) t = std::min(t, nextGossip_);
   if (config_.syncInterval > Duration::zero()) t = std::min(t, nextSync_);
+  if (!recentDead_.empty()) t = std::min(t, nextDeadRetry_);
   if (!seeds_.empty() && table_.liveCount() <= 1) t = std::min(t, nextJoin_);
   for (const auto& [id, s] : suspicions_) t = std::min(t, s.deadline());
   if (const auto reap = nextReap()) t = std::min(t, *reap);
@@ -294,6 +299,7 @@ void Gossip::send(const Address& to, std::vector<uint8_t> packet, bool piggyback
 void Gossip::notify(const NodeId& id, MemberState previous, bool isNew) {
   const Member& m = *table_.find(id);
   updateGraveyard(m);
+  updateRecentDead(m);
   if (listener_) listener_(m, previous, isNew);
 }
 

@@ -12,6 +12,7 @@
 //   gossip to `gossipFanout` members, each a bounded number of times; a periodic full-state
 //   sync (and the join) repairs what gossip missed: one push-pull message each way over the
 //   transport's reliable channel where it has one, else a burst of datagrams.
+//   dead ──every deadRetryInterval for deadRetryWindow──▶ push-pull to it (a quick restart)
 //   dead/left ──deadRetention──▶ forgotten (reap listener told)
 //
 // A member's claims about itself (alive records, leave) are signed with its identity and
@@ -116,6 +117,8 @@ class Gossip {
   std::vector<NodeId> randomLiveOthers(std::size_t k, const NodeId* exclude);
   void gossipRound();
   void syncRound();
+  void retryRecentDead();
+  void updateRecentDead(const Member& m);
   void sendState(const Address& to, bool wantReply);
   void expireSuspicions();
   void reapDead();
@@ -149,13 +152,14 @@ class Gossip {
   BroadcastQueue queue_;
   std::map<NodeId, Suspicion> suspicions_;
   std::map<NodeId, TimePoint> graveyard_;  // dead/left members: when to forget them
+  std::map<NodeId, TimePoint> recentDead_;  // just declared dead: retried until then
   std::map<uint32_t, Relay> relays_;
   std::optional<Probe> probe_;
   std::vector<NodeId> probeOrder_;
   std::size_t probeIndex_ = 0;
   uint32_t nextSeq_ = 1;
   std::vector<Address> seeds_;
-  TimePoint nextProbe_, nextGossip_, nextSync_, nextJoin_;
+  TimePoint nextProbe_, nextGossip_, nextSync_, nextJoin_, nextDeadRetry_;
   GossipStats stats_;
   Listener listener_;
   ReapListener reapListener_;

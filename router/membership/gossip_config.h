@@ -48,6 +48,14 @@ struct GossipConfig {
   Duration syncInterval = 30s;
   // While we know nobody, resend the join to the seeds this often.
   Duration joinRetryInterval = 1s;
+  // For deadRetryWindow after a member is declared dead, one such member is also sent a
+  // push-pull every deadRetryInterval (on top of the sync's one dead member per
+  // syncInterval): a node that crashed and came straight back, even with fresh state and
+  // no seeds that are up, is found in seconds instead of up to a sync interval. Costs at
+  // most window / interval attempts per death per node (a refused TCP connect while it is
+  // still down). Zero window disables.
+  Duration deadRetryInterval = 3s;
+  Duration deadRetryWindow = 60s;
   // How long a dead or left member stays in the table before it is forgotten (and the
   // owner told, so the router drops its workers for good). While kept, its record outranks
   // stale alive gossip about it, and the periodic sync keeps reaching out to it, which is
@@ -72,6 +80,9 @@ struct GossipConfig {
       return makeError("suspicion alpha and beta must be >= 1");
     if (syncInterval < Duration::zero() || joinRetryInterval <= Duration::zero())
       return makeError("sync interval must be >= 0 (0 disables) and join retry positive");
+    if (deadRetryWindow < Duration::zero() ||
+        (deadRetryWindow > Duration::zero() && deadRetryInterval <= Duration::zero()))
+      return makeError("dead retry window must be >= 0 (0 disables), and its interval positive");
     if (deadRetention < Duration::zero() ||
         (deadRetention > Duration::zero() && deadRetention < 10 * probeInterval))
       return makeError("dead member retention must be 0 (keep forever) or at least 10 probe "
@@ -97,6 +108,7 @@ struct GossipConfig {
     c.gossipFanout = 3;
     c.syncInterval = 30s;
     c.deadRetention = 30s;  // GossipToTheDeadTime
+    c.deadRetryWindow = Duration::zero();  // memberlist has no such retry
     return c;
   }
 };

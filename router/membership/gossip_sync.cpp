@@ -41,6 +41,32 @@ void Gossip::syncRound() {
   if (!lost.empty()) sendState(*lost[random_.below(lost.size())], true);
 }
 
+// A crashed member often comes straight back (a supervisor restart, kill -9 and start): its
+// old address is where to find it, and waiting for syncRound's one dead member per 30 s
+// would leave it alone that long if it restarted with no seeds that are up.
+void Gossip::updateRecentDead(const Member& m) {
+  if (m.state != MemberState::kDead || config_.deadRetryWindow == Duration::zero()) {
+    recentDead_.erase(m.id);
+    return;
+  }
+  const TimePoint now = clock_.now();
+  // The first retry one interval after the verdict: at the verdict it is surely still down.
+  if (recentDead_.empty()) nextDeadRetry_ = now + config_.deadRetryInterval;
+  recentDead_[m.id] = now + config_.deadRetryWindow;
+}
+
+void Gossip::retryRecentDead() {
+  const TimePoint now = clock_.now();
+  std::erase_if(recentDead_, [&](const auto& kv) {
+    const Member* m = table_.find(kv.first);
+    return kv.second <= now || !m || m->state != MemberState::kDead;
+  });
+  if (recentDead_.empty() || table_.leaving()) return;
+  // One per round, like the sync: a mass failure costs one attempt per interval, not N.
+  auto it = std::next(recentDead_.begin(), static_cast<std::ptrdiff_t>(random_.below(recentDead_.size())));
+  sendState(table_.find(it->first)->address, true);
+}
+
 void Gossip::sendState(const Address& to, bool wantReply) {
   signSelf();  // our record goes out whole: it must carry its current proof
   std::vector<uint8_t> packet = encodeMessage(SyncRequest{wantReply});
@@ -104,6 +130,7 @@ void Gossip::reapDead() {
       Member last = *m;
       if (table_.remove(it->first)) reaped.push_back(std::move(last));
     }
+    recentDead_.erase(it->first);
     it = graveyard_.erase(it);
   }
   // Told after the table is consistent, so a listener may look at members() freely.

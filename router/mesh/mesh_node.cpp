@@ -12,6 +12,7 @@
 #include "router/membership/keyring.h"
 #include "router/membership/sealed_transport.h"
 #include "router/membership/udp_transport.h"
+#include "router/mesh/member_snapshot.h"
 #include "router/mesh/node_meta.h"
 #include "router/router.h"
 #include "router/router_state.h"
@@ -124,10 +125,16 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
     sealed_->forgetPeer(last.id);
     spdlog::info("mesh: forgot node {} ({}), {} long gone", last.name, last.id.shortHex(), membership::toString(last.state));
   });
-  gossip_->join(cfg.seeds);
+  // Serf's snapshot rejoin: the members alive when we last ran are tried like seeds, so a
+  // node with no seeds (or only dead ones) finds the mesh again after a restart.
+  snapshot_ = std::make_unique<MemberSnapshot>(cfg.members_file, clock_);
+  const std::vector<std::string> remembered = snapshot_->load();
+  gossip_->join(joinAddresses(cfg.seeds, remembered, gossipAddress()));
   armTimer();
-  spdlog::info("mesh: node {} gossiping on {} (udp+tcp), data plane on {}, {} seed(s), {} key(s)",
-               identity_.id().shortHex(), gossipAddress(), dataAddress(), cfg.seeds.size(), cfg.keys.size());
+  spdlog::info("mesh: node {} gossiping on {} (udp+tcp), data plane on {}, {} seed(s), {} remembered member(s) "
+               "from {}, {} key(s)",
+               identity_.id().shortHex(), gossipAddress(), dataAddress(), cfg.seeds.size(), remembered.size(),
+               cfg.members_file.string(), cfg.keys.size());
   return std::nullopt;
 }
 
@@ -227,6 +234,7 @@ void MeshNode::onTimer() {
       publish(false);
     }
     if (publishPending_ && now - lastPublish_ >= kLoadPublishInterval) publish(true);
+    snapshot_->poll([this] { return liveMemberAddresses(); });
   }
   armTimer();
 }
@@ -237,6 +245,8 @@ void MeshNode::stop(std::function<void()> done) {
     return;
   }
   stopping_ = true;
+  // What we saw last is what the next start should rejoin: a graceful restart rejoins too.
+  snapshot_->flush([this] { return liveMemberAddresses(); });
   onStopped_ = std::move(done);
   stopDeadline_ = clock_.now() + kLeaveDeadline;
   gossip_->leave();
@@ -247,8 +257,19 @@ void MeshNode::closeDataPlane() {
   if (dataPlane_) dataPlane_->stop();
 }
 
+// Suspects too: most turn out fine, and leaving them out would rewrite the file on every
+// false suspicion and its refutation.
+std::vector<std::string> MeshNode::liveMemberAddresses() const {
+  std::vector<std::string> out;
+  for (const auto& [id, m] : gossip_->members().all())
+    if (id != identity_.id() && (m.state == MemberState::kAlive || m.state == MemberState::kSuspect))
+      out.push_back(m.address);
+  return out;
+}
+
 void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
   if (m.id == identity_.id()) return;
+  if (snapshot_) snapshot_->changed();  // cheap; the file is compared and written at most once a second
   const std::string key = peerKey(m.id);
   std::string models;
   // Over a silent partition a pooled channel would hang where a fresh connect times out.

@@ -5,6 +5,7 @@
 //   local workers + load ──(node_meta, signed, rate-limited)──▶ gossip ──▶ other routers
 //   other routers' gossip ──▶ listener ──▶ WorkerDirectory remote entries ──▶ admission
 //   suspect / dead / left ──▶ the node's workers removed at once (no new requests)
+//   membership changes ──▶ the member snapshot (member_snapshot.h), rejoined at the next start
 //
 // Single-threaded: everything runs on the router's io_context.
 #pragma once
@@ -40,6 +41,7 @@ class DataPlaneListener;
 
 namespace qmesh::router {
 
+class MemberSnapshot;
 struct RouterState;
 struct StartError;
 
@@ -50,7 +52,8 @@ class MeshNode {
   MeshNode(const MeshNode&) = delete;
   MeshNode& operator=(const MeshNode&) = delete;
 
-  // Binds gossip and data plane (address in use: exit 4), joins the seeds. `routerPort` is
+  // Binds gossip and data plane (address in use: exit 4), joins the seeds and the members of
+  // the snapshot file (mesh.members beside the identity file). `routerPort` is
   // the router's own HTTP port, where the data plane hands forwarded requests over.
   std::optional<StartError> start(uint16_t routerPort);
   // Graceful leave: announces it, keeps gossiping until it has spread (or a deadline), then
@@ -78,6 +81,7 @@ class MeshNode {
   static std::vector<uint8_t> encodeMeta(const NodeMeta& meta);
   void onMember(const membership::Member& m, membership::MemberState previous, bool isNew);
   bool acceptPeer(const membership::NodeId& id) const;
+  std::vector<std::string> liveMemberAddresses() const;
 
   net::io_context& io_;
   RouterState& st_;
@@ -93,6 +97,7 @@ class MeshNode {
   std::unique_ptr<membership::SealedTransport> gossipTransport_;
   std::unique_ptr<membership::Gossip> gossip_;
   std::unique_ptr<dataplane::DataPlaneListener> dataPlane_;
+  std::unique_ptr<MemberSnapshot> snapshot_;
   net::steady_timer timer_;
   NodeMeta published_;  // what our gossip record last said
   TimePoint lastPublish_{};

@@ -20,7 +20,7 @@ MeshTestNode::MeshTestNode(const std::filesystem::path& root, MeshNodeSpec spec)
   gossipPort_ = freeLoopbackPort();
   dataPort_ = freeLoopbackPort();
   std::ostringstream y;
-  y << "node:\n  name: " << spec_.name << "\n  data_dir: " << (dir_ / "data").string()
+  y << "node:\n  name: " << spec_.name << "\n  data_dir: " << dataDir().string()
     << "\n  control: 127.0.0.1:" << controlPort_ << "\n  log_level: debug\n";
   y << "supervisor:\n" << fastSupervisorSettings();
   y << "models:" << (spec_.model.empty() ? " []\n" : "\n" + demoModelEntry(spec_.model, 2));

@@ -37,6 +37,8 @@ class MeshTestNode {
   std::string gossipAddress() const { return "127.0.0.1:" + std::to_string(gossipPort_); }
   std::string routerUrl(const std::string& path = "") const;
   const std::filesystem::path& config() const { return config_; }
+  // node.data_dir: kept across stop/kill and start, as a real node's state dir is.
+  std::filesystem::path dataDir() const { return dir_ / "data"; }
   const std::string& name() const { return spec_.name; }
   std::string log() const { return proc_ ? proc_->output() : ""; }
 

@@ -71,7 +71,8 @@ class MeshNetnsTest : public ::testing::Test {
                                      "--mesh-gossip", host + ":" + kGossipPort,
                                      "--mesh-data", host + ":" + kDataPort,
                                      "--mesh-key-file", (dir / "mesh.keys").string(),
-                                     "--mesh-identity-file", (dir / (name + ".identity")).string()};
+                                     "--mesh-identity-file", (dir / (name + ".identity")).string(),
+                                     "--mesh-members-file", (dir / (name + ".members")).string()};
     if (i > 0) argv.insert(argv.end(), {"--mesh-seed", hosts->address(0) + ":" + kGossipPort});
     routers.push_back(std::make_unique<TestProcess>(hosts->wrap(i, argv), dir / (name + ".log")));
   }
@@ -211,8 +212,9 @@ TEST_F(MeshNetnsTest, PartitionedHostIsDeclaredDeadOnBothSidesAndRejoinsWhenTheP
 
 // n1 is the seed and has no seeds itself; n2 and n3 still see each other, so nobody is
 // alone and nobody resends a join. Nobody probes a dead member either: the two sides find
-// each other only through the periodic push-pull (syncInterval, 30 s with a random phase
-// per node), which also reaches out to one dead member and to one seed not seen alive.
+// each other only through the sync's push-pull to dead members (one every 3 s in the first
+// minute after a verdict, deadRetryInterval; after that one per syncInterval, 30 s with a
+// random phase per node, which also reaches out to one seed not seen alive).
 TEST_F(MeshNetnsTest, PartitionedSeedNodeIsDeclaredDeadAndTheMeshHealsThroughThePeriodicSync) {
   partitionAndHeal(0, seconds(45));
 }

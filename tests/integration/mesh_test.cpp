@@ -1,6 +1,7 @@
 // Three real nodes on one machine (supervisor + router + llama-server each, models demo-a,
 // demo-b, demo-c) joined into one mesh: cross-node streaming, cancellation across nodes,
-// failure detection and rejoin, a wrong-key node, and key rotation under load.
+// failure detection and rejoin (a seedless node too, through its member snapshot), a
+// wrong-key node, and key rotation under load.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "tests/integration/mesh_fixture.h"
@@ -177,6 +179,31 @@ TEST_F(MeshTest, KilledNodeIsMarkedDeadEverywhereStopsGettingRequestsAndRejoins)
   ASSERT_TRUE(waitUntil([&] { return servesAll(*a, {"demo-b"}); }, seconds(60)));
   auto back = httpPostJson(a->routerUrl("/v1/chat/completions"), chat("demo-b", 4, false));
   EXPECT_EQ(back.status, 200) << back.body;
+}
+
+TEST_F(MeshTest, RestartedNodeWithoutSeedsIsFoundAgainByTheOthers) {
+  // a created the mesh and has no seeds: what it rejoins is the member snapshot it keeps in
+  // its data dir (the others' addresses as it last saw them alive).
+  const auto snapshot = a->dataDir() / "mesh.members";
+  ASSERT_TRUE(waitUntil([&] {
+    std::ifstream in(snapshot);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return text.find(b->gossipAddress() + "\n") != std::string::npos &&
+           text.find(c->gossipAddress() + "\n") != std::string::npos;
+  }, seconds(5))) << "no snapshot at " << snapshot << ":\n" << a->log();
+  a->killAll();
+  ASSERT_TRUE(waitForMeshState({b.get(), c.get()}, {"a"}, "dead", seconds(20))) << b->log();
+  a->start();  // same config, same data dir
+  const auto restarted = steady_clock::now();
+  ASSERT_TRUE(waitForMeshState(all(), {"a", "b", "c"}, "alive", seconds(5))) << a->log();
+  const double aliveAfter = duration<double>(steady_clock::now() - restarted).count();
+  EXPECT_NE(a->log().find("0 seed(s), 2 remembered member(s)"), std::string::npos) << a->log();
+  const auto left = duration_cast<milliseconds>(restarted + seconds(5) - steady_clock::now());
+  ASSERT_TRUE(waitUntil([&] { return servesAll(*b, {"demo-a"}); }, std::max(left, milliseconds(0)))) << b->log();
+  auto r = httpPostJson(b->routerUrl("/v1/chat/completions"), chat("demo-a", 4, false));
+  EXPECT_EQ(r.status, 200) << r.body;
+  std::cout << "[ mesh ] a restarted without seeds: alive everywhere after " << aliveAfter << " s, demo-a served by b after "
+            << duration<double>(steady_clock::now() - restarted).count() << " s\n";
 }
 
 TEST_F(MeshTest, NodeWithTheWrongMeshKeyCannotJoinAndItsPacketsAreCountedAsRejected) {

@@ -136,7 +136,8 @@ TEST(GossipSim, PartitionedNodeIsDeclaredDeadAndRejoinsAfterTheHeal) {
   c.network().partition({rest, {c.address(9)}});
   EXPECT_TRUE(timeUntil(c, [&] { return c.allSee(9, MemberState::kDead); }, 5s));
   c.network().heal();
-  // Found again by the periodic sync, which also reaches out to dead members.
+  // Found again by the push-pull that reaches out to dead members: every 3 s in the first
+  // minute after the verdict, then one per periodic sync round.
   EXPECT_TRUE(timeUntil(c, [&] { return c.converged(); }, 2 * GossipConfig::lan().syncInterval, 100ms));
 }
 

@@ -1,5 +1,6 @@
 // The full-state sync over the transport's reliable channel: a join or a healed partition
-// converges through one push-pull exchange instead of a burst of datagrams, and sealed
+// converges through one push-pull exchange instead of a burst of datagrams, a member that
+// restarts right after being declared dead is reached within seconds, and sealed
 // push-pull messages that are tampered with or replayed are dropped and counted.
 #include <gtest/gtest.h>
 
@@ -75,7 +76,9 @@ TEST(PushPull, HealedPartitionReconvergesThroughPushPull) {
   for (std::size_t i = 0; i < 10; ++i) (i < 5 ? left : right).push_back(c.address(i));
   c.network().partition({left, right});
   ASSERT_TRUE(c.runUntil([&] { return c.countSeeing(0, MemberState::kDead) == 5; }, 10s, 50ms));
-  c.scheduler().runFor(5s);  // both sides have written the other off
+  // Both sides have written the other off, and the quick retries of the first minute after
+  // a verdict are over.
+  c.scheduler().runFor(GossipConfig::lan().deadRetryWindow + 5s);
   const uint64_t pushPullsBefore = mesh.pushPulls();
   const uint64_t deliveredBefore = c.network().stats().reliableDelivered;
   c.network().heal();
@@ -85,6 +88,48 @@ TEST(PushPull, HealedPartitionReconvergesThroughPushPull) {
   EXPECT_GT(mesh.pushPulls(), pushPullsBefore);
   EXPECT_GT(c.network().stats().reliableDelivered, deliveredBefore);
   for (std::size_t i = 0; i < c.size(); ++i) EXPECT_EQ(c.node(i).stats().syncDatagrams, 0u) << i;
+}
+
+TEST(PushPull, DeadMemberThatRestartsWithoutSeedsIsFoundWithinSecondsNotASyncInterval) {
+  SealedCluster mesh(5, 55);
+  SimCluster& c = *mesh.cluster;
+  c.joinAll();
+  ASSERT_TRUE(c.runUntil([&] { return c.converged(); }, 5s));
+  // Node 0 created the mesh: it has no seeds. It crashes and comes straight back with
+  // nothing to join (its own address as the seed, which join() drops).
+  c.kill(0);
+  ASSERT_TRUE(c.runUntil([&] { return c.allSee(0, MemberState::kDead); }, 10s, 10ms));
+  c.restart(0, 0);
+  ASSERT_EQ(c.node(0).members().liveCount(), 1u);
+  // The others reach out to it within one retry interval (plus the push-pull's way back),
+  // long before the regular sync's next round could be counted on.
+  const auto interval = GossipConfig::lan().deadRetryInterval;
+  EXPECT_TRUE(c.runUntil([&] { return c.converged(); }, interval + 500ms, 10ms));
+  EXPECT_EQ(c.node(0).members().liveCount(), 5u);
+}
+
+TEST(PushPull, RetriesToADeadMemberStopAfterTheWindow) {
+  SealedCluster mesh(5, 56);
+  SimCluster& c = *mesh.cluster;
+  c.joinAll();
+  ASSERT_TRUE(c.runUntil([&] { return c.converged(); }, 5s));
+  const Address gone = c.address(4);
+  std::size_t toGone = 0;
+  c.network().setReliableTap([&](const Address&, const Address& to, std::span<const uint8_t>) { toGone += to == gone; });
+  c.kill(4);
+  ASSERT_TRUE(c.runUntil([&] { return c.allSee(4, MemberState::kDead); }, 10s, 10ms));
+  const GossipConfig cfg = GossipConfig::lan();
+  toGone = 0;
+  c.scheduler().runFor(cfg.deadRetryWindow);
+  // Four survivors, one attempt per interval each (the window's last may fall either side
+  // of its end), plus at most two regular sync rounds each.
+  const auto perNode = static_cast<std::size_t>(cfg.deadRetryWindow / cfg.deadRetryInterval);
+  EXPECT_GE(toGone, 4 * (perNode - 1));
+  EXPECT_LE(toGone, 4 * (perNode + 2));
+  toGone = 0;
+  c.scheduler().runFor(2 * cfg.syncInterval);
+  EXPECT_LE(toGone, 4u * 3u) << "after the window only the regular sync (one dead member per round) remains";
+  c.network().setReliableTap(nullptr);
 }
 
 TEST(PushPull, TamperedOrReplayedPushPullIsDroppedAndCounted) {

@@ -39,3 +39,15 @@ TEST(RouterConfig, TakesTheRouterSectionAndControlAddressFromTheNodeYaml) {
   EXPECT_EQ(c.queue_depth, 3);
   EXPECT_EQ(c.queue_timeout, std::chrono::milliseconds(2000));
 }
+
+TEST(RouterConfig, KeepsTheMemberSnapshotBesideTheIdentityFile) {
+  auto node = qmesh::parseNodeConfig(
+      "node: {name: n1, data_dir: /var/lib/q}\nmesh: {gossip: 127.0.0.1:7946}\n", "/tmp/n.yaml");
+  ASSERT_TRUE(node) << node.error().message;
+  EXPECT_EQ(fromNodeConfig(*node).mesh.members_file, std::filesystem::path("/var/lib/q/mesh.members"));
+  auto moved = qmesh::parseNodeConfig(
+      "node: {name: n1, data_dir: /var/lib/q}\nmesh: {gossip: 127.0.0.1:7946, identity_file: /etc/q/node.id}\n",
+      "/tmp/n.yaml");
+  ASSERT_TRUE(moved) << moved.error().message;
+  EXPECT_EQ(fromNodeConfig(*moved).mesh.members_file, std::filesystem::path("/etc/q/mesh.members"));
+}
