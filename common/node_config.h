@@ -104,6 +104,10 @@ struct MeshSection {
   bool enabled() const { return gossip.port != 0; }
 };
 
+// mesh.data's default: the gossip host, gossip port + 1, so one firewall rule range covers
+// both. None for gossip port 65535.
+std::optional<HostPort> defaultMeshDataAddress(const HostPort& gossip);
+
 struct NodeConfig {
   std::filesystem::path file;       // absolute path of the YAML it came from
   NodeSection node;

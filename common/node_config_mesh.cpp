@@ -32,14 +32,14 @@ void checkAdvertise(YamlReader& r, const YAML::Node& n, const HostPort& a) {
            "needs a port: the one other nodes reach mesh.gossip on (usually mesh.gossip's port)");
 }
 
-// Data listener default: next to gossip, so one firewall rule range covers both.
 void defaultOrCheckData(YamlReader& r, const YAML::Node& n, MeshSection& m, bool dataGiven) {
   if (!dataGiven) {
-    if (m.gossip.port == 65535)
+    const auto d = defaultMeshDataAddress(m.gossip);
+    if (!d)
       return r.fail(n["gossip"], "mesh.gossip",
                     "port 65535 leaves no room for mesh.data's default (the gossip port + 1): "
                     "set mesh.data, or choose a lower gossip port");
-    m.data = HostPort{m.gossip.host, static_cast<uint16_t>(m.gossip.port + 1)};
+    m.data = *d;
     return;
   }
   if (m.data.port == m.gossip.port)
@@ -116,3 +116,12 @@ void checkMeshPorts(YamlReader& r, const YAML::Node& root, const NodeConfig& c) 
 }
 
 }  // namespace qmesh::config_detail
+
+namespace qmesh {
+
+std::optional<HostPort> defaultMeshDataAddress(const HostPort& gossip) {
+  if (gossip.port == 65535) return std::nullopt;
+  return HostPort{gossip.host, static_cast<uint16_t>(gossip.port + 1)};
+}
+
+}  // namespace qmesh

@@ -32,11 +32,16 @@ std::optional<std::string> staticMesh(RouterConfig& cfg, const std::string& goss
   if (!g || g->port == 0) return "--mesh-gossip: expected HOST:PORT with a port";
   cfg.mesh.enabled = true;
   cfg.mesh.gossip = *g;
-  cfg.mesh.data = HostPort{g->host, static_cast<uint16_t>(g->port + 1)};
   if (!data.empty()) {
     auto d = parseHostPort(data);
     if (!d) return "--mesh-data: " + d.error().message;
+    if (d->port == g->port) return "--mesh-data: its port is --mesh-gossip's (which takes TCP too): choose another";
     cfg.mesh.data = *d;
+  } else if (auto d = defaultMeshDataAddress(*g)) {
+    cfg.mesh.data = *d;
+  } else {
+    return "--mesh-gossip: port 65535 leaves no room for the data plane's default (the gossip port + 1): "
+           "set --mesh-data";
   }
   if (keyFile.empty() || identityFile.empty()) return "--mesh-gossip needs --mesh-key-file and --mesh-identity-file";
   NodeConfig node;

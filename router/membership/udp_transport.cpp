@@ -1,34 +1,16 @@
 #include "router/membership/udp_transport.h"
 
+#include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 
-#include <arpa/inet.h>
-
-#include <array>
-#include <deque>
-#include <unordered_map>
-#include <vector>
+#include "router/membership/udp_transport_internal.h"
 
 namespace qmesh::membership {
 
-namespace net = router::net;
-using router::error_code;
-using tcp = net::ip::tcp;
-using udp = net::ip::udp;
-using std::chrono::steady_clock;
-
 namespace {
 
-// Larger than any UDP payload (65,507 bytes), so an oversize datagram is seen whole and
-// counted rather than silently truncated to something that might parse.
-constexpr std::size_t kReceiveBuffer = 64 * 1024;
-// The u16 length allows more, but no "host:port" is this long; a bigger one is garbage.
-constexpr std::size_t kMaxAddressBytes = 255;
-// A frame's data is read this much at a time, so a peer that announces 8 MiB and sends
-// nothing costs us nothing: memory grows with what actually arrived.
-constexpr std::size_t kReadChunk = 256 * 1024;
 // Resolved host names and recent failures; cleared when full (addresses come from gossip).
 constexpr std::size_t kMaxCachedAddresses = 4096;
 // A name that did not resolve is not retried before this: every lookup blocks the loop.
@@ -37,26 +19,6 @@ constexpr auto kResolveRetry = std::chrono::seconds(30);
 constexpr int kPortPickAttempts = 16;
 // EMFILE and friends: keep accepting, but without spinning.
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(50);
-
-void putBigEndian(std::vector<uint8_t>& out, uint32_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
-}
-
-uint32_t getBigEndian(const uint8_t* p, int bytes) {
-  uint32_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
-  return v;
-}
-
-std::vector<uint8_t> buildFrame(const Address& from, std::span<const uint8_t> data) {
-  std::vector<uint8_t> frame;
-  frame.reserve(2 + from.size() + 4 + data.size());
-  putBigEndian(frame, static_cast<uint32_t>(from.size()), 2);
-  frame.insert(frame.end(), from.begin(), from.end());
-  putBigEndian(frame, static_cast<uint32_t>(data.size()), 4);
-  frame.insert(frame.end(), data.begin(), data.end());
-  return frame;
-}
 
 // A dual-stack IPv6 socket reports IPv4 peers as ::ffff:a.b.c.d; peers know them as a.b.c.d.
 Address addressOf(const net::ip::address& a, uint16_t port) {
@@ -86,191 +48,6 @@ Address advertisedAddress(const net::ip::address& bound, uint16_t port,
 }
 
 }  // namespace
-
-// ---- shared state ---------------------------------------------------------------------
-
-struct UdpTransport::Core : std::enable_shared_from_this<Core> {
-  Core(net::io_context& io, const Options& options)
-      : io(io), options(options), socket(io), acceptor(io), acceptRetry(io), rx(kReceiveBuffer) {}
-
-  error_code bindBoth(const net::ip::address& addr, uint16_t wanted, const char** which);
-  void closeSockets();
-  void close();
-  std::optional<udp::endpoint> endpointFor(const Address& to);
-  std::optional<udp::endpoint> resolve(const Address& to);
-  void sendNext();
-  void receiveNext();
-  void onReceive(const error_code& ec, std::size_t n);
-  void acceptNext();
-  void onAccept(const error_code& ec, tcp::socket s);
-  void deliver(const Address& from, std::span<const uint8_t> data);
-  void forget(Connection* c, bool inbound) { (inbound ? inbound_ : outbound_).erase(c); }
-
-  net::io_context& io;
-  Options options;
-  udp::socket socket;
-  tcp::acceptor acceptor;
-  net::steady_timer acceptRetry;
-  Address local;
-  uint16_t port = 0;
-  bool v6 = false;  // the sockets' family
-  ReceiveHandler handler;
-  UdpTransportCounters counters;
-  bool closed = false;
-
-  std::vector<uint8_t> rx;
-  udp::endpoint rxFrom;
-  struct Outgoing {
-    udp::endpoint to;
-    std::vector<uint8_t> data;
-  };
-  std::deque<Outgoing> queue;  // the front one is in flight while `sending`
-  bool sending = false;
-
-  std::unordered_map<Address, udp::endpoint> resolved;
-  std::unordered_map<Address, steady_clock::time_point> unresolvable;  // retry after
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> inbound_, outbound_;
-};
-
-// ---- one TCP connection carrying one reliable frame -------------------------------------
-
-// Owned by its pending completions (shared_from_this); registered with the Core only so
-// that close() can abort it. Every path ends in done(), which unregisters it.
-class UdpTransport::Connection : public std::enable_shared_from_this<Connection> {
- public:
-  Connection(const std::shared_ptr<Core>& core, tcp::socket socket, bool inbound)
-      : core_(core), socket_(std::move(socket)), deadline_(core->io), inbound_(inbound) {}
-  ~Connection() {
-    if (auto core = core_.lock()) core->forget(this, inbound_);
-  }
-
-  static void startOutbound(const std::shared_ptr<Core>& core, const tcp::endpoint& to,
-                            std::vector<uint8_t> frame, std::size_t dataBytes) {
-    auto c = std::make_shared<Connection>(core, tcp::socket(core->io), false);
-    core->outbound_.emplace(c.get(), c);
-    c->buf_ = std::move(frame);
-    c->expected_ = dataBytes;
-    c->arm(core->options.reliableSendTimeout);
-    c->socket_.async_connect(to, [c](const error_code& ec) { c->onConnect(ec); });
-  }
-
-  static void startInbound(const std::shared_ptr<Core>& core, tcp::socket socket) {
-    auto c = std::make_shared<Connection>(core, std::move(socket), true);
-    core->inbound_.emplace(c.get(), c);
-    c->arm(core->options.reliableReadTimeout);
-    net::async_read(c->socket_, net::buffer(c->head_),
-                    [c](const error_code& ec, std::size_t) { c->onAddressLength(ec); });
-  }
-
-  void abort() {
-    deadline_.cancel();
-    error_code ignored;
-    socket_.close(ignored);
-  }
-
- private:
-  // The deadline closes the socket, which fails whichever operation is pending.
-  void arm(std::chrono::milliseconds timeout) {
-    deadline_.expires_after(timeout);
-    deadline_.async_wait([self = shared_from_this()](const error_code& ec) {
-      if (!ec) self->abort();
-    });
-  }
-
-  // The Core, unless the transport was closed or destroyed: then the completion is ignored.
-  std::shared_ptr<Core> live() {
-    auto core = core_.lock();
-    return core && !core->closed ? core : nullptr;
-  }
-
-  void done(Core& core) {
-    abort();
-    core.forget(this, inbound_);
-  }
-
-  void onConnect(const error_code& ec) {
-    auto core = live();
-    if (!core) return;
-    if (ec) return fail(*core);
-    net::async_write(socket_, net::buffer(buf_),
-                     [self = shared_from_this()](const error_code& e, std::size_t) { self->onWritten(e); });
-  }
-
-  void onWritten(const error_code& ec) {
-    auto core = live();
-    if (!core) return;
-    if (ec) return fail(*core);
-    ++core->counters.reliableSent;
-    core->counters.reliableBytesSent += expected_;
-    // The kernel still owns the unsent tail; close() lets it drain and then sends FIN
-    // (the peer never writes to us, so there is nothing unread that would turn it into RST).
-    error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    done(*core);
-  }
-
-  void fail(Core& core) {
-    ++core.counters.reliableFailed;
-    done(core);
-  }
-
-  void drop(Core& core) {
-    ++core.counters.reliableDropped;
-    done(core);
-  }
-
-  void onAddressLength(const error_code& ec) {
-    auto core = live();
-    if (!core) return;
-    const std::size_t n = getBigEndian(head_.data(), 2);
-    if (ec || n == 0 || n > kMaxAddressBytes) return drop(*core);
-    buf_.resize(n + 4);
-    net::async_read(socket_, net::buffer(buf_),
-                    [self = shared_from_this()](const error_code& e, std::size_t) { self->onAddress(e); });
-  }
-
-  void onAddress(const error_code& ec) {
-    auto core = live();
-    if (!core) return;
-    if (ec) return drop(*core);
-    const std::size_t n = buf_.size() - 4;
-    from_.assign(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(n));
-    expected_ = getBigEndian(buf_.data() + n, 4);
-    if (expected_ > kMaxReliable || !parseHostPort(from_)) return drop(*core);
-    buf_.clear();
-    readData(*core);
-  }
-
-  void readData(Core& core) {
-    if (buf_.size() == expected_) return deliver(core);
-    const std::size_t got = buf_.size();
-    const std::size_t want = std::min(kReadChunk, expected_ - got);
-    buf_.resize(got + want);
-    net::async_read(socket_, net::buffer(buf_.data() + got, want),
-                    [self = shared_from_this()](const error_code& ec, std::size_t) {
-                      auto core = self->live();
-                      if (!core) return;
-                      if (ec) return self->drop(*core);
-                      self->readData(*core);
-                    });
-  }
-
-  void deliver(Core& core) {
-    ++core.counters.reliableReceived;
-    core.counters.reliableBytesReceived += buf_.size();
-    done(core);
-    core.deliver(from_, buf_);
-  }
-
-  std::weak_ptr<Core> core_;
-  tcp::socket socket_;
-  net::steady_timer deadline_;
-  const bool inbound_;
-  std::array<uint8_t, 2> head_{};
-  std::vector<uint8_t> buf_;  // outbound: the whole frame; inbound: address, then data
-  std::size_t expected_ = 0;  // data bytes of the frame
-  Address from_;
-};
 
 // ---- Core -----------------------------------------------------------------------------
 
@@ -464,7 +241,7 @@ Result<std::unique_ptr<UdpTransport>> UdpTransport::open(net::io_context& io, co
                 "gossip address " + shown + " cannot be bound: '" + bind.host +
                     "' is not a numeric IP address (use 0.0.0.0 for every interface, or one of "
                     "this machine's addresses)");
-  if (advertise && (advertise->host.empty() || advertise->str().size() > kMaxAddressBytes ||
+  if (advertise && (advertise->host.empty() || advertise->str().size() > udp_detail::kMaxAddressBytes ||
                     advertise->host == "0.0.0.0" || advertise->host == "::"))
     return fail(OpenFailure::kBadAddress, "advertised gossip address " + advertise->str() +
                                               " is not an address peers can reach: give this "
@@ -540,7 +317,7 @@ void UdpTransport::sendReliable(const Address& to, std::span<const uint8_t> data
     ++c.counters.reliableFailed;
     return;
   }
-  Connection::startOutbound(core_, tcp::endpoint(ep->address(), ep->port()), buildFrame(c.local, data),
+  Connection::startOutbound(core_, tcp::endpoint(ep->address(), ep->port()), udp_detail::buildFrame(c.local, data),
                             data.size());
 }
 

@@ -14,12 +14,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::Contains;
-
-MeshKeyBytes keyOf(uint8_t fill) {
-  MeshKeyBytes k;
-  k.fill(fill);
-  return k;
-}
+using test::keyOf;
 
 std::string readText(const fs::path& p) {
   std::ifstream in(p);

@@ -161,12 +161,15 @@ TEST_F(MeshTest, KilledNodeIsMarkedDeadEverywhereStopsGettingRequestsAndRejoins)
   // evidence), and soon no survivor lists the model any more.
   auto res = httpPostJson(a->routerUrl("/v1/chat/completions"), chat("demo-b", 4, false), {}, seconds(5));
   EXPECT_TRUE(res.status == 503 || res.status == 404) << res.status << " " << res.body;
-  ASSERT_TRUE(waitUntil([&] { return !servesAll(*a, {"demo-b"}) && !servesAll(*c, {"demo-b"}); }, seconds(10)));
+  // Suspect is enough for a router to stop choosing b's workers (c never tried b, so it
+  // learns only from gossip); dead drops b's models from the list too.
+  ASSERT_TRUE(waitUntil([&] { return a->stateOf("b") != "alive" && c->stateOf("b") != "alive"; }, seconds(10)));
   const double unroutableAfter = duration<double>(steady_clock::now() - killed).count();
+  ASSERT_TRUE(waitUntil([&] { return !servesAll(*a, {"demo-b"}) && !servesAll(*c, {"demo-b"}); }, seconds(10)));
   ASSERT_TRUE(waitForMeshState({a.get(), c.get()}, {"b"}, "dead", seconds(20))) << a->log();
   const double deadAfter = duration<double>(steady_clock::now() - killed).count();
-  std::cout << "[ mesh ] after kill -9 of b: no router offers demo-b after " << unroutableAfter
-            << " s; b marked dead by a and c after " << deadAfter << " s\n";
+  std::cout << "[ mesh ] after kill -9 of b: suspect or dead (unroutable) at every survivor after "
+            << unroutableAfter << " s; b marked dead by a and c after " << deadAfter << " s\n";
   for (auto* n : {a.get(), c.get()}) {
     auto r = httpPostJson(n->routerUrl("/v1/chat/completions"), chat("demo-b", 4, false));
     EXPECT_EQ(r.status, 404) << n->name() << ": " << r.body;
