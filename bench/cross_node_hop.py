@@ -22,27 +22,12 @@ written by hand below its end marker are kept)."""
 import argparse, base64, json, os, re, resource, shlex, shutil, socket, subprocess, sys, tempfile, time
 import urllib.request
 
+from bench_procs import free_port, stop_processes
+
 TICK = os.sysconf("SC_CLK_TCK")
 HEADING = "## Cross-node hop (A → B → worker)"
 PATHS = ("direct", "B→w", "A→B→w")
 END_MARK = "<!-- end of the part bench/cross_node_hop.py writes; notes below are kept -->"
-
-
-def free_port(udp_too=False):
-    while True:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        s.close()
-        if not udp_too:
-            return p
-        try:  # gossip listens on UDP and TCP on the same port
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            u.bind(("127.0.0.1", p))
-            u.close()
-            return p
-        except OSError:
-            continue
 
 
 def cpu_seconds(pid):
@@ -402,13 +387,7 @@ def main():
                 print(f"--- router {name} log (tail) ---\n" + "".join(open(log).readlines()[-20:]), file=sys.stderr)
         raise
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
         shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
         with open(args.json, "w") as f:

@@ -9,15 +9,9 @@ the added time vs direct, events/s seen by the load tool, and CPU seconds per 1,
 streamed events of the proxy process(es) (from /proc/PID/stat utime+stime)."""
 import argparse, json, os, shutil, socket, subprocess, sys, tempfile, time
 
+from bench_procs import free_port, stop_processes
+
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def cpu_seconds(pids):
@@ -124,13 +118,7 @@ def main():
                 print(json.dumps(r), flush=True)
         write_report(args, results)
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_processes(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
