@@ -1,15 +1,14 @@
 #include "common/mesh_keys.h"
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "common/atomic_file.h"
 
 namespace qmesh {
 
@@ -53,39 +52,6 @@ std::string render(const MeshKeyFile& file) {
   for (const auto& k : file.keys) out << encodeMeshKey(k) << "\n";
   for (const auto& fp : file.applied_invites) out << kAppliedPrefix << fp << "\n";
   return out.str();
-}
-
-Status writeAll(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return makeError(std::strerror(errno));
-    done += static_cast<std::size_t>(n);
-  }
-  return Ok{};
-}
-
-// Temp file in the same directory, fsync, rename over, fsync the directory: a reader sees
-// the old file or the new one, and a crash leaves one of them on disk.
-Status replaceFileAtomically(const fs::path& path, const std::string& data) {
-  const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return makeError("cannot create " + tmp.string() + ": " + std::strerror(errno));
-  Status s = ::fchmod(fd, 0600) == 0 ? writeAll(fd, data) : makeError(std::strerror(errno));
-  if (s && ::fsync(fd) != 0) s = makeError(std::strerror(errno));
-  ::close(fd);
-  if (s && ::rename(tmp.c_str(), path.c_str()) != 0) s = makeError(std::strerror(errno));
-  if (!s) {
-    ::unlink(tmp.c_str());
-    return makeError("cannot write " + path.string() + ": " + s.error().message);
-  }
-  const fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Ok{};
 }
 
 }  // namespace
@@ -180,7 +146,7 @@ Status writeMeshKeyFile(const fs::path& path, const MeshKeyFile& file) {
     if (ec) return makeError("cannot create " + dir.string() + " for the mesh key file: " + ec.message());
     fs::permissions(dir, fs::perms::owner_all, ec);
   }
-  return replaceFileAtomically(path, render(file));
+  return replaceFileAtomically(path, render(file), Durability::kSynced);
 }
 
 Result<std::vector<MeshKeyBytes>> readMeshKeys(const fs::path& path) {

@@ -1,8 +1,6 @@
 #include "router/mesh/member_snapshot.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -10,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/atomic_file.h"
 #include "common/node_config.h"
 
 namespace qmesh::router {
@@ -69,23 +68,7 @@ Result<std::vector<std::string>> readMemberSnapshot(const fs::path& file) {
 Status writeMemberSnapshot(const fs::path& file, const std::vector<std::string>& addresses) {
   // No fsync: this runs on the router's event loop, and the file is only a hint. After a
   // power cut it may be empty or old, which costs a seedless rejoin, never correctness.
-  // The pid keeps two routers pointed at one file from writing through each other's temp.
-  const fs::path tmp = file.string() + ".tmp." + std::to_string(::getpid());
-  const std::string data = render(addresses);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return makeError("cannot create " + tmp.string() + ": " + std::strerror(errno));
-  std::string failure;
-  for (std::size_t done = 0; done < data.size() && failure.empty();) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) failure = std::strerror(errno);
-    else done += static_cast<std::size_t>(n);
-  }
-  if (::close(fd) != 0 && failure.empty()) failure = std::strerror(errno);
-  if (failure.empty() && ::rename(tmp.c_str(), file.c_str()) != 0) failure = std::strerror(errno);
-  if (failure.empty()) return Ok{};
-  ::unlink(tmp.c_str());
-  return makeError("cannot write " + file.string() + ": " + failure);
+  return replaceFileAtomically(file, render(addresses), Durability::kUnsynced);
 }
 
 fs::path defaultMemberSnapshotFile(const fs::path& identityFile) {
