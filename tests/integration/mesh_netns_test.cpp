@@ -161,6 +161,19 @@ class MeshNetnsTest : public ::testing::Test {
 // dead, ends the partition and waits for everyone to see everyone alive again.
 void MeshNetnsTest::partitionAndHeal(int cut, seconds healDeadline) {
   std::vector<std::pair<int, int>> all;  // (observer, member) across the cut
+  // Leave an idle pooled data-plane channel from one side to the cut host: over a silent
+  // partition it would hang the next request there (no FIN, no reset), so it must be dropped
+  // as soon as the host is suspect. The cut host's worker is fake and refuses, so its router
+  // answers 503 itself, over the channel, which then goes back to the pool.
+  const int observer = (cut + 1) % kNodes;
+  const auto pool = [&] { return (*mesh(observer))["stats"]["data_plane"]["pool"]; };
+  auto viaChannel = httpPostJson(
+      "http://" + hosts->address(observer) + ":" + kHttpPort + "/v1/chat/completions",
+      R"({"model":"m-)" + std::to_string(cut + 1) + R"(","messages":[{"role":"user","content":"hi"}]})");
+  EXPECT_EQ(viaChannel.status, 503) << viaChannel.body;
+  EXPECT_NE(viaChannel.headers["x-qmesh-route"].find("> " + nodeName(cut)), std::string::npos)
+      << viaChannel.headers["x-qmesh-route"];
+  ASSERT_EQ(pool()["idle"], 1) << pool().dump();
   // Everything from and to the others is dropped (UDP probes and TCP push-pull alike); the
   // test's own address on the switch stays reachable, so the cut host's view can be read.
   for (int peer = 0; peer < kNodes; ++peer) {
@@ -178,6 +191,8 @@ void MeshNetnsTest::partitionAndHeal(int cut, seconds healDeadline) {
   for (const auto& p : all)
     EXPECT_TRUE(dead.count(p)) << nodeName(p.first) << " never declared " << nodeName(p.second) << " dead";
   ASSERT_EQ(dead.size(), all.size()) << views() << logs();
+  EXPECT_EQ(pool()["idle"], 0) << pool().dump();
+  EXPECT_EQ(pool()["dropped"], 1) << pool().dump();
   // The majority side never doubted each other.
   for (int o = 0; o < kNodes; ++o)
     for (int m = 0; m < kNodes; ++m)
