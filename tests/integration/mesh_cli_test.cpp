@@ -214,6 +214,26 @@ TEST(MeshCli, StartRefusesABadMeshSetupBeforeServing) {
   EXPECT_TRUE(has(r.output, "--join needs the mesh enabled")) << r.output;
 }
 
+TEST(MeshCli, RouterStaticModeRefusesDataAddressesTheMeshCannotUse) {
+  TempDir dir;
+  auto router = [&](std::vector<std::string> mesh) {
+    std::vector<std::string> argv = {routerBinary().string(), "--listen", "127.0.0.1:0", "--worker", "m=http://127.0.0.1:9",
+                                     "--mesh-key-file", (dir / "k").string(),
+                                     "--mesh-identity-file", (dir / "id").string()};
+    argv.insert(argv.end(), mesh.begin(), mesh.end());
+    return runCommand(std::move(argv), 30s);
+  };
+  // Its default would be the gossip port + 1, which does not exist.
+  auto r = router({"--mesh-gossip", "127.0.0.1:65535"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(has(r.output, "--mesh-gossip: port 65535 leaves no room for the data plane's default")) << r.output;
+  // The gossip port takes TCP too (push-pull), so the data plane cannot share it.
+  r = router({"--mesh-gossip", "127.0.0.1:7946", "--mesh-data", "127.0.0.1:7946"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(has(r.output, "--mesh-data: its port is --mesh-gossip's")) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "k"));  // refused before anything was written
+}
+
 TEST(MeshCli, HelpDescribesTheMeshCommands) {
   const auto h = supervisor({"--help"});
   EXPECT_TRUE(has(h.output, "invite") && has(h.output, "keys")) << h.output;
