@@ -21,7 +21,7 @@ log() { printf '[setup] %s\n' "$*"; }
 PACKAGES=(build-essential cmake pkg-config git ca-certificates curl
   libboost-dev libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libsodium-dev
   libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  nginx-light iproute2 iptables procps)
+  nginx-light iproute2 iptables procps ccache)
 # A node from elsewhere (e.g. NodeSource, which bundles npm) must not be replaced by Debian's:
 # Debian's npm package conflicts with it.
 command -v node >/dev/null || PACKAGES+=(nodejs)

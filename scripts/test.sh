@@ -11,6 +11,8 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 JOBS="$(nproc)"
+# Objects compiled from the same sources in another clone or worktree are reused by ccache.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$REPO_ROOT")}" CCACHE_NOHASHDIR=1
 
 log() { printf '[test] %s\n' "$*"; }
 RESULTS=()
