@@ -1,5 +1,6 @@
 #include "common/node_config.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,6 +50,21 @@ Result<HostPort> parseHostPort(const std::string& text) {
   return hp;
 }
 
+Result<HostPort> parseListenAddress(const std::string& text) {
+  auto hp = parseHostPort(text);
+  if (!hp) return hp;
+  const bool bracketed = !text.empty() && text[0] == '[';
+  unsigned char buf[16];
+  const bool v4 = inet_pton(AF_INET, hp->host.c_str(), buf) == 1;
+  const bool v6 = inet_pton(AF_INET6, hp->host.c_str(), buf) == 1;
+  if (v6 && !bracketed)
+    return makeError("'" + text + "': write an IPv6 address in brackets, e.g. [::]:8080 or [::1]:8080");
+  if (!v4 && !v6)
+    return makeError("'" + text + "': '" + hp->host +
+                     "' is not an IP address; listen on an address such as 127.0.0.1:8080, 0.0.0.0:8080 or [::]:8080");
+  return hp;
+}
+
 bool isLoopbackHost(const std::string& host) {
   return host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
 }
@@ -69,11 +85,11 @@ fs::path resolveAgainst(const fs::path& base, const std::string& p) {
 }
 
 bool readHostPort(YamlReader& r, const YAML::Node& map, const std::string& path, const char* key,
-                  HostPort& out) {
+                  HostPort& out, bool listen) {
   std::string text;
   r.read(map, path, key, text);
   if (text.empty()) return false;
-  auto hp = parseHostPort(text);
+  auto hp = listen ? parseListenAddress(text) : parseHostPort(text);
   if (!hp) {
     r.fail(map[key], joinPath(path, key), hp.error().message);
     return false;
@@ -207,16 +223,17 @@ void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, con
 }
 
 void parseRouter(YamlReader& r, const YAML::Node& n, RouterSection& out) {
-  if (!r.expectMap(n, "router", {"enabled", "listen", "api_keys", "max_body_bytes", "queue_depth",
+  if (!r.expectMap(n, "router", {"enabled", "listen", "api_keys", "max_body_bytes", "max_connections", "queue_depth",
                                  "queue_timeout", "header_timeout", "body_timeout", "keepalive_interval"}))
     return;
   const std::string p = "router";
   r.read(n, p, "enabled", out.enabled);
-  readHostPort(r, n, p, "listen", out.listen);
+  readHostPort(r, n, p, "listen", out.listen, /*listen=*/true);
   r.read(n, p, "api_keys", out.api_keys);
   for (const auto& k : out.api_keys)
     if (k.size() < 8) r.fail(n["api_keys"], "router.api_keys", "every key needs at least 8 characters");
   r.read(n, p, "max_body_bytes", out.max_body_bytes, 1024, int64_t(1) << 32);
+  r.read(n, p, "max_connections", out.max_connections, 1, 1000000);
   r.read(n, p, "queue_depth", out.queue_depth, 0, 1000000);
   r.read(n, p, "queue_timeout", out.queue_timeout, Millis(0), hours(1));
   r.read(n, p, "header_timeout", out.header_timeout, Millis(100), hours(1));

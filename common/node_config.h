@@ -28,6 +28,10 @@ struct HostPort {
 };
 // "HOST:PORT", "[::1]:PORT" or ":PORT" (host defaults to 127.0.0.1).
 Result<HostPort> parseHostPort(const std::string& text);
+// An address to listen on: parseHostPort, and the host must be an IP literal (localhost
+// becomes 127.0.0.1) with IPv6 in brackets ("[::]:8080"), since a name would need DNS and
+// "::1:8080" is ambiguous.
+Result<HostPort> parseListenAddress(const std::string& text);
 bool isLoopbackHost(const std::string& host);
 // "0.0.0.0", "::" or empty: binds every interface, so it is no address to dial.
 bool isWildcardHost(const std::string& host);
@@ -80,6 +84,10 @@ struct RouterSection {
   HostPort listen{"127.0.0.1", 8080};
   std::vector<std::string> api_keys;  // empty = no authentication
   int64_t max_body_bytes = 8 << 20;
+  // Concurrent client connections; beyond it a new one gets a 503 and is closed. Each may
+  // need an upstream connection too, so the router keeps twice this many descriptors (and
+  // lowers the cap, with a warning, when RLIMIT_NOFILE cannot be raised that far).
+  int64_t max_connections = 1024;
   int64_t queue_depth = 64;         // waiting requests per model beyond the free slots
   Millis queue_timeout{30000};
   Millis header_timeout{10000};     // slow clients cannot hold a connection forever

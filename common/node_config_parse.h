@@ -13,8 +13,9 @@ namespace qmesh::config_detail {
 // "~/x" under $HOME; relative paths against `base` (the config file's folder).
 std::filesystem::path resolveAgainst(const std::filesystem::path& base, const std::string& p);
 // Reads map[key] as HOST:PORT into out when present; returns whether the key was given.
+// `listen`: an address to bind, checked by parseListenAddress (an IP literal).
 bool readHostPort(YamlReader& r, const YAML::Node& map, const std::string& path, const char* key,
-                  HostPort& out);
+                  HostPort& out, bool listen = false);
 
 // mesh: needs node.data_dir (already parsed) for its default file paths.
 void parseMesh(YamlReader& r, const YAML::Node& n, const std::filesystem::path& base,

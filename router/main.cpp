@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
     cfg.log_level = logLevel;
     cfg.api_keys = apiKeys;
     if (!listen.empty()) {
-      auto hp = parseHostPort(listen);
+      auto hp = parseListenAddress(listen);
       if (!hp) return usageError("--listen: " + hp.error().message);
       cfg.listen = *hp;
     }

@@ -14,6 +14,7 @@ RouterConfig fromNodeConfig(const NodeConfig& node) {
   c.control = node.node.control;
   c.api_keys = r.api_keys;
   c.max_body_bytes = r.max_body_bytes;
+  c.max_connections = r.max_connections;
   c.queue_depth = r.queue_depth;
   c.queue_timeout = r.queue_timeout;
   c.header_timeout = r.header_timeout;

@@ -44,6 +44,7 @@ struct RouterConfig {
   std::vector<StaticWorker> static_workers;
   std::vector<std::string> api_keys;          // empty = no authentication
   int64_t max_body_bytes = 8 << 20;
+  int64_t max_connections = 1024;             // concurrent client connections (see RouterSection)
   int64_t queue_depth = 64;                   // waiting requests per model
   Millis queue_timeout{30000};
   Millis header_timeout{10000};               // also the idle keep-alive limit
