@@ -3,7 +3,10 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 
+#include "router/proxy/bounded_json.h"
+#include "router/proxy/request_shape.h"
 #include "router/routing/selection_policy.h"
 
 namespace qmesh::router {
@@ -13,6 +16,7 @@ using nlohmann::json;
 std::string_view errorTypeFor(int status) {
   switch (status) {
     case 401: return "authentication_error";
+    case 403: return "permission_error";
     case 404: return "invalid_request_error";
     case 429: return "rate_limit_error";
     default: return status >= 500 ? "server_error" : "invalid_request_error";
@@ -21,7 +25,9 @@ std::string_view errorTypeFor(int status) {
 
 std::string openaiError(std::string_view message, std::string_view type, std::string_view code) {
   json j = {{"error", {{"message", message}, {"type", type}, {"param", nullptr}, {"code", code}}}};
-  return j.dump();
+  // The message may quote the client's path or model name: invalid UTF-8 becomes U+FFFD
+  // instead of a type_error thrown out of the session.
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Decision errorDecision(int status, std::string_view code, std::string_view message) {
@@ -50,12 +56,21 @@ bool sameKey(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+// "Bearer KEY": the scheme is case-insensitive (RFC 7235 §2.1), so "bearer" and "BEARER" too.
+std::string_view bearerToken(std::string_view authorization) {
+  constexpr std::string_view bearer = "bearer";
+  if (authorization.size() <= bearer.size() || authorization[bearer.size()] != ' ') return {};
+  for (std::size_t i = 0; i < bearer.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != bearer[i]) return {};
+  const std::string_view rest = authorization.substr(bearer.size());
+  const auto start = rest.find_first_not_of(' ');
+  return start == std::string_view::npos ? std::string_view() : rest.substr(start);
+}
+
 bool authorized(const IncomingRequest& req, const RouteContext& ctx) {
   if (!ctx.api_keys || ctx.api_keys->empty()) return true;
-  constexpr std::string_view bearer = "Bearer ";
-  if (req.authorization.size() <= bearer.size() || req.authorization.substr(0, bearer.size()) != bearer)
-    return false;
-  const std::string_view key = req.authorization.substr(bearer.size());
+  const std::string_view key = bearerToken(req.authorization);
+  if (key.empty()) return false;
   bool ok = false;
   for (const auto& k : *ctx.api_keys) ok |= sameKey(key, k);
   return ok;
@@ -77,19 +92,18 @@ std::string modelList(const std::vector<std::string>& models) {
 }
 
 Decision forward(const IncomingRequest& req, const RouteContext& ctx, std::string_view path) {
-  const json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) return errorDecision(400, "invalid_json", "the request body is not valid JSON");
+  const BoundedJson parsed = parseBoundedJson(req.body);
+  if (parsed.outcome == BoundedJson::Outcome::TooDeep)
+    return errorDecision(400, "json_too_deep",
+                         "the request body nests objects and arrays deeper than " + std::to_string(kMaxJsonDepth) +
+                             " levels");
+  const json& body = parsed.value;
+  if (parsed.outcome != BoundedJson::Outcome::Ok)
+    return errorDecision(400, "invalid_json", "the request body is not valid JSON");
   if (!body.is_object()) return errorDecision(400, "invalid_json", "the request body must be a JSON object");
-  const auto model = body.find("model");
-  if (model == body.end() || !model->is_string() || model->get<std::string>().empty())
-    return errorDecision(400, "missing_model", "you must provide a model parameter");
-  const char* field = requiredField(path);
-  if (!body.contains(field))
-    return errorDecision(400, "missing_required_parameter", std::string("missing required parameter: '") + field + "'");
-  if (std::string(field) == "messages" && !body[field].is_array())
-    return errorDecision(400, "invalid_type", "'messages' must be an array");
+  if (auto bad = checkRequestShape(body, requiredField(path))) return errorDecision(400, bad->code, bad->message);
   Decision d;
-  d.model = model->get<std::string>();
+  d.model = body["model"].get<std::string>();
   if (std::find(ctx.models.begin(), ctx.models.end(), d.model) == ctx.models.end())
     return errorDecision(404, "model_not_found",
                          "The model '" + d.model + "' does not exist on this node. Available models: " +
@@ -101,23 +115,49 @@ Decision forward(const IncomingRequest& req, const RouteContext& ctx, std::strin
   return d;
 }
 
+// Length-prefixed, so ("ab","c") and ("a","bc") differ.
+void appendField(std::string& out, std::string_view s) {
+  out += std::to_string(s.size());
+  out += ':';
+  out += s;
+}
+
+// A message's role and the text of its content (a string, or the "text" of each part).
+void appendMessage(std::string& out, const json& m) {
+  if (!m.is_object()) return;
+  if (const auto role = m.find("role"); role != m.end() && role->is_string())
+    appendField(out, role->get_ref<const std::string&>());
+  const auto content = m.find("content");
+  if (content == m.end()) return;
+  if (content->is_string()) return appendField(out, content->get_ref<const std::string&>());
+  if (!content->is_array()) return;
+  for (const auto& part : *content) {
+    if (!part.is_object()) continue;
+    if (const auto t = part.find("text"); t != part.end() && t->is_string()) appendField(out, t->get_ref<const std::string&>());
+  }
+}
+
 }  // namespace
 
 uint64_t affinityKey(std::string_view path, const std::string& model, const json& body) {
   std::string prefix = model + '\n';
   if (path == "/v1/chat/completions") {
-    const auto& messages = body["messages"];
+    const auto messages = body.find("messages");
+    if (messages == body.end() || !messages->is_array()) return 0;
     bool sawUser = false;
-    for (const auto& m : messages) {
-      prefix += m.dump();
-      if (m.is_object() && m.value("role", "") == "user") {
+    for (const auto& m : *messages) {
+      appendMessage(prefix, m);
+      const auto role = m.is_object() ? m.find("role") : m.end();
+      if (m.is_object() && role != m.end() && role->is_string() && *role == "user") {
         sawUser = true;
         break;
       }
     }
     if (!sawUser) return 0;
   } else if (path == "/v1/completions") {
-    const auto& p = body["prompt"];
+    const auto it = body.find("prompt");
+    if (it == body.end()) return 0;
+    const auto& p = *it;
     if (!p.is_string() || p.get_ref<const std::string&>().empty()) return 0;
     prefix += p.get_ref<const std::string&>().substr(0, 512);
   } else {
@@ -135,24 +175,36 @@ Decision local(Action a) {
 }
 }  // namespace
 
-Decision route(const IncomingRequest& req, const RouteContext& ctx) {
+std::optional<Decision> refuseBeforeBody(const IncomingRequest& req, const RouteContext& ctx) {
+  const bool noKeys = !ctx.api_keys || ctx.api_keys->empty();
+  if (noKeys && ctx.origins)
+    if (auto why = refuseHostOrOrigin(req.method, req.host, req.origin, *ctx.origins))
+      return errorDecision(403, "forbidden_origin", *why);
   const std::string_view path = pathOf(req.target);
   const bool get = req.method == "GET" || req.method == "HEAD";
-  if (path == "/health" && get) return local(Action::Health);
-  if (path == "/metrics" && get) return local(Action::Metrics);
+  if ((path == "/health" || path == "/metrics") && get) return std::nullopt;
   const bool isApi = path.substr(0, 4) == "/v1/" || path.substr(0, 5) == "/api/";
   if (isApi && !authorized(req, ctx))
     return errorDecision(401, "invalid_api_key",
                          req.authorization.empty() ? "missing API key: send 'Authorization: Bearer <key>'"
                                                    : "incorrect API key provided");
-  if (path == "/v1/models" && get) return local(Action::Models);
-  if (path == "/api/status" && get) return local(Action::ApiStatus);
-  if (path == "/api/mesh" && get) return local(Action::ApiMesh);
+  if (get && (path == "/v1/models" || path == "/api/status" || path == "/api/mesh")) return std::nullopt;
   if (requiredField(path)) {
     if (req.method != "POST") return errorDecision(405, "method_not_allowed", std::string(path) + " only accepts POST");
-    return forward(req, ctx, path);
+    return std::nullopt;
   }
   return errorDecision(404, "unknown_url", "unknown URL: " + std::string(req.method) + " " + std::string(path));
+}
+
+Decision route(const IncomingRequest& req, const RouteContext& ctx) {
+  if (auto refused = refuseBeforeBody(req, ctx)) return std::move(*refused);
+  const std::string_view path = pathOf(req.target);
+  if (path == "/health") return local(Action::Health);
+  if (path == "/metrics") return local(Action::Metrics);
+  if (path == "/v1/models") return local(Action::Models);
+  if (path == "/api/status") return local(Action::ApiStatus);
+  if (path == "/api/mesh") return local(Action::ApiMesh);
+  return forward(req, ctx, path);
 }
 
 }  // namespace qmesh::router

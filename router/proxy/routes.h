@@ -2,11 +2,14 @@
 // or forward to a worker of a model. The session executes the decision.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "router/proxy/origin_guard.h"
 
 namespace qmesh::router {
 
@@ -15,11 +18,16 @@ struct IncomingRequest {
   std::string_view target;          // path and query
   std::string_view authorization;   // the Authorization header, may be empty
   std::string_view body;
+  std::string_view host;            // the Host header, may be empty
+  std::string_view origin;          // the Origin header, may be empty
 };
 
 struct RouteContext {
   const std::vector<std::string>* api_keys = nullptr;  // empty or null = no authentication
   std::vector<std::string> models;                     // every model this node knows
+  // Host and Origin checks when there are no API keys (see origin_guard.h); null = none
+  // (mesh hops: the data-plane handshake authenticated the sender).
+  const OriginPolicy* origins = nullptr;
 };
 
 enum class Action { Respond, Health, Models, Metrics, ApiStatus, ApiMesh, Forward };
@@ -38,9 +46,15 @@ struct Decision {
 
 Decision route(const IncomingRequest& req, const RouteContext& ctx);
 
+// Everything route() can refuse from the header alone (Host/Origin, API key, unknown path,
+// wrong method), so the session answers before reading a body nobody will use. nullopt:
+// read the body, then route().
+std::optional<Decision> refuseBeforeBody(const IncomingRequest& req, const RouteContext& ctx);
+
 // The conversation prefix every later turn of a chat repeats — the messages up to and
-// including the first user message — or the first 512 bytes of a completion prompt, hashed
-// with the model. 0 when there is none (embeddings, odd bodies).
+// including the first user message, as role and content text (never a dump() of what the
+// client sent) — or the first 512 bytes of a completion prompt, hashed with the model. 0 when
+// there is none (embeddings, odd bodies).
 uint64_t affinityKey(std::string_view path, const std::string& model, const nlohmann::json& body);
 
 // {"error":{"message":..,"type":..,"param":null,"code":..}} as OpenAI sends it.
