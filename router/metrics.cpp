@@ -84,6 +84,9 @@ std::string RouterMetrics::render(const WorkerDirectory& dir, const Admission& a
            std::to_string(v) + "\n";
   header(out, "qmesh_router_in_flight", "gauge", "Requests being read, queued or streamed.");
   out += "qmesh_router_in_flight " + std::to_string(inFlight_) + "\n";
+  header(out, "qmesh_router_connections_refused_total", "counter",
+         "Client connections turned away with a 503 because router.max_connections were open.");
+  out += "qmesh_router_connections_refused_total " + std::to_string(connectionsRefused_) + "\n";
   header(out, "qmesh_router_time_to_first_byte_seconds", "histogram",
          "Request received to first response body byte sent, per model.");
   for (const auto& [model, h] : ttfb_) h.render(out, "qmesh_router_time_to_first_byte_seconds", label(model));

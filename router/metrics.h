@@ -40,6 +40,8 @@ class RouterMetrics {
   void sseEvents(const std::string& model, uint64_t n) { sseEvents_[model] += n; }
   void retried(const std::string& model) { ++retries_[model]; }
   void clientGone(const std::string& model) { ++clientGone_[model]; }
+  void connectionRefused() { ++connectionsRefused_; }  // over router.max_connections
+  uint64_t connectionsRefused() const { return connectionsRefused_; }
   int64_t inFlight() const { return inFlight_; }
   uint64_t requests() const;
 
@@ -53,6 +55,7 @@ class RouterMetrics {
   std::map<std::pair<std::string, std::string>, uint64_t> upstreamErrors_;  // (model, kind)
   std::map<std::string, uint64_t> sseEvents_, retries_, clientGone_;
   uint64_t bytesToClient_ = 0, bytesFromClient_ = 0;
+  uint64_t connectionsRefused_ = 0;
 };
 
 }  // namespace qmesh::router

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "router/membership/identity.h"
+#include "router/proxy/connection_cap.h"
 #include "router/proxy/http_session.h"
 
 namespace qmesh::router {
@@ -39,6 +40,8 @@ std::optional<StartError> Router::start() {
                                " (another router or program listens there; pick another port)"};
     return StartError{2, "router.listen " + cfg.listen.str() + " cannot be opened: " + ec.message()};
   }
+  state_->origins = OriginPolicy{cfg.listen.host, port()};
+  state_->maxConnections = applyConnectionCap(cfg.max_connections);
   if (cfg.control) {
     status_ = std::make_unique<StatusClient>(
         io_, *cfg.control, [this](const StatusSnapshot& s) { onSnapshot(s); },

@@ -12,6 +12,7 @@
 #include "router/dataplane/channel_pool.h"
 #include "router/metrics.h"
 #include "router/net.h"
+#include "router/proxy/origin_guard.h"
 #include "router/router_config.h"
 #include "router/routing/admission.h"
 #include "router/routing/selection_policy.h"
@@ -42,6 +43,12 @@ struct RouterState {
   bool supervisorReachable = false;
   bool directoryLoaded = false;  // false until the first supervisor status (static: at once)
   std::string supervisorError;
+  // What a Host or Origin header may name when there are no API keys; the port is the one
+  // bound (router.listen may say 0).
+  OriginPolicy origins;
+  // router.max_connections, lowered to what RLIMIT_NOFILE allows (connection_cap.h).
+  int64_t maxConnections = 1024;
+  int turningAway = 0;  // connections being answered 503 by the listener
 
   // Mesh (null when the node is a mesh of one). Requests from other routers arrive through
   // the data-plane bridge, which connects to our listener from these loopback ports: such a

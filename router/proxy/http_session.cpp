@@ -108,6 +108,7 @@ net::awaitable<void> HttpSession::run() {
     ctx.version = h.version();
     ctx.keepAlive = h.keep_alive();
     ctx.route = state_->config.node_name + "/router (local)";  // until a worker is chosen
+    ctx.fromPeer = meshPeer();
     state_->metrics.requestStarted();
     if (tooLarge ||
         (parser.content_length() && *parser.content_length() > static_cast<std::uint64_t>(cfg.max_body_bytes))) {
@@ -118,6 +119,20 @@ net::awaitable<void> HttpSession::run() {
       finish(ctx);
       co_await lingeringClose();
       break;
+    }
+    // A wrong key, foreign Host, unknown path or wrong method is answered now, before a body
+    // (and before "100 Continue"): a stranger cannot make us read megabytes first.
+    const RouteContext rc = routeContext(ctx);
+    const IncomingRequest early{sv(h.method_string()), sv(h.target()), sv(h[http::field::authorization]), {},
+                                sv(h[http::field::host]), sv(h[http::field::origin])};
+    if (auto refused = refuseBeforeBody(early, rc)) {
+      const bool bodyPending = !parser.is_done();
+      if (bodyPending) ctx.keepAlive = false;  // the unread body is still on the wire
+      const bool keep = co_await writeLocal(ctx, refused->status, std::move(refused->body), "application/json");
+      finish(ctx);
+      if (bodyPending) co_await lingeringClose();
+      if (bodyPending || !keep || clientGone_) break;
+      continue;
     }
     if (beast::iequals(h[http::field::expect], "100-continue")) {
       stream_.expires_after(cfg.body_timeout);
@@ -178,28 +193,39 @@ std::string HttpSession::meshPeer() const {
   if (state_->meshBridges.empty()) return {};
   error_code ec;
   const auto ep = stream_.socket().remote_endpoint(ec);
-  if (ec || !ep.address().is_loopback()) return {};
+  if (ec) return {};
+  // On a dual-stack [::] listener the bridge's 127.0.0.1 arrives as ::ffff:127.0.0.1.
+  auto addr = ep.address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
+  if (!addr.is_loopback()) return {};
   auto it = state_->meshBridges.find(ep.port());
   return it == state_->meshBridges.end() ? std::string() : it->second;
 }
 
-net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, RequestCtx& ctx) {
+RouteContext HttpSession::routeContext(const RequestCtx& ctx) const {
   RouteContext rc;
   rc.api_keys = &state_->config.api_keys;
   rc.models = state_->directory.models();
-  ctx.fromPeer = meshPeer();
+  rc.origins = &state_->origins;
   if (!ctx.fromPeer.empty()) {
     // The forwarding router checked the client's key; the data-plane handshake proved
     // who that router is. Only our own workers may serve it: no second hop, no loops.
     static const std::vector<std::string> noKeys;
     rc.api_keys = &noKeys;
+    rc.origins = nullptr;
     rc.models.clear();
     for (const auto& w : state_->directory.all())
       if (!w->info.remote) rc.models.push_back(w->info.model);
     std::sort(rc.models.begin(), rc.models.end());
     rc.models.erase(std::unique(rc.models.begin(), rc.models.end()), rc.models.end());
   }
-  IncomingRequest in{sv(req.method_string()), sv(req.target()), sv(req[http::field::authorization]), req.body()};
+  return rc;
+}
+
+net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, RequestCtx& ctx) {
+  const RouteContext rc = routeContext(ctx);
+  IncomingRequest in{sv(req.method_string()), sv(req.target()), sv(req[http::field::authorization]), req.body(),
+                     sv(req[http::field::host]), sv(req[http::field::origin])};
   Decision d = route(in, rc);
   // Before the first supervisor status every model looks unknown: say "not yet", not 404.
   if (!state_->directoryLoaded && (d.action == Action::Forward || d.code == "model_not_found"))

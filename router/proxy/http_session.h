@@ -58,6 +58,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   net::awaitable<bool> writeLocal(RequestCtx& ctx, int status, std::string body, std::string_view contentType,
                                   int retryAfterSeconds = 0);
   void finish(RequestCtx& ctx);
+  // The routing inputs for this connection: a mesh hop skips keys and Host/Origin checks
+  // and sees only our own workers.
+  RouteContext routeContext(const RequestCtx& ctx) const;
   // The peer router's name when this connection comes through the mesh data-plane bridge.
   std::string meshPeer() const;
   net::awaitable<void> lingeringClose();

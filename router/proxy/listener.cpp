@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "router/proxy/http_session.h"
+#include "router/proxy/routes.h"
 
 namespace qmesh::router {
 
@@ -16,6 +17,9 @@ error_code Listener::open(const HostPort& address) {
   const tcp::endpoint ep(addr, address.port);
   acceptor_.open(ep.protocol(), ec);
   if (!ec) acceptor_.set_option(net::socket_base::reuse_address(true), ec);
+  // "[::]" serves IPv4 too (the supervisor's health poll and mesh hops come from 127.0.0.1),
+  // whatever net.ipv6.bindv6only says.
+  if (!ec && addr.is_v6() && addr.to_v6().is_unspecified()) acceptor_.set_option(net::ip::v6_only(false), ec);
   if (!ec) acceptor_.bind(ep, ec);
   // A deep backlog: the 512-stream benchmark connects all at once.
   if (!ec) acceptor_.listen(4096, ec);
@@ -53,8 +57,41 @@ net::awaitable<void> Listener::acceptLoop() {
       co_await t.async_wait(awaitEc(ec));
       continue;
     }
+    if (static_cast<int64_t>(state_->sessions.size()) >= state_->maxConnections) {
+      turnAway(std::move(socket));
+      continue;
+    }
     std::make_shared<HttpSession>(std::move(socket), state_)->start();
   }
+}
+
+void Listener::turnAway(tcp::socket socket) {
+  state_->metrics.connectionRefused();
+  if (state_->turningAway >= kMaxTurningAway) {
+    error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  ++state_->turningAway;
+  auto run = [](std::shared_ptr<RouterState> state, tcp::socket s) -> net::awaitable<void> {
+    static const std::string body = openaiError(
+        "too many connections: this router serves router.max_connections at once; retry shortly",
+        errorTypeFor(503), "too_many_connections");
+    static const std::string response =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+        "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    beast::tcp_stream stream(std::move(s));
+    stream.expires_after(std::chrono::seconds(1));
+    error_code ec;
+    co_await net::async_write(stream, net::buffer(response), awaitEc(ec));
+    // Closing with an unread request in the receive buffer would reset the connection and
+    // destroy the answer: stop sending, swallow what comes for up to a second, then close.
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::array<char, 4096> sink;
+    while (!ec) co_await stream.async_read_some(net::buffer(sink), awaitEc(ec));
+    --state->turningAway;
+  };
+  net::co_spawn(io_, run(state_, std::move(socket)), logExceptions("turning a connection away"));
 }
 
 }  // namespace qmesh::router

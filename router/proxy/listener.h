@@ -1,4 +1,5 @@
-// Accepts client connections and starts one HttpSession per connection.
+// Accepts client connections and starts one HttpSession per connection, up to
+// RouterState::maxConnections; beyond it a connection gets a 503 and is closed.
 #pragma once
 
 #include <memory>
@@ -21,6 +22,9 @@ class Listener {
 
  private:
   net::awaitable<void> acceptLoop();
+  // Answers 503 and closes. At most kMaxTurningAway at once; beyond that, closed unanswered.
+  void turnAway(tcp::socket socket);
+  static constexpr int kMaxTurningAway = 64;
   net::io_context& io_;
   tcp::acceptor acceptor_;
   std::shared_ptr<RouterState> state_;

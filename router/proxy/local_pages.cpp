@@ -10,6 +10,10 @@ namespace qmesh::router {
 
 using nlohmann::json;
 
+// Names in these pages come from the supervisor and from other nodes over gossip: invalid
+// UTF-8 becomes U+FFFD rather than a type_error thrown out of the session.
+static std::string dumpText(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 namespace {
 
 int readyWorkers(const RouterState& st, const std::string& model, TimePoint now) {
@@ -26,7 +30,7 @@ std::string healthJson(const RouterState& st) {
   const TimePoint now = SteadyClock::now();
   int ready = 0;
   for (const auto& m : st.directory.models()) ready += readyWorkers(st, m, now);
-  return json{{"status", "ok"}, {"ready_workers", ready}, {"draining", st.draining}}.dump();
+  return dumpText(json{{"status", "ok"}, {"ready_workers", ready}, {"draining", st.draining}});
 }
 
 std::string modelsJson(const RouterState& st) {
@@ -47,7 +51,7 @@ std::string modelsJson(const RouterState& st) {
                                {"ready_workers", readyWorkers(st, m, now)},
                                {"workers", st.directory.workersOf(m).size()}}}});
   }
-  return json{{"object", "list"}, {"data", data}}.dump();
+  return dumpText(json{{"object", "list"}, {"data", data}});
 }
 
 std::string apiStatusJson(const RouterState& st) {
@@ -78,7 +82,7 @@ std::string apiStatusJson(const RouterState& st) {
            {"reachable", st.supervisorReachable},
            {"generation", st.directory.generation()},
            {"last_error", st.supervisorError}};
-  return json{{"node", st.config.node_name},
+  return dumpText(json{{"node", st.config.node_name},
               {"version", QMESH_VERSION},
               {"mode", st.config.control ? "supervised" : "static"},
               {"listen", st.config.listen.str()},
@@ -87,13 +91,12 @@ std::string apiStatusJson(const RouterState& st) {
               {"in_flight", st.metrics.inFlight()},
               {"requests_total", st.metrics.requests()},
               {"supervisor", sup},
-              {"models", models}}
-      .dump();
+              {"models", models}});
 }
 
 std::string apiMeshJson(const RouterState& st) {
-  if (!st.mesh) return json{{"enabled", false}, {"node", st.config.node_name}}.dump();
-  return st.mesh->statusJson().dump();
+  if (!st.mesh) return dumpText(json{{"enabled", false}, {"node", st.config.node_name}});
+  return dumpText(st.mesh->statusJson());
 }
 
 std::string metricsText(const RouterState& st) {

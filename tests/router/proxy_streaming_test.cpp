@@ -164,7 +164,7 @@ TEST(ProxyStreaming, KeepAliveConnectionServesSeveralRequests) {
   router::tcp::socket sock(io);
   sock.connect({router::net::ip::make_address("127.0.0.1"), r.port()});
   const std::string body = R"({"model":"m","messages":[]})";
-  const std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+  const std::string req = "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   router::beast::flat_buffer buf;
   for (int i = 0; i < 3; ++i) {
