@@ -23,7 +23,7 @@ MeshTestNode::MeshTestNode(const std::filesystem::path& root, MeshNodeSpec spec)
   y << "node:\n  name: " << spec_.name << "\n  data_dir: " << dataDir().string()
     << "\n  control: 127.0.0.1:" << controlPort_ << "\n  log_level: debug\n";
   y << "supervisor:\n" << fastSupervisorSettings();
-  y << "models:" << (spec_.model.empty() ? " []\n" : "\n" + demoModelEntry(spec_.model, 2));
+  y << "models:" << (spec_.model.empty() ? " []\n" : "\n" + demoModelEntry(spec_.model, 2, false, spec_.ctxSize));
   y << "router:\n  listen: 127.0.0.1:" << routerPort_ << "\n" << spec_.routerYaml;
   y << "mesh:\n  gossip: 127.0.0.1:" << gossipPort_ << "\n  data: 127.0.0.1:" << dataPort_
     << "\n  key_file: " << spec_.keyFile.string() << "\n  seeds: [";

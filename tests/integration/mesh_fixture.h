@@ -21,6 +21,7 @@ struct MeshNodeSpec {
   std::filesystem::path keyFile;          // shared by the nodes of one mesh
   std::vector<std::string> startArgs;     // extra `qmesh-supervisor start` arguments (--join)
   std::string routerYaml{};               // extra lines for its `router:` section
+  int ctxSize = 1024;                     // the model's ctx_size (2 slots share it)
 };
 
 class MeshTestNode {

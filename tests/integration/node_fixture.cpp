@@ -31,9 +31,9 @@ std::string fastSupervisorSettings() {
          "    window: 1m\n";
 }
 
-std::string demoModelEntry(const std::string& name, int parallel, bool embeddings) {
-  return "  - name: " + name + "\n    gguf: " + demoModel().string() +
-         "\n    ctx_size: 1024\n    parallel: " + std::to_string(parallel) +
+std::string demoModelEntry(const std::string& name, int parallel, bool embeddings, int ctx) {
+  return "  - name: " + name + "\n    gguf: " + demoModel().string() + "\n    ctx_size: " + std::to_string(ctx) +
+         "\n    parallel: " + std::to_string(parallel) +
          "\n    threads: 1\n    embeddings: " + (embeddings ? "true" : "false") + "\n";
 }
 

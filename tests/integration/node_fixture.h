@@ -28,8 +28,9 @@ struct NodeYaml {
 
 // Fast health and restart settings so tests see restarts in well under a second.
 std::string fastSupervisorSettings();
-// A models: entry for the demo model.
-std::string demoModelEntry(const std::string& name, int parallel = 2, bool embeddings = false);
+// A models: entry for the demo model. Each of the `parallel` slots holds ctx / parallel tokens,
+// at most 4096 (the demo model's training context, see scripts/make-demo-model.sh).
+std::string demoModelEntry(const std::string& name, int parallel = 2, bool embeddings = false, int ctx = 1024);
 
 class RunningNode {
  public:

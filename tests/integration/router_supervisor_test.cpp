@@ -40,7 +40,9 @@ TEST(RouterSupervisor, NodeStartedBySupervisorServesOpenAiAndFollowsWorkerRestar
                              "node:\n  name: e2e\n  control: 127.0.0.1:" + std::to_string(control) +
                                  "\n  data_dir: " + (dir / "data").string() +
                                  "\nsupervisor:\n  stop_grace: 2s\n  health: {interval: 200ms, timeout: 1s}\n"
-                                 "  restart: {backoff_initial: 100ms}\n"
+                                 // 4 s without a worker after the kill: long enough that a request
+                                 // in between can only be refused (restarts are tested elsewhere).
+                                 "  restart: {backoff_initial: 4s, jitter: 0}\n"
                                  "models:\n  - name: demo\n    gguf: builtin:demo\n    ctx_size: 1024\n    parallel: 2\n"
                                  "router:\n  listen: 127.0.0.1:" + std::to_string(routerPort) + "\n");
   TestProcess sup({supervisorBinary().string(), "start", "--config", cfg.string()}, dir / "supervisor.log");
@@ -68,7 +70,8 @@ TEST(RouterSupervisor, NodeStartedBySupervisorServesOpenAiAndFollowsWorkerRestar
   ASSERT_TRUE(waitUntil([&] { return readyWorkers(router) == 0; }, seconds(5), milliseconds(10)));
   EXPECT_LT(duration_cast<milliseconds>(steady_clock::now() - killed).count(), 2000);
   auto during = httpPostJson(router + "/v1/completions", R"({"model":"demo","prompt":"a","max_tokens":2})");
-  EXPECT_TRUE(during.status == 503 || during.status == 200) << during.status << " " << during.body;
+  EXPECT_EQ(during.status, 503) << during.body;
+  EXPECT_NE(during.body.find(R"("code":"no_ready_worker")"), std::string::npos) << during.body;
   ASSERT_TRUE(waitUntil([&] { return readyWorkers(router) == 1; }, seconds(60), milliseconds(100))) << sup.output();
   auto after = httpPostJson(router + "/v1/completions", R"({"model":"demo","prompt":"a","max_tokens":2})");
   EXPECT_EQ(after.status, 200) << after.body;

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <time.h>
+
+#include <chrono>
+#include <cstdint>
+
 using namespace qmesh::router;
 
 TEST(SystemLoad, ParsesTheAggregateCpuLine) {
@@ -26,9 +31,22 @@ TEST(SystemLoad, MemoryPercentFromMemAvailable) {
 
 TEST(SystemLoad, SamplesTheRealProcFiles) {
   SystemLoad load;
-  auto s = load.sample();
-  EXPECT_GE(s.memPercent, 1);  // a running machine uses some memory
-  EXPECT_LE(s.memPercent, 100);
-  EXPECT_GE(s.cpuPercent, 0);
-  EXPECT_LE(s.cpuPercent, 100);
+  auto first = load.sample();
+  EXPECT_GE(first.memPercent, 1);  // a running machine uses some memory
+  EXPECT_LE(first.memPercent, 100);
+  EXPECT_EQ(first.cpuPercent, 0);  // nothing to compare with yet (not the average since boot)
+  // Keep this thread busy for 300 ms of CPU time: the next sample must see it. On this
+  // machine's /proc/stat (all cores) that is at least 300 ms / (cores * wall time) busy.
+  const auto cpuNow = [] {
+    timespec t{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+  };
+  const auto start = cpuNow();
+  const auto wallDeadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  volatile uint64_t spin = 0;
+  while (cpuNow() - start < std::chrono::milliseconds(300) && std::chrono::steady_clock::now() < wallDeadline) ++spin;
+  auto second = load.sample();
+  EXPECT_GT(second.cpuPercent, 0);
+  EXPECT_LE(second.cpuPercent, 100);
 }

@@ -139,7 +139,13 @@ void FakeUpstream::serve(int fd) {
     };
     complete = !s.hangAfterHeader || pause(fd, milliseconds(-1));
     for (int i = 0; complete && i < s.events; ++i) {
-      complete = sendAll(fd, chunk(event(s.eventBytes, i)));
+      const std::string e = event(s.eventBytes, i);
+      if (i == 0 && s.pauseInsideFirst.count() > 0) {
+        complete = sendAll(fd, chunk(e.substr(0, e.size() / 2))) && pause(fd, s.pauseInsideFirst) &&
+                   sendAll(fd, chunk(e.substr(e.size() / 2)));
+      } else {
+        complete = sendAll(fd, chunk(e));
+      }
       if (complete && i == 0 && s.pauseAfterFirst.count() > 0) complete = pause(fd, s.pauseAfterFirst);
       if (complete && s.interval.count() > 0) complete = pause(fd, s.interval);
     }

@@ -22,6 +22,9 @@ struct FakeUpstreamScript {
   std::chrono::milliseconds interval{5};  // between events
   std::size_t eventBytes = 16;           // payload characters per event
   std::chrono::milliseconds pauseAfterFirst{0};  // an idle gap after the first event
+  // An idle gap in the MIDDLE of the first event: its first half is sent (in a chunk of its
+  // own), then nothing for this long, then the rest, as a worker stalling mid-write would.
+  std::chrono::milliseconds pauseInsideFirst{0};
   bool hangAfterHeader = false;          // send the header, then nothing until closed
   std::string body = R"({"object":"chat.completion","choices":[]})";  // non-SSE body
 };

@@ -59,7 +59,22 @@ TEST(ProxyErrors, FiveHundredBeforeFirstByteIsRetriedOnAnotherWorker) {
   FakeUpstream bad(plain(503, R"({"error":{"message":"Loading model"}})"));
   FakeUpstream good(plain(200));
   RouterHarness r(RouterHarness::config({at(bad.port()), at(good.port())}));
-  for (int i = 0; i < 6; ++i) EXPECT_EQ(httpPostJson(r.url("/v1/chat/completions"), kChat).status, 200);
+  // As above: vary the prompt until prefix affinity sends one to the failing worker first.
+  // A 5xx does not mark the worker unreachable, so every prompt that lands there is retried.
+  const std::string retryOnBad = "; retry after http_5xx on m@127.0.0.1:" + std::to_string(bad.port()) + ")";
+  int retries = 0;
+  for (int i = 0; i < 64 && retries == 0; ++i) {
+    const std::string chat =
+        R"({"model":"m","messages":[{"role":"user","content":"hi )" + std::to_string(i) + R"("}]})";
+    auto res = httpPostJson(r.url("/v1/chat/completions"), chat);
+    ASSERT_EQ(res.status, 200) << res.body;
+    EXPECT_EQ(res.body, R"({"ok":true})");
+    const std::string route = res.headers["x-qmesh-route"];
+    EXPECT_EQ(route.rfind("testnode/m@127.0.0.1:" + std::to_string(good.port()) + " (", 0), 0u) << route;
+    retries += route.find(retryOnBad) != std::string::npos;
+  }
+  EXPECT_EQ(retries, 1) << "no prompt was ever tried on the failing worker first";
+  EXPECT_EQ(bad.requests(), retries);  // every request it answered with 503 went on to the good one
 }
 
 TEST(ProxyErrors, FiveHundredWithNoOtherWorkerReachesTheClientUnchanged) {
@@ -76,10 +91,18 @@ TEST(ProxyErrors, OnlyWorkerRefusingIs503NoReadyWorker) {
   auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
   EXPECT_EQ(res.status, 503);
   EXPECT_EQ(errorCode(res), "no_ready_worker");
+  EXPECT_NE(res.body.find("refused the connection"), std::string::npos) << res.body;
   EXPECT_FALSE(res.headers["retry-after"].empty());
-  auto again = httpPostJson(r.url("/v1/chat/completions"), kChat);  // now known dead: no connect at all
+  // Now known dead (for unreachable_hold, 2 s): answered without a connect at all.
+  auto again = httpPostJson(r.url("/v1/chat/completions"), kChat);
   EXPECT_EQ(again.status, 503);
   EXPECT_EQ(errorCode(again), "no_ready_worker");
+  EXPECT_NE(again.body.find("has no ready worker right now"), std::string::npos) << again.body;
+  const auto worker = nlohmann::json::parse(httpGet(r.url("/api/status")).body)["models"][0]["workers"][0];
+  EXPECT_EQ(worker["failures"], 1) << worker;  // one refused connect, not two
+  EXPECT_EQ(worker["routable"], false) << worker;
+  EXPECT_NE(httpGet(r.url("/metrics")).body.find("qmesh_router_upstream_errors_total{model=\"m\",kind=\"connect\"} 1\n"),
+            std::string::npos);
 }
 
 TEST(ProxyErrors, FullQueueIs429AndQueueDeadlineIs503WithRetryAfter) {
@@ -125,14 +148,28 @@ TEST(ProxyErrors, BodyOverTheLimitIs413) {
 TEST(ProxyErrors, MissingOrWrongApiKeyIs401) {
   FakeUpstream up;
   auto cfg = RouterHarness::config({at(up.port())});
-  cfg.api_keys = {"sk-qmesh-test-1"};
+  cfg.api_keys = {"sk-qmesh-test-1", "sk-qmesh-test-2"};
   RouterHarness r(cfg);
   auto missing = httpPostJson(r.url("/v1/chat/completions"), kChat);
   EXPECT_EQ(missing.status, 401);
   EXPECT_EQ(errorCode(missing), "invalid_api_key");
-  EXPECT_EQ(httpPostJson(r.url("/v1/chat/completions"), kChat, {{"authorization", "Bearer nope-nope"}}).status, 401);
-  EXPECT_EQ(httpPostJson(r.url("/v1/chat/completions"), kChat, {{"authorization", "Bearer sk-qmesh-test-1"}}).status, 200);
-  EXPECT_EQ(up.requests(), 1);
+  auto post = [&](const std::string& key) {
+    return httpPostJson(r.url("/v1/chat/completions"), kChat, {{"authorization", "Bearer " + key}}).status;
+  };
+  EXPECT_EQ(post("nope-nope"), 401);
+  EXPECT_EQ(post("Sk-qmesh-test-1"), 401);  // same length, only the first byte differs
+  EXPECT_EQ(post("sk-qmesh-test-3"), 401);  // same length, only the last byte differs
+  EXPECT_EQ(up.requests(), 0);
+  EXPECT_EQ(post("sk-qmesh-test-1"), 200);  // every configured key works, not just the last
+  EXPECT_EQ(post("sk-qmesh-test-2"), 200);
+  EXPECT_EQ(up.requests(), 2);
+  // The operator pages name workers and peers: they are behind the key too.
+  for (const char* path : {"/api/status", "/api/mesh"}) {
+    auto open = httpGet(r.url(path));
+    EXPECT_EQ(open.status, 401) << path;
+    EXPECT_EQ(errorCode(open), "invalid_api_key") << path;
+    EXPECT_EQ(httpRequest("GET", r.url(path), "", {{"authorization", "Bearer sk-qmesh-test-2"}}).status, 200) << path;
+  }
 }
 
 TEST(ProxyErrors, UnknownModelIs404AndMalformedJsonIs400) {

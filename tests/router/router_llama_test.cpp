@@ -129,11 +129,20 @@ TEST(RouterLlama, KilledIdleWorkerIsRoutedAround) {
   auto router = startRouter(dir, {"demo=" + a.url() + ",slots=1", "demo=" + b.url() + ",slots=1"});
   a.proc->signal(SIGKILL);
   a.proc->waitExit(seconds(5));
-  for (int i = 0; i < 6; ++i) {
-    auto res = httpPostJson(router.url("/v1/completions"), R"({"model":"demo","prompt":"a","max_tokens":2})");
+  // Prefix affinity sends one prompt to one worker every time, so vary the prompt until one
+  // is tried on the killed worker first (an even chance each; 64 misses are 2^-64 likely).
+  // The router has not heard of the death: only the refused connect and the retry save it.
+  const std::string retryOnA = "; retry after connect on demo@127.0.0.1:" + std::to_string(a.port) + ")";
+  bool sawRetry = false;
+  for (int i = 0; i < 64 && !sawRetry; ++i) {
+    auto res = httpPostJson(router.url("/v1/completions"),
+                            json{{"model", "demo"}, {"prompt", "a " + std::to_string(i)}, {"max_tokens", 2}}.dump());
     ASSERT_EQ(res.status, 200) << res.body;
-    EXPECT_NE(res.headers["x-qmesh-route"].find(std::to_string(b.port)), std::string::npos);
+    const std::string route = res.headers["x-qmesh-route"];
+    EXPECT_EQ(route.rfind("itest/demo@127.0.0.1:" + std::to_string(b.port) + " (", 0), 0u) << route;
+    sawRetry = route.find(retryOnA) != std::string::npos;
   }
+  EXPECT_TRUE(sawRetry) << "no prompt was ever tried on the killed worker first";
 }
 
 TEST(RouterLlama, ErrorsAreOpenAiShapedThroughTheBinary) {

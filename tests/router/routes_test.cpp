@@ -66,6 +66,33 @@ TEST(Routes, MissingOrWrongKeyIs401WhenKeysAreConfigured) {
   EXPECT_EQ(route({"GET", "/v1/models", "Bearer sk-test-123456", ""}, ctx).action, Action::Models);
 }
 
+TEST(Routes, RejectsSameLengthWrongKey) {
+  const std::string chat = R"({"model":"demo","messages":[]})";
+  // Same length as sk-test-123456: a length check alone would let these in.
+  EXPECT_EQ(post("/v1/chat/completions", chat, "Bearer Sk-test-123456").status, 401);  // first byte differs
+  EXPECT_EQ(post("/v1/chat/completions", chat, "Bearer sk-test-123457").status, 401);  // last byte differs
+  EXPECT_EQ(post("/v1/chat/completions", chat, "Bearer sk-test-123456").action, Action::Forward);
+}
+
+TEST(Routes, AcceptsEveryConfiguredKey) {
+  const std::vector<std::string> keys = {"sk-first-key-1", "sk-second-key2", "sk-third-key-3"};
+  const std::string chat = R"({"model":"demo","messages":[]})";
+  for (const auto& k : keys) EXPECT_EQ(post("/v1/chat/completions", chat, "Bearer " + k, &keys).action, Action::Forward) << k;
+  EXPECT_EQ(post("/v1/chat/completions", chat, "Bearer sk-test-123456", &keys).status, 401);
+}
+
+TEST(Routes, ApiPagesNeedTheKey) {
+  RouteContext ctx{&kKeys, {"demo"}};
+  for (const char* path : {"/api/status", "/api/mesh"}) {
+    const auto missing = route({"GET", path, "", ""}, ctx);
+    EXPECT_EQ(missing.status, 401) << path;
+    EXPECT_EQ(errorOf(missing)["code"], "invalid_api_key") << path;
+    EXPECT_EQ(route({"GET", path, "Bearer sk-test-123457", ""}, ctx).status, 401) << path;
+  }
+  EXPECT_EQ(route({"GET", "/api/status", "Bearer sk-test-123456", ""}, ctx).action, Action::ApiStatus);
+  EXPECT_EQ(route({"GET", "/api/mesh", "Bearer sk-test-123456", ""}, ctx).action, Action::ApiMesh);
+}
+
 TEST(Routes, NoKeysMeansNoAuthentication) {
   static const std::vector<std::string> none;
   EXPECT_EQ(post("/v1/chat/completions", R"({"model":"demo","messages":[]})", "", &none).action, Action::Forward);

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "tests/support/test_env.h"
@@ -53,51 +54,59 @@ class FakeHealthServer {
 };
 
 // Runs the deliver hop inline: results arrive on the prober's thread, handed to a promise.
-HealthResult probeOnce(const std::string& url, Millis timeout) {
-  CurlHealthProber prober([](std::function<void()> f) { f(); });
+// nullopt when no result came within 10 s: the caller fails then instead of hanging in get().
+// (The promise outlives the prober, whose destructor joins the thread that would set it.)
+std::optional<HealthResult> probeOnce(const std::string& url, Millis timeout) {
   std::promise<HealthResult> result;
+  CurlHealthProber prober([](std::function<void()> f) { f(); });
   prober.probe(url, timeout, [&](const HealthResult& r) { result.set_value(r); });
   auto future = result.get_future();
-  EXPECT_EQ(future.wait_for(10s), std::future_status::ready);
+  if (future.wait_for(10s) != std::future_status::ready) return std::nullopt;
   return future.get();
 }
 
 TEST(CurlHealthProber, ClassifiesOkAsReady) {
   FakeHealthServer server(200);
   const auto r = probeOnce(server.url(), 2000ms);
-  EXPECT_EQ(r.outcome, HealthOutcome::Ready) << r.detail;
-  EXPECT_EQ(r.http_status, 200);
+  ASSERT_TRUE(r) << "no probe result within 10 s";
+  EXPECT_EQ(r->outcome, HealthOutcome::Ready) << r->detail;
+  EXPECT_EQ(r->http_status, 200);
 }
 
 TEST(CurlHealthProber, Classifies503AsLoading) {
   FakeHealthServer server(503);
-  EXPECT_EQ(probeOnce(server.url(), 2000ms).outcome, HealthOutcome::Loading);
+  const auto r = probeOnce(server.url(), 2000ms);
+  ASSERT_TRUE(r) << "no probe result within 10 s";
+  EXPECT_EQ(r->outcome, HealthOutcome::Loading);
 }
 
 TEST(CurlHealthProber, ClassifiesOtherStatusAsHttpError) {
   FakeHealthServer server(500);
   const auto r = probeOnce(server.url(), 2000ms);
-  EXPECT_EQ(r.outcome, HealthOutcome::HttpError);
-  EXPECT_EQ(r.http_status, 500);
+  ASSERT_TRUE(r) << "no probe result within 10 s";
+  EXPECT_EQ(r->outcome, HealthOutcome::HttpError);
+  EXPECT_EQ(r->http_status, 500);
 }
 
 TEST(CurlHealthProber, ClassifiesClosedPortAsRefused) {
   const uint16_t port = test::freeLoopbackPort();
-  EXPECT_EQ(probeOnce("http://127.0.0.1:" + std::to_string(port) + "/health", 2000ms).outcome,
-            HealthOutcome::Refused);
+  const auto r = probeOnce("http://127.0.0.1:" + std::to_string(port) + "/health", 2000ms);
+  ASSERT_TRUE(r) << "no probe result within 10 s";
+  EXPECT_EQ(r->outcome, HealthOutcome::Refused);
 }
 
 TEST(CurlHealthProber, ClassifiesSilentServerAsTimeoutAfterTheTimeout) {
   FakeHealthServer server(0);
   const auto r = probeOnce(server.url(), 200ms);
-  EXPECT_EQ(r.outcome, HealthOutcome::Timeout) << r.detail;
-  EXPECT_GE(r.latency, 190ms);
+  ASSERT_TRUE(r) << "no probe result within 10 s";
+  EXPECT_EQ(r->outcome, HealthOutcome::Timeout) << r->detail;
+  EXPECT_GE(r->latency, 190ms);
 }
 
 TEST(CurlHealthProber, AHungProbeDoesNotDelayOthers) {
   FakeHealthServer hung(0), ok(200);
+  std::promise<HealthResult> slow, fast;  // outlive the prober, which may still set them
   CurlHealthProber prober([](std::function<void()> f) { f(); });
-  std::promise<HealthResult> slow, fast;
   prober.probe(hung.url(), 3000ms, [&](const HealthResult& r) { slow.set_value(r); });
   prober.probe(ok.url(), 3000ms, [&](const HealthResult& r) { fast.set_value(r); });
   auto f = fast.get_future();
@@ -110,10 +119,10 @@ TEST(CurlHealthProber, AHungProbeDoesNotDelayOthers) {
 
 TEST(CurlHealthProber, ManyConcurrentProbesAllComplete) {
   FakeHealthServer server(200);
-  CurlHealthProber prober([](std::function<void()> f) { f(); });
   constexpr int kProbes = 50;
   std::atomic<int> ready{0};
-  std::promise<void> all;
+  std::promise<void> all;  // outlives the prober, which may still set it
+  CurlHealthProber prober([](std::function<void()> f) { f(); });
   for (int i = 0; i < kProbes; ++i)
     prober.probe(server.url(), 5000ms, [&](const HealthResult& r) {
       if (r.outcome == HealthOutcome::Ready && ++ready == kProbes) all.set_value();
