@@ -63,7 +63,8 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
     std::smatch m;
     if (path == "/status" && req_.method() == http::verb::get) return status(target);
     if (path == "/metrics" && req_.method() == http::verb::get)
-      return reply(http::status::ok, api_.node_.metrics(), "text/plain; version=0.0.4");
+      return reply(http::status::ok, api_.node_.metrics() + api_.longPollMetrics(),
+                   "text/plain; version=0.0.4");
     if (std::regex_match(path, m, restartRe) && req_.method() == http::verb::post) {
       if (!api_.node_.restart(m[1]))
         return reply(http::status::not_found, errorJson("no child named '" + m[1].str() + "'"));
@@ -98,6 +99,9 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
     if (after.empty() || api_.node_.generation() > std::strtoull(after.c_str(), nullptr, 10))
       return reply(http::status::ok, api_.node_.status().dump());
     auto timer = std::make_shared<boost::asio::steady_timer>(api_.io_, kLongPoll);
+    // Polls that timed out leave expired entries; without this a node that never changes
+    // would grow the list by one per poll.
+    std::erase_if(api_.waiters_, [](const auto& w) { return w.expired(); });
     api_.waiters_.push_back(timer);
     stream_.expires_never();
     timer->async_wait([self = shared_from_this(), timer](boost::beast::error_code) {
@@ -167,6 +171,19 @@ void ControlApi::close() {
   boost::system::error_code ec;
   acceptor_.close(ec);
   notifyChange();
+}
+
+size_t ControlApi::parkedLongPolls() const {
+  size_t n = 0;
+  for (const auto& w : waiters_) n += w.expired() ? 0 : 1;
+  return n;
+}
+
+std::string ControlApi::longPollMetrics() const {
+  return "# HELP qmesh_supervisor_status_long_polls Long-polls of /status?after=N waiting for a change.\n"
+         "# TYPE qmesh_supervisor_status_long_polls gauge\n"
+         "qmesh_supervisor_status_long_polls " +
+         std::to_string(parkedLongPolls()) + "\n";
 }
 
 void ControlApi::notifyChange() {

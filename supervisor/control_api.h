@@ -2,7 +2,7 @@
 // prints and what the router reads:
 //   GET  /status[?after=N]      JSON of the node and every child; with `after`, waits until
 //                               the generation exceeds N (or ~25 s) so readers see changes at once
-//   GET  /metrics               Prometheus text
+//   GET  /metrics               Prometheus text (the node's, plus the parked long-polls)
 //   POST /children/NAME/restart operator restart; also clears a crash-loop `failed`
 //   POST /mesh/reload-keys      SIGHUP to the router so it re-reads mesh.key_file:
 //                               200 {"signalled":true}; 202 {"deferred":true} while the
@@ -17,6 +17,7 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <string>
 
 #include "common/node_config.h"
 #include "common/result.h"
@@ -32,10 +33,14 @@ class ControlApi {
   Status listen(const HostPort& address);
   void close();
   void notifyChange();  // wakes every long-poll
+  // Long-polls waiting for a change right now (the router keeps one parked); a test can see
+  // that its poll is parked before it makes the change that must wake it.
+  size_t parkedLongPolls() const;
 
  private:
   class Session;
   void accept();
+  std::string longPollMetrics() const;
 
   boost::asio::io_context& io_;
   NodeSupervisor& node_;

@@ -14,6 +14,7 @@
 #include "router/membership/udp_transport.h"
 #include "router/mesh/member_snapshot.h"
 #include "router/mesh/node_meta.h"
+#include "router/mesh/remote_workers.h"
 #include "router/router.h"
 #include "router/router_state.h"
 
@@ -275,32 +276,16 @@ void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
   // Over a silent partition a pooled channel would hang where a fresh connect times out.
   if (m.state != MemberState::kAlive) st_.meshChannels.dropPeer(m.id);
   if (m.state == MemberState::kAlive || m.state == MemberState::kSuspect) {
-    // A suspect keeps its models known (clients get 503 and retry, not 404) but none of its
-    // workers is routable until it refutes; dead or left, it is gone.
-    const bool suspect = m.state == MemberState::kSuspect;
+    // A suspect keeps its models known but none of its workers is routable until it
+    // refutes (remote_workers.h); dead or left, it is gone.
     auto meta = decodeNodeMeta(m.meta);
     if (!meta) {
       spdlog::warn("mesh: node {} ({}) sent unreadable worker info: {}", m.name, m.id.shortHex(), meta.error().message);
       st_.directory.removeRemote(key);
     } else {
-      std::vector<WorkerInfo> workers;
-      for (const auto& wm : meta->workers) {
-        WorkerInfo w;
-        w.model = wm.model;
-        w.state = suspect ? WorkerState::Unknown : wm.state;
-        w.slots = std::max<int64_t>(1, wm.slots);
-        w.embeddings = wm.embeddings;
-        w.remote = true;
-        w.node = m.name;
-        w.peer = m.id;
-        w.dataAddress = meta->dataAddress;
-        w.inFlight = wm.inFlight;
-        w.queued = wm.queued;
-        w.health = wm.health;
+      for (const auto& wm : meta->workers)
         models += (models.empty() ? "" : ",") + wm.model + "(" + std::string(toString(wm.state)) + ")";
-        workers.push_back(std::move(w));
-      }
-      st_.directory.applyRemote(key, std::move(workers));
+      st_.directory.applyRemote(key, remoteWorkersOf(m, *meta));
     }
   } else {
     st_.directory.removeRemote(key);

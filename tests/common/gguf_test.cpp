@@ -1,10 +1,13 @@
 #include "common/gguf.h"
 
 #include <gtest/gtest.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -356,11 +359,63 @@ TEST_F(GgufTest, RejectsMisalignedTensorOffset) {
   EXPECT_TRUE(contains(errorFor(write(b.bytes)), "has data offset 40, not a multiple of the alignment 32"));
 }
 
+// What readGgufMetadata(p) says to the unprivileged user nobody (65534). The suite runs as
+// root, which reads a mode-000 file anyway, so a forked child drops its groups, gid and uid
+// first; it sends back "ok" or "error: <message>" through a pipe, and makes no assertions.
+std::string readAsNobody(const fs::path& p) {
+  int out[2];
+  if (::pipe(out) != 0) return std::string("pipe: ") + std::strerror(errno);
+  const pid_t pid = ::fork();
+  if (pid < 0) return std::string("fork: ") + std::strerror(errno);
+  if (pid == 0) {
+    ::close(out[0]);
+    std::string said;
+    if (::geteuid() == 0 &&
+        (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0))
+      said = std::string("cannot become nobody: ") + std::strerror(errno);
+    else if (::geteuid() == 0 || ::getegid() == 0)
+      said = "still root after dropping privileges";
+    else if (auto r = readGgufMetadata(p); r.ok())
+      said = "ok";
+    else
+      said = "error: " + r.error().message;
+    for (size_t at = 0; at < said.size();) {
+      const ssize_t n = ::write(out[1], said.data() + at, said.size() - at);
+      if (n <= 0) ::_exit(1);
+      at += size_t(n);
+    }
+    ::_exit(0);
+  }
+  ::close(out[1]);
+  std::string said;
+  char buf[512];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    said.append(buf, size_t(n));
+  }
+  ::close(out[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    said += " (the child failed: wait status " + std::to_string(status) + ")";
+  return said;
+}
+
 TEST_F(GgufTest, RejectsUnreadableFile) {
-  if (::geteuid() == 0) GTEST_SKIP() << "running as root, which can read a chmod 000 file";
   const fs::path p = write(tinyLlama());
+  // Only the file's mode may stand in the way: nobody can reach and read it at 0644.
+  fs::permissions(dir_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                            fs::perms::others_read | fs::perms::others_exec);
+  ASSERT_EQ(::chmod(p.c_str(), 0644), 0);
+  ASSERT_EQ(readAsNobody(p), "ok")
+      << "nobody cannot read " << p << " even at mode 0644: set TMPDIR to a directory every user can reach";
+
   ASSERT_EQ(::chmod(p.c_str(), 0), 0);
-  EXPECT_TRUE(contains(errorFor(p), ": cannot open: Permission denied"));
+  EXPECT_TRUE(contains(readAsNobody(p), "error: " + p.string() +
+                                            ": cannot open: Permission denied; make the file (and its "
+                                            "directories) readable by the user qmesh runs as"));
 }
 
 // Set QMESH_TEST_REAL_GGUF to one or more ':'-separated GGUFs made by llama.cpp (e.g. its

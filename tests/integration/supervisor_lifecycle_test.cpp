@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <future>
+
 #include "tests/integration/node_fixture.h"
 #include "tests/support/http_client.h"
 
@@ -148,21 +150,35 @@ TEST_F(SupervisorLifecycle, ReportsMetricsInPrometheusText) {
 TEST_F(SupervisorLifecycle, LongPolledStatusAnswersAsSoonAsAChildChanges) {
   RunningNode node(oneDemoModel());
   ASSERT_TRUE(node.waitForState("demo", "ready", 60s)) << node.log();
-  const auto s = *node.status();
-  const uint64_t gen = s["generation"];
+  const std::string base = "http://127.0.0.1:" + std::to_string(node.controlPort());
+  const auto parkedPolls = [&](int n) {
+    const std::string line = "\nqmesh_supervisor_status_long_polls " + std::to_string(n) + "\n";
+    return httpGet(base + "/metrics").body.find(line) != std::string::npos;
+  };
+  ASSERT_TRUE(parkedPolls(0)) << httpGet(base + "/metrics").body;  // no router in this node
+  const uint64_t gen = (*node.status())["generation"];
   const int pid = pidOf(node, "demo");
-  std::thread killer([pid] {
-    std::this_thread::sleep_for(300ms);  // the long-poll must be parked before the change
-    ::kill(pid, SIGKILL);
+
+  auto poll = std::async(std::launch::async, [&] {
+    return httpGet(base + "/status?after=" + std::to_string(gen), 30s);
   });
-  const auto start = std::chrono::steady_clock::now();
-  const auto r = httpGet("http://127.0.0.1:" + std::to_string(node.controlPort()) +
-                             "/status?after=" + std::to_string(gen), 30s);
-  const auto waited = std::chrono::steady_clock::now() - start;
-  killer.join();
-  ASSERT_EQ(r.status, 200);
-  EXPECT_GT(nlohmann::json::parse(r.body)["generation"].get<uint64_t>(), gen);
-  EXPECT_LT(waited, 10s) << "long-poll did not wake on the change";
+  // The poll must be parked before the change: a poll that arrives after it answers at once
+  // and would prove nothing about waking.
+  ASSERT_TRUE(waitUntil([&] { return parkedPolls(1); }, 10s)) << "the long-poll never parked";
+  ASSERT_EQ(poll.wait_for(0s), std::future_status::timeout) << "answered with nothing changed";
+
+  ::kill(pid, SIGKILL);
+  // Well under the 25 s a parked poll waits when nothing wakes it.
+  ASSERT_EQ(poll.wait_for(10s), std::future_status::ready)
+      << "the long-poll did not wake on the change";
+  const auto r = poll.get();
+  ASSERT_EQ(r.status, 200) << r.error;
+  const auto status = nlohmann::json::parse(r.body);
+  EXPECT_GT(status["generation"].get<uint64_t>(), gen);
+  ASSERT_EQ(status["models"].size(), 1u) << r.body;
+  EXPECT_NE(status["models"][0]["pid"], nlohmann::json(pid))
+      << "the answer does not show the crash: " << r.body;
+  EXPECT_TRUE(parkedPolls(0));
 }
 
 }  // namespace

@@ -289,11 +289,20 @@ TEST_F(ChildSupervisorTest, HealthResultArrivingAfterExitIsIgnored) {
 }
 
 TEST_F(ChildSupervisorTest, HealthResultAfterSupervisorIsDestroyedIsDropped) {
-  sup().start();
-  sup().tick();
-  sup_.reset();
-  prober_.answerLast(ok200());  // must not touch the freed supervisor (ASan would see it)
-  SUCCEED();
+  // Its own supervisor, whose onChange touches only a counter that outlives it: a callback
+  // that reached the freed supervisor would turn this 200 into a "ready" change (and ASan
+  // would report the use after free).
+  int changes = 0;
+  auto doomed = std::make_unique<ChildSupervisor>("model-a", s_, clock_, random_, launcher_,
+                                                  prober_, [&changes] { ++changes; });
+  doomed->start();
+  doomed->tick();
+  ASSERT_EQ(prober_.pending(), 1u);
+  ASSERT_EQ(doomed->state(), ChildState::Starting);
+  const int before = changes;
+  doomed.reset();
+  prober_.answerLast(ok200());
+  EXPECT_EQ(changes, before) << "a health result reached a destroyed supervisor";
 }
 
 TEST_F(ChildSupervisorTest, SnapshotReportsPidPortRestartsAndLastExit) {

@@ -1,0 +1,28 @@
+#include "router/mesh/remote_workers.h"
+
+#include <algorithm>
+
+namespace qmesh::router {
+
+std::vector<WorkerInfo> remoteWorkersOf(const membership::Member& m, const NodeMeta& meta) {
+  const bool suspect = m.state == membership::MemberState::kSuspect;
+  std::vector<WorkerInfo> workers;
+  for (const auto& wm : meta.workers) {
+    WorkerInfo w;
+    w.model = wm.model;
+    w.state = suspect ? WorkerState::Unknown : wm.state;
+    w.slots = std::max<int64_t>(1, wm.slots);
+    w.embeddings = wm.embeddings;
+    w.remote = true;
+    w.node = m.name;
+    w.peer = m.id;
+    w.dataAddress = meta.dataAddress;
+    w.inFlight = wm.inFlight;
+    w.queued = wm.queued;
+    w.health = wm.health;
+    workers.push_back(std::move(w));
+  }
+  return workers;
+}
+
+}  // namespace qmesh::router

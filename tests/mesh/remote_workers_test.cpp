@@ -1,0 +1,67 @@
+// A member's gossip as routable workers: what a suspect keeps (its models) and loses (every
+// request) until it refutes.
+#include "router/mesh/remote_workers.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+using namespace qmesh::router;
+using qmesh::membership::Member;
+using qmesh::membership::MemberState;
+
+namespace {
+
+Member memberB(MemberState state) {
+  Member m;
+  m.id.bytes.fill(0xB0);
+  m.name = "b";
+  m.state = state;
+  return m;
+}
+
+NodeMeta twoReadyWorkers() {
+  NodeMeta meta;
+  meta.dataAddress = "10.0.0.2:7947";
+  meta.workers.push_back({"demo-b", WorkerState::Ready, 4, 1, 2, 70, false});
+  meta.workers.push_back({"embed", WorkerState::Ready, 0, 0, 0, 90, true});
+  return meta;
+}
+
+}  // namespace
+
+TEST(RemoteWorkers, AliveMembersWorkersCarryWhatItGossiped) {
+  const Member b = memberB(MemberState::kAlive);
+  const auto workers = remoteWorkersOf(b, twoReadyWorkers());
+  ASSERT_EQ(workers.size(), 2u);
+  const WorkerInfo& w = workers[0];
+  EXPECT_EQ(w.model, "demo-b");
+  EXPECT_EQ(w.state, WorkerState::Ready);
+  EXPECT_EQ(w.slots, 4);
+  EXPECT_TRUE(w.remote);
+  EXPECT_EQ(w.node, "b");
+  EXPECT_EQ(w.peer, b.id);
+  EXPECT_EQ(w.dataAddress, "10.0.0.2:7947");
+  EXPECT_EQ(w.inFlight, 1);
+  EXPECT_EQ(w.queued, 2);
+  EXPECT_EQ(w.health, 70);
+  EXPECT_FALSE(w.embeddings);
+  EXPECT_TRUE(workers[1].embeddings);
+  EXPECT_EQ(workers[1].slots, 1) << "a worker gossiping 0 slots still counts as one";
+}
+
+TEST(RemoteWorkers, SuspectMembersModelsStayKnownButNoneOfItsWorkersIsRoutable) {
+  WorkerDirectory directory;
+  const auto now = std::chrono::steady_clock::now();
+  directory.applyRemote("b", remoteWorkersOf(memberB(MemberState::kAlive), twoReadyWorkers()));
+  ASSERT_TRUE(directory.anyRoutable("demo-b", now));
+
+  directory.applyRemote("b", remoteWorkersOf(memberB(MemberState::kSuspect), twoReadyWorkers()));
+  EXPECT_TRUE(directory.knows("demo-b")) << "a suspect's model must stay known: 503, not 404";
+  EXPECT_FALSE(directory.anyRoutable("demo-b", now));
+  EXPECT_FALSE(directory.anyRoutable("embed", now));
+
+  // It refuted: routable again at once.
+  directory.applyRemote("b", remoteWorkersOf(memberB(MemberState::kAlive), twoReadyWorkers()));
+  EXPECT_TRUE(directory.anyRoutable("demo-b", now));
+}
