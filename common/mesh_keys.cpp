@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/atomic_file.h"
+#include "common/private_file.h"
 
 namespace qmesh {
 
@@ -56,6 +57,10 @@ std::string render(const MeshKeyFile& file) {
 
 }  // namespace
 
+MeshKeyFile::~MeshKeyFile() {
+  if (!keys.empty()) sodium_memzero(keys.data(), keys.size() * sizeof(MeshKeyBytes));
+}
+
 MeshKeyBytes generateMeshKey() {
   ensureSodium();
   MeshKeyBytes key;
@@ -76,7 +81,7 @@ Result<MeshKeyBytes> decodeMeshKey(std::string_view text) {
   text = trim(text);
   if (text.empty()) return makeError("the key is empty");
   if (text.rfind("qmesh", 0) == 0 && text.find('.') != std::string_view::npos)
-    return makeError("this is an invite token, not a key: start the node with --join TOKEN instead");
+    return makeError("this is an invite token, not a key: start the node with --join-file FILE (the token in FILE) instead");
   if (text.size() != kEncodedKeyChars)
     return makeError("a mesh key is " + std::to_string(kEncodedKeyChars) +
                      " base64 characters, this one has " + std::to_string(text.size()));
@@ -98,7 +103,9 @@ Result<MeshKeyBytes> decodeMeshKey(std::string_view text) {
 std::string meshKeyFingerprint(const MeshKeyBytes& key) { return hashHex(key, 4); }
 std::string meshKeyLongFingerprint(const MeshKeyBytes& key) { return hashHex(key, 8); }
 
-Result<MeshKeyFile> readMeshKeyFile(const fs::path& path) {
+namespace {
+
+Result<MeshKeyFile> readUnchecked(const fs::path& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec))
     return makeError(path.string() + ": is a directory, expected the mesh key file (mesh.key_file)");
@@ -107,6 +114,11 @@ Result<MeshKeyFile> readMeshKeyFile(const fs::path& path) {
   MeshKeyFile file;
   std::vector<int> keyLines;
   std::string raw;
+  file.keys.reserve(16);  // pushes below this count do not leave a freed copy of the keys
+  struct ZeroLine {
+    std::string& s;
+    ~ZeroLine() { sodium_memzero(s.data(), s.size()); }
+  } zeroLine{raw};
   for (int lineNo = 1; std::getline(in, raw); ++lineNo) {
     const std::string where = path.string() + ":" + std::to_string(lineNo) + ": ";
     const std::string_view line = trim(raw);
@@ -136,6 +148,13 @@ Result<MeshKeyFile> readMeshKeyFile(const fs::path& path) {
   return file;
 }
 
+}  // namespace
+
+Result<MeshKeyFile> readMeshKeyFile(const fs::path& path) {
+  if (auto s = requireOwnerOnly(path, "mesh key file"); !s) return s.error();
+  return readUnchecked(path);
+}
+
 Status writeMeshKeyFile(const fs::path& path, const MeshKeyFile& file) {
   if (file.keys.empty())
     return makeError(path.string() + ": refusing to write a mesh key file without keys: a node "
@@ -159,7 +178,8 @@ Status writeMeshKeys(const fs::path& path, const std::vector<MeshKeyBytes>& keys
   MeshKeyFile file;
   std::error_code ec;
   if (fs::exists(path, ec))
-    if (auto old = readMeshKeyFile(path)) file.applied_invites = std::move(old->applied_invites);
+    // Unchecked: the rewrite makes the file 0600 again, and must not drop the records.
+    if (auto old = readUnchecked(path)) file.applied_invites = std::move(old->applied_invites);
   file.keys = keys;
   return writeMeshKeyFile(path, file);
 }

@@ -39,9 +39,17 @@ std::string meshKeyLongFingerprint(const MeshKeyBytes& key);
 struct MeshKeyFile {
   std::vector<MeshKeyBytes> keys;            // primary first; never empty after a read
   std::vector<std::string> applied_invites;  // meshKeyLongFingerprint of invite keys applied
+
+  MeshKeyFile() = default;
+  MeshKeyFile(const MeshKeyFile&) = default;
+  MeshKeyFile(MeshKeyFile&&) = default;
+  MeshKeyFile& operator=(const MeshKeyFile&) = default;
+  MeshKeyFile& operator=(MeshKeyFile&&) = default;
+  ~MeshKeyFile();  // zeroes the keys (sodium_memzero)
 };
 
-// Errors are "path:line: what is wrong: what to do". A file without any key is an error.
+// Errors are "path:line: what is wrong: what to do". A file without any key is an error, and
+// so is one readable by group or others (common/private_file.h: names the chmod fix).
 Result<MeshKeyFile> readMeshKeyFile(const std::filesystem::path& path);
 // Refuses an empty key list (a node must always be able to seal). Creates the parent
 // directory (mode 0700) when missing.

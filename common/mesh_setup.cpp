@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "common/invite.h"
+#include "common/private_file.h"
 
 namespace qmesh {
 
@@ -61,6 +62,9 @@ Result<MeshBootstrap> prepareMesh(const NodeConfig& c, const std::string& joinTo
   addSeeds(b.seeds, m.seeds);
   if (*invite) addSeeds(b.seeds, (*invite)->seeds);
 
+  // The router reads the identity; refused here, the node fails at start rather than
+  // crash-looping its router.
+  if (auto s = requireOwnerOnly(m.identity_file, "node identity file"); !s) return s.error();
   std::error_code ec;
   const bool exists = fs::exists(m.key_file, ec);
   MeshKeyFile file;

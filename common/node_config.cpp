@@ -111,11 +111,22 @@ std::string defaultNodeName() {
   return "node";
 }
 
+// Empty when there is nothing to derive it from. Never a /tmp fallback: the data dir holds
+// the mesh key, the node identity and the control token, and /tmp is shared with every user
+// (who could create the folder first) and emptied at boot (a new identity at each reboot).
 fs::path defaultDataDir(const std::string& nodeName) {
   if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg)
     return fs::path(xdg) / "qmesh" / nodeName;
-  const char* home = std::getenv("HOME");
-  return fs::path(home && *home ? home : "/tmp") / ".local" / "state" / "qmesh" / nodeName;
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return fs::path(home) / ".local" / "state" / "qmesh" / nodeName;
+  return {};
+}
+
+void requireDataDir(YamlReader& r, const YAML::Node& n, const NodeSection& out) {
+  if (out.data_dir.empty())
+    r.fail(n, "node.data_dir",
+           "not set, and neither $XDG_STATE_HOME nor $HOME is set to derive it from: set "
+           "node.data_dir to a folder only this user can write (it holds the node's keys)");
 }
 
 const std::regex& modelNamePattern() {
@@ -137,6 +148,7 @@ void parseNode(YamlReader& r, const YAML::Node& n, const fs::path& base, NodeSec
   if (!n.IsMap()) {
     out.name = defaultNodeName();
     out.data_dir = defaultDataDir(out.name);
+    requireDataDir(r, n, out);
     return;
   }
   r.read(n, "node", "name", out.name);
@@ -146,6 +158,7 @@ void parseNode(YamlReader& r, const YAML::Node& n, const fs::path& base, NodeSec
   std::string dataDir, binary;
   r.read(n, "node", "data_dir", dataDir);
   out.data_dir = dataDir.empty() ? defaultDataDir(out.name) : resolveAgainst(base, dataDir);
+  requireDataDir(r, n, out);
   readHostPort(r, n, "node", "control", out.control);
   if (!isLoopbackHost(out.control.host))
     r.fail(n["control"], "node.control",

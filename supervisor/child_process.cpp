@@ -8,9 +8,39 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <string_view>
 #include <utility>
 
+extern char** environ;
+
 namespace qmesh {
+
+namespace {
+
+// Inherited by no child: the invite token holds the mesh key, and llama-server (or whatever
+// it runs) has no business with it. A child that needs it gets it through Options::env.
+constexpr const char* kNeverInherited[] = {"QMESH_JOIN"};
+
+bool isNamed(const char* entry, std::string_view name) {
+  return std::strncmp(entry, name.data(), name.size()) == 0 && entry[name.size()] == '=';
+}
+
+// "NAME=VALUE" strings: the parent's environment without kNeverInherited and without the
+// names `extra` sets, then `extra`.
+std::vector<std::string> childEnvironment(const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    bool drop = false;
+    for (const char* name : kNeverInherited) drop = drop || isNamed(*e, name);
+    for (const auto& [name, value] : extra) drop = drop || isNamed(*e, name);
+    if (!drop) env.emplace_back(*e);
+  }
+  for (const auto& [name, value] : extra) env.push_back(name + "=" + value);
+  return env;
+}
+
+}  // namespace
 
 bool ExitStatus::signaled() const { return WIFSIGNALED(raw); }
 int ExitStatus::code() const { return WIFEXITED(raw) ? WEXITSTATUS(raw) : -1; }
@@ -25,13 +55,17 @@ std::string ExitStatus::describe() const {
   return "exit code " + std::to_string(code());
 }
 
-Result<ChildProcess> ChildProcess::spawn(const Options& options) {
+Result<ChildProcess> ChildProcess::spawn(const Options& options, const Env& env) {
   if (options.argv.empty()) return makeError("nothing to spawn: empty command line");
   // Everything the child needs is prepared before fork: after fork only async-signal-safe calls.
   std::vector<std::string> argvCopy = options.argv;
   std::vector<char*> argv;
   for (auto& a : argvCopy) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> envCopy = childEnvironment(env);
+  std::vector<char*> envp;
+  for (auto& e : envCopy) envp.push_back(e.data());
+  envp.push_back(nullptr);
 
   int pipeFds[2] = {-1, -1};
   if (options.captureOutput && pipe2(pipeFds, O_CLOEXEC) != 0)
@@ -60,7 +94,7 @@ Result<ChildProcess> ChildProcess::spawn(const Options& options) {
       dup2(pipeFds[1], STDOUT_FILENO);
       dup2(pipeFds[1], STDERR_FILENO);
     }
-    execv(argv[0], argv.data());
+    execve(argv[0], argv.data(), envp.data());
     const char* msg = "qmesh: exec failed: ";
     (void)!write(STDERR_FILENO, msg, strlen(msg));
     // Not strerror(): it translates through gettext, whose locks another thread may have held

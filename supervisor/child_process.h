@@ -30,8 +30,11 @@ class ChildProcess {
     std::vector<std::string> argv;  // argv[0] is the executable path
     bool captureOutput = true;      // stdout+stderr into a pipe the owner reads
   };
+  using Env = std::vector<std::pair<std::string, std::string>>;
 
-  static Result<ChildProcess> spawn(const Options& options);
+  // `env` is set in the child's environment, over the inherited one. A secret the supervisor
+  // may hold in its own environment (QMESH_JOIN) is never inherited: only set here, per child.
+  static Result<ChildProcess> spawn(const Options& options, const Env& env = {});
 
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&& other) noexcept;

@@ -17,7 +17,10 @@
 #include "common/mesh_setup.h"
 #include "supervisor/control_api.h"
 #include "supervisor/control_client.h"
+#include "supervisor/control_token.h"
+#include "supervisor/event_loop.h"
 #include "supervisor/exit_codes.h"
+#include "supervisor/join_token.h"
 #include "supervisor/node_supervisor.h"
 #include "supervisor/ports.h"
 
@@ -110,9 +113,10 @@ int prepareMeshForStart(const NodeConfig& c, const std::string& joinToken, NodeB
     spdlog::info("mesh: the invite's key {} is now the primary in {}", fp, c.mesh.key_file.string());
   spdlog::info("mesh: gossip on {}, data on {}, {} seed(s), {} key(s), primary {}", c.mesh.gossip.str(),
                c.mesh.data.str(), mesh->seeds.size(), mesh->keys.size(), fp);
-  // The router needs the token's seeds too. Through the environment, not argv: a command
-  // line is world-readable in /proc, an environment only by the node's own user.
-  if (!joinToken.empty() && c.router.enabled) ::setenv("QMESH_JOIN", joinToken.c_str(), 1);
+  // The router needs the token's seeds too. Through its environment, not argv: a command
+  // line is world-readable in /proc, an environment only by the node's own user. Only the
+  // router's: a llama-server has no use for the mesh key.
+  if (!joinToken.empty() && c.router.enabled) binaries.router_env = {{kJoinEnv, joinToken}};
   return exit_code::kOk;
 }
 
@@ -185,8 +189,14 @@ int runStart(const fs::path& file, const std::string& joinToken) {
     shuttingDown = true;
     node.stop([&] { io.stop(); });
   };
-  ControlApi api(io, node, shutdown);
+  const std::string token = generateControlToken();
+  ControlApi api(io, node, shutdown, token);
   if (auto s = api.listen(c.node.control); !s) return fail(exit_code::kAddressInUse, s.error().message);
+  // Only once the address is ours: a second `start` that fails must not replace the running
+  // supervisor's token. Nothing is accepted before io.run(), so no request misses it.
+  if (auto s = writeControlToken(c.node.data_dir, token); !s)
+    return fail(exit_code::kConfig, "node.data_dir: " + s.error().message +
+                                        ": make the folder writable by this user or set node.data_dir");
   node.setOnChange([&] { api.notifyChange(); });
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -209,9 +219,10 @@ int runStart(const fs::path& file, const std::string& joinToken) {
                QMESH_VERSION, c.node.name, c.file.string(), c.node.control.str(), c.models.size(),
                c.router.enabled ? ", router on http://" + c.router.listen.str() : "");
   node.start();
-  io.run();
+  runResilient(io, api.counters().loop_exceptions);
   api.close();
   fs::remove(pidFile, ec);
+  fs::remove(controlTokenPath(c.node.data_dir), ec);
   spdlog::info("qmesh-supervisor stopped");
   return exit_code::kOk;
 }
@@ -243,10 +254,11 @@ int runStatus(const fs::path& file, bool json) {
 int runStop(const fs::path& file) {
   auto config = loadNodeConfig(file);
   if (!config) return fail(exit_code::kConfig, "config error:\n" + config.error().message);
-  const auto reply = controlRequest(config->node.control, "POST", "/shutdown");
-  if (!reply.reached)
+  const auto post = controlPost(*config, "/shutdown");
+  if (!post.reply.reached)
     return fail(exit_code::kNotRunning,
                 "no qmesh-supervisor answers on " + config->node.control.str() + ": nothing to stop");
+  if (const std::string refused = post.refusal(); !refused.empty()) return fail(exit_code::kRefused, refused);
   // Wait until the control API goes away: every child is reaped before it closes.
   const auto deadline = std::chrono::steady_clock::now() + config->supervisor.stop_grace +
                         std::chrono::seconds(10);
@@ -263,9 +275,11 @@ int runStop(const fs::path& file) {
 int runRestart(const fs::path& file, const std::string& child) {
   auto config = loadNodeConfig(file);
   if (!config) return fail(exit_code::kConfig, "config error:\n" + config.error().message);
-  const auto reply = controlRequest(config->node.control, "POST", "/children/" + child + "/restart");
+  const auto post = controlPost(*config, "/children/" + child + "/restart");
+  const ControlReply& reply = post.reply;
   if (!reply.reached)
     return fail(exit_code::kNotRunning, "no qmesh-supervisor answers on " + config->node.control.str());
+  if (const std::string refused = post.refusal(); !refused.empty()) return fail(exit_code::kRefused, refused);
   if (reply.status == 404) return fail(exit_code::kConfig, "no model or child named '" + child + "'");
   std::cout << "restarting " << child << "\n";
   return exit_code::kOk;

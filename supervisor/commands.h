@@ -6,7 +6,8 @@
 
 namespace qmesh {
 
-// `joinToken`: --join, an invite token that overrides mesh.join (common/mesh_setup.h).
+// `joinToken`: from --join -/--join-file/$QMESH_JOIN (join_token.h), an invite token that
+// overrides mesh.join (common/mesh_setup.h).
 int runStart(const std::filesystem::path& config, const std::string& joinToken = "");
 int runStatus(const std::filesystem::path& config, bool json);
 int runStop(const std::filesystem::path& config);

@@ -5,8 +5,9 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <regex>
+#include <sstream>
 
+#include "supervisor/control_token.h"
 #include "supervisor/node_supervisor.h"
 
 namespace qmesh {
@@ -33,8 +34,25 @@ std::string queryParam(const std::string& target, const std::string& key) {
   return "";
 }
 
+// Paths, child names and GGUF metadata come from outside: invalid UTF-8 is replaced, never
+// thrown (type_error.316 escaping a handler used to end the supervisor and every child).
+std::string dumpJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string errorJson(const std::string& message) {
-  return nlohmann::json{{"error", {{"message", message}}}}.dump();
+  return dumpJson(nlohmann::json{{"error", {{"message", message}}}});
+}
+
+// "/children/NAME/restart" -> NAME; "" when the path is anything else. Plain string work:
+// std::regex backtracks recursively, on a path as long as the client likes.
+std::string restartTarget(std::string_view path) {
+  constexpr std::string_view kPrefix = "/children/", kSuffix = "/restart";
+  if (path.size() <= kPrefix.size() + kSuffix.size() || !path.starts_with(kPrefix) ||
+      !path.ends_with(kSuffix))
+    return "";
+  const std::string_view name = path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size());
+  return name.find('/') == std::string_view::npos ? std::string(name) : "";
 }
 
 }  // namespace
@@ -57,21 +75,59 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
   }
 
   void route() {
+    try {
+      if (!admit()) return;
+      dispatch();
+    } catch (const std::exception& e) {
+      ++api_.counters_.handler_errors;
+      spdlog::error("control API: {} {} failed: {}", std::string(req_.method_string()),
+                    std::string(req_.target()), e.what());
+      reply(http::status::internal_server_error, errorJson("internal error; see the supervisor's log"));
+    }
+  }
+
+  // Refuses web pages and unauthenticated changes; answers and returns false when it does.
+  bool admit() {
+    if (req_.find(http::field::origin) != req_.end()) {
+      ++api_.counters_.origin;
+      reply(http::status::forbidden,
+            errorJson("requests with an Origin header (from a web page) are refused: the control "
+                      "API is for qmesh-supervisor and qmesh-router"));
+      return false;
+    }
+    if (req_.method() == http::verb::get) return true;
+    const auto auth = req_.find(http::field::authorization);
+    if (auth == req_.end()) {
+      ++api_.counters_.unauthorized;
+      reply(http::status::unauthorized,
+            errorJson("this request changes the node and needs `Authorization: Bearer TOKEN`, the "
+                      "token in <node.data_dir>/control.token (qmesh-supervisor stop/restart send it)"));
+      return false;
+    }
+    if (!authorizationMatches(std::string_view(auth->value().data(), auth->value().size()), api_.token_)) {
+      ++api_.counters_.forbidden;
+      reply(http::status::forbidden,
+            errorJson("wrong control token: use the one in <node.data_dir>/control.token, which the "
+                      "supervisor rewrites at each start"));
+      return false;
+    }
+    return true;
+  }
+
+  void dispatch() {
     const std::string target(req_.target());
     const std::string path = target.substr(0, target.find('?'));
-    static const std::regex restartRe("^/children/([^/]+)/restart$");
-    std::smatch m;
-    if (path == "/status" && req_.method() == http::verb::get) return status(target);
-    if (path == "/metrics" && req_.method() == http::verb::get)
-      return reply(http::status::ok, api_.node_.metrics() + api_.longPollMetrics(),
-                   "text/plain; version=0.0.4");
-    if (std::regex_match(path, m, restartRe) && req_.method() == http::verb::post) {
-      if (!api_.node_.restart(m[1]))
-        return reply(http::status::not_found, errorJson("no child named '" + m[1].str() + "'"));
-      return reply(http::status::accepted, R"({"restarting":")" + m[1].str() + "\"}");
+    const bool get = req_.method() == http::verb::get, post = req_.method() == http::verb::post;
+    if (path == "/status" && get) return status(target);
+    if (path == "/metrics" && get)
+      return reply(http::status::ok, api_.node_.metrics() + controlMetrics() + api_.longPollMetrics(), "text/plain; version=0.0.4");
+    if (const std::string child = restartTarget(path); !child.empty() && post) {
+      if (!api_.node_.restart(child))
+        return reply(http::status::not_found, errorJson("no child named '" + child + "'"));
+      return reply(http::status::accepted, dumpJson({{"restarting", child}}));
     }
-    if (path == "/mesh/reload-keys" && req_.method() == http::verb::post) return reloadKeys();
-    if (path == "/shutdown" && req_.method() == http::verb::post) {
+    if (path == "/mesh/reload-keys" && post) return reloadKeys();
+    if (path == "/shutdown" && post) {
       reply(http::status::accepted, R"({"stopping":true})");
       boost::asio::post(api_.io_, api_.onShutdown_);
       return;
@@ -80,6 +136,24 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
           errorJson("unknown endpoint " + std::string(req_.method_string()) + " " + path +
                     " (try GET /status, GET /metrics, POST /children/NAME/restart, "
                     "POST /mesh/reload-keys, POST /shutdown)"));
+  }
+
+  std::string controlMetrics() const {
+    const Counters& c = api_.counters_;
+    std::ostringstream out;
+    out << "# HELP qmesh_supervisor_control_requests_rejected_total Control API requests refused "
+           "or failed, by reason.\n"
+           "# TYPE qmesh_supervisor_control_requests_rejected_total counter\n";
+    for (const auto& [reason, n] : {std::pair<const char*, uint64_t>{"origin", c.origin},
+                                    {"unauthorized", c.unauthorized},
+                                    {"forbidden", c.forbidden},
+                                    {"handler_error", c.handler_errors}})
+      out << "qmesh_supervisor_control_requests_rejected_total{reason=\"" << reason << "\"} " << n << "\n";
+    out << "# HELP qmesh_supervisor_event_loop_exceptions_total Exceptions that reached the event "
+           "loop (logged; the supervisor carried on).\n"
+           "# TYPE qmesh_supervisor_event_loop_exceptions_total counter\n"
+        << "qmesh_supervisor_event_loop_exceptions_total " << c.loop_exceptions << "\n";
+    return out.str();
   }
 
   void reloadKeys() {
@@ -97,7 +171,7 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
   void status(const std::string& target) {
     const std::string after = queryParam(target, "after");
     if (after.empty() || api_.node_.generation() > std::strtoull(after.c_str(), nullptr, 10))
-      return reply(http::status::ok, api_.node_.status().dump());
+      return reply(http::status::ok, dumpJson(api_.node_.status()));
     auto timer = std::make_shared<boost::asio::steady_timer>(api_.io_, kLongPoll);
     // Polls that timed out leave expired entries; without this a node that never changes
     // would grow the list by one per poll.
@@ -105,7 +179,7 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
     api_.waiters_.push_back(timer);
     stream_.expires_never();
     timer->async_wait([self = shared_from_this(), timer](boost::beast::error_code) {
-      self->reply(http::status::ok, self->api_.node_.status().dump());
+      self->reply(http::status::ok, dumpJson(self->api_.node_.status()));
     });
   }
 
@@ -135,8 +209,8 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
 };
 
 ControlApi::ControlApi(boost::asio::io_context& io, NodeSupervisor& node,
-                       std::function<void()> onShutdown)
-    : io_(io), node_(node), onShutdown_(std::move(onShutdown)), acceptor_(io) {}
+                       std::function<void()> onShutdown, std::string token)
+    : io_(io), node_(node), onShutdown_(std::move(onShutdown)), token_(std::move(token)), acceptor_(io) {}
 
 ControlApi::~ControlApi() { close(); }
 

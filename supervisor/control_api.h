@@ -8,12 +8,20 @@
 //                               200 {"signalled":true}; 202 {"deferred":true} while the
 //                               router starts (signalled once ready); 409 no router running
 //   POST /shutdown              graceful stop of the whole node
+//
+// Hostile input (supervisor/control_token.h for the token):
+//   - every request other than GET needs `Authorization: Bearer <token>`: 401 without one,
+//     403 with a wrong one;
+//   - a request with an `Origin` header (a web page in a browser on this machine) gets 403;
+//   - a handler that throws answers 500; nothing a client sends ends the supervisor. Each of
+//     these is counted in /metrics (qmesh_supervisor_control_requests_rejected_total).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
@@ -28,7 +36,17 @@ class NodeSupervisor;
 
 class ControlApi {
  public:
-  ControlApi(boost::asio::io_context& io, NodeSupervisor& node, std::function<void()> onShutdown);
+  struct Counters {
+    uint64_t origin = 0;          // refused: the request carried an Origin header
+    uint64_t unauthorized = 0;    // a mutating request without a token (401)
+    uint64_t forbidden = 0;       // a mutating request with a wrong token (403)
+    uint64_t handler_errors = 0;  // a handler threw; answered 500
+    uint64_t loop_exceptions = 0; // exceptions that reached the event loop (event_loop.h)
+  };
+
+  // `token`: what POSTs must carry (control_token.h); never empty.
+  ControlApi(boost::asio::io_context& io, NodeSupervisor& node, std::function<void()> onShutdown,
+             std::string token);
   ~ControlApi();
   Status listen(const HostPort& address);
   void close();
@@ -36,6 +54,7 @@ class ControlApi {
   // Long-polls waiting for a change right now (the router keeps one parked); a test can see
   // that its poll is parked before it makes the change that must wake it.
   size_t parkedLongPolls() const;
+  Counters& counters() { return counters_; }
 
  private:
   class Session;
@@ -45,6 +64,8 @@ class ControlApi {
   boost::asio::io_context& io_;
   NodeSupervisor& node_;
   std::function<void()> onShutdown_;
+  std::string token_;
+  Counters counters_;
   boost::asio::ip::tcp::acceptor acceptor_;
   // Long-polls park on these timers; notifyChange() cancels them all.
   std::list<std::weak_ptr<boost::asio::steady_timer>> waiters_;

@@ -10,5 +10,6 @@ constexpr int kModel = 3;           // a model file is missing, unreadable or no
 constexpr int kAddressInUse = 4;    // control address, router address or a fixed port is taken
 constexpr int kNotRunning = 5;      // status/stop/restart: no supervisor answers
 constexpr int kMissingBinary = 6;   // llama-server or qmesh-router not found / not executable
+constexpr int kRefused = 7;         // stop/restart/keys: the supervisor refused the control token
 
 }  // namespace qmesh::exit_code

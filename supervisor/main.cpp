@@ -1,8 +1,12 @@
 // qmesh-supervisor: the one command an operator types on each node.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
+#include <iostream>
+
 #include "supervisor/commands.h"
 #include "supervisor/exit_codes.h"
+#include "supervisor/join_token.h"
 
 namespace {
 
@@ -25,18 +29,23 @@ int main(int argc, char** argv) {
       "Exit codes: 0 ok, 1 runtime error, 2 config or usage error, 3 invalid model file,\n"
       "4 address in use, 5 no supervisor running, 6 llama-server or qmesh-router missing.\n"
       "Mesh: the first node starts with mesh.gossip set and creates the mesh key; `invite` on it\n"
-      "prints a token; other nodes run `start --config node.yaml --join TOKEN`.");
+      "prints a token; other nodes run `start --config node.yaml --join-file FILE` (or --join -\n"
+      "with the token on stdin, or QMESH_JOIN=TOKEN in the environment).");
   app.require_subcommand(1);
 
   std::string config;
   bool json = false;
   std::string child;
-  std::string join;
+  std::string join, joinFile;
   auto* start = app.add_subcommand("start", "Start the node in the foreground until SIGINT/SIGTERM");
   start->add_option("--config,-c", config, "Node YAML config")->required();
-  start->add_option("--join", join,
-                    "Invite token from `qmesh-supervisor invite` on a node of the mesh: installs its "
-                    "mesh key as primary (once) and adds its seeds; overrides mesh.join");
+  auto* joinOpt = start->add_option(
+      "--join", join,
+      "'-': read an invite token (from `qmesh-supervisor invite` on a node of the mesh) from "
+      "stdin: installs its mesh key as primary (once) and adds its seeds; overrides mesh.join. "
+      "A token here is refused: it would show in `ps`");
+  auto* joinFileOpt = start->add_option("--join-file", joinFile,
+                                        "Read the invite token from this file instead (or set QMESH_JOIN)");
   auto* status = app.add_subcommand("status", "Show the running node's children");
   status->add_option("--config,-c", config, "Node YAML config")->required();
   status->add_flag("--json", json, "Print the raw JSON from the control API");
@@ -77,7 +86,19 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : qmesh::exit_code::kConfig;
   }
   using qmesh::KeysAction;
-  if (*start) return qmesh::runStart(config, join);
+  if (*start) {
+    qmesh::JoinFlags flags;
+    if (joinOpt->count() > 0) flags.join = join;
+    if (joinFileOpt->count() > 0) flags.join_file = joinFile;
+    auto token = qmesh::resolveJoinToken(flags, std::cin, std::getenv(qmesh::kJoinEnv));
+    if (!token) {
+      std::cerr << "qmesh-supervisor: " << token.error().message << "\n";
+      return qmesh::exit_code::kConfig;
+    }
+    // No child inherits it; the router alone is handed the token (NodeBinaries::router_env).
+    ::unsetenv(qmesh::kJoinEnv);
+    return qmesh::runStart(config, *token);
+  }
   if (*status) return qmesh::runStatus(config, json);
   if (*stop) return qmesh::runStop(config);
   if (*restart) return qmesh::runRestart(config, child);

@@ -32,7 +32,8 @@ std::string keyArgument(const std::string& arg) {
 // After the file changed: a running router must re-read it, or it keeps the old keys until
 // its next restart. Not running is fine: the router reads the file when it starts.
 int tellRunningNode(const NodeConfig& c) {
-  const auto reply = controlRequest(c.node.control, "POST", "/mesh/reload-keys");
+  const auto post = controlPost(c, "/mesh/reload-keys");
+  const ControlReply& reply = post.reply;
   if (!reply.reached) {
     std::cout << "the node is not running (nothing answers on " << c.node.control.str()
               << "): its router reads the key file when it starts\n";
@@ -49,6 +50,9 @@ int tellRunningNode(const NodeConfig& c) {
       std::cout << "the node is running without a router process at the moment: the router reads the "
                    "key file when it starts\n";
       return exit_code::kOk;
+    case 401:
+    case 403:
+      return fail(exit_code::kRefused, "the key file was updated, but " + post.refusal());
     default:
       return fail(exit_code::kRuntime,
                   "the key file was updated, but the supervisor on " + c.node.control.str() +
@@ -105,7 +109,7 @@ int runInvite(const fs::path& configFile) {
   std::cout << *token << "\n";
   if (::isatty(STDERR_FILENO))
     std::cerr << "(the token contains the mesh key: send it over a channel you trust. The new node "
-                 "runs: qmesh-supervisor start --config node.yaml --join TOKEN)\n";
+                 "saves it to a file and runs: qmesh-supervisor start --config node.yaml --join-file FILE)\n";
   return exit_code::kOk;
 }
 

@@ -27,7 +27,6 @@ constexpr ChildState kAllStates[] = {ChildState::Starting,   ChildState::Loading
 
 std::vector<std::string> routerArgv(const NodeBinaries& binaries, const NodeConfig& config) {
   std::vector<std::string> argv = {binaries.router.string(), "--config", config.file.string()};
-  argv.insert(argv.end(), binaries.router_extra_args.begin(), binaries.router_extra_args.end());
   return argv;
 }
 
@@ -50,12 +49,12 @@ NodeSupervisor::NodeSupervisor(boost::asio::io_context& io, NodeConfig config,
         if (!free) return free.error();
         port = *free;
       }
-      return ChildCommand{buildLlamaServerArgs(binaries_.llama_server, m, port), port};
+      return ChildCommand{buildLlamaServerArgs(binaries_.llama_server, m, port), port, {}};
     });
   }
   if (!binaries_.router.empty()) {
     addChild("router", "router", nullptr, [this]() -> Result<ChildCommand> {
-      return ChildCommand{routerArgv(binaries_, config_), config_.router.listen.port};
+      return ChildCommand{routerArgv(binaries_, config_), config_.router.listen.port, binaries_.router_env};
     });
   }
 }

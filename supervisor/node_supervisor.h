@@ -25,10 +25,11 @@ namespace qmesh {
 struct NodeBinaries {
   std::filesystem::path llama_server;
   std::filesystem::path router;  // empty: no router child
-  std::vector<std::string> router_extra_args;  // appended to every router spawn (--join TOKEN)
+  // Added to the router's environment only (QMESH_JOIN: the invite token, kept out of argv).
+  std::vector<std::pair<std::string, std::string>> router_env;
 };
 
-// The router child's command line: {router, "--config", file, extra args...}.
+// The router child's command line: {router, "--config", file}.
 std::vector<std::string> routerArgv(const NodeBinaries& binaries, const NodeConfig& config);
 
 // What asking the router to re-read the mesh key file did.

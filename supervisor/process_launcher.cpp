@@ -11,7 +11,7 @@ ProcessLauncher::ProcessLauncher(boost::asio::io_context& io, std::string name,
 Result<ChildLauncher::Launched> ProcessLauncher::launch() {
   auto command = factory_();
   if (!command) return command.error();
-  auto child = ChildProcess::spawn({command->argv, true});
+  auto child = ChildProcess::spawn({command->argv, true}, command->env);
   if (!child) return child.error();
   child_.emplace(std::move(*child));
   if (int fd = child_->takeOutputFd(); fd >= 0) startOutputPump(io_, fd, name_);

@@ -15,6 +15,7 @@ namespace qmesh {
 struct ChildCommand {
   std::vector<std::string> argv;
   uint16_t port = 0;  // where its /health answers
+  std::vector<std::pair<std::string, std::string>> env;  // added to the child's environment
 };
 
 class ProcessLauncher final : public ChildLauncher {

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/private_file.h"
+
 namespace qmesh::membership {
 namespace {
 
@@ -43,6 +45,8 @@ Identity Identity::fromSeed(std::span<const uint8_t, 32> seed) {
   return id;
 }
 
+Identity::~Identity() { sodium_memzero(secret_.data(), secret_.size()); }
+
 Signature Identity::sign(std::span<const uint8_t> message) const {
   Signature sig;
   crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), secret_.data());
@@ -63,12 +67,13 @@ Result<Identity> loadOrCreateIdentity(const std::filesystem::path& path) {
     std::array<uint8_t, crypto_sign_SEEDBYTES> seed;
     ensureSodium();
     randombytes_buf(seed.data(), seed.size());
-    const std::string hex = toHex(seed);
+    std::string hex = toHex(seed);
     const mode_t old = ::umask(077);
     {
       std::ofstream out(path, std::ios::trunc);
       out << hex << "\n";
       out.close();
+      sodium_memzero(hex.data(), hex.size());
       ::umask(old);
       if (!out) return makeError(path.string() + ": cannot write the node identity (check the data dir's permissions)");
     }
@@ -77,6 +82,7 @@ Result<Identity> loadOrCreateIdentity(const std::filesystem::path& path) {
     sodium_memzero(seed.data(), seed.size());
     return id;
   }
+  if (auto s = requireOwnerOnly(path, "node identity file"); !s) return s.error();
   std::ifstream in(path);
   std::string line;
   if (!in || !std::getline(in, line))
@@ -90,6 +96,7 @@ Result<Identity> loadOrCreateIdentity(const std::filesystem::path& path) {
       len != seed.size())
     return makeError(path.string() + ": not a qmesh node identity (expected 64 hex digits); delete it to give "
                      "this node a new id");
+  sodium_memzero(line.data(), line.size());
   Identity id = Identity::fromSeed(seed);
   sodium_memzero(seed.data(), seed.size());
   return id;

@@ -25,6 +25,13 @@ class Identity {
   // Deterministic from a 32-byte seed: simulations and tests that need stable ids.
   static Identity fromSeed(std::span<const uint8_t, 32> seed);
 
+  Identity() = default;
+  Identity(const Identity&) = default;
+  Identity(Identity&&) = default;
+  Identity& operator=(const Identity&) = default;
+  Identity& operator=(Identity&&) = default;
+  ~Identity();  // zeroes the secret key (sodium_memzero)
+
   const NodeId& id() const { return id_; }
   Signature sign(std::span<const uint8_t> message) const;
   const std::array<uint8_t, kSecretBytes>& secretKey() const { return secret_; }

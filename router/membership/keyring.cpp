@@ -18,9 +18,27 @@ void ensureSodium() {
 static_assert(sizeof(MeshKey) == crypto_kdf_KEYBYTES);
 static_assert(sizeof(Subkey) == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 
-Keyring::Entry entryFor(const MeshKey& key) {
-  return Keyring::Entry{key, deriveSubkey(key, KeyPurpose::kGossip),
-                        deriveSubkey(key, KeyPurpose::kPushPull)};
+void derive(Subkey& out, const MeshKey& key, KeyPurpose purpose) {
+  crypto_kdf_derive_from_key(out.data(), out.size(), static_cast<uint64_t>(purpose), kKdfContext,
+                             key.data());
+}
+
+// Keys live in entries_ only: built in place, moved byte by byte, and every buffer the vector
+// lets go of is zeroed first. No copy of a key is left behind in freed memory.
+void fillEntry(Keyring::Entry& e, const MeshKey& key) {
+  e.key = key;
+  derive(e.gossip, key, KeyPurpose::kGossip);
+  derive(e.pushPull, key, KeyPurpose::kPushPull);
+}
+
+void swapEntries(Keyring::Entry& a, Keyring::Entry& b) {
+  auto* pa = reinterpret_cast<unsigned char*>(&a);
+  auto* pb = reinterpret_cast<unsigned char*>(&b);
+  for (std::size_t i = 0; i < sizeof(Keyring::Entry); ++i) std::swap(pa[i], pb[i]);
+}
+
+void zero(std::vector<Keyring::Entry>& entries) {
+  if (!entries.empty()) sodium_memzero(entries.data(), entries.size() * sizeof(Keyring::Entry));
 }
 
 }  // namespace
@@ -28,8 +46,7 @@ Keyring::Entry entryFor(const MeshKey& key) {
 Subkey deriveSubkey(const MeshKey& key, KeyPurpose purpose) {
   ensureSodium();
   Subkey out;
-  crypto_kdf_derive_from_key(out.data(), out.size(), static_cast<uint64_t>(purpose), kKdfContext,
-                             key.data());
+  derive(out, key, purpose);
   return out;
 }
 
@@ -42,12 +59,11 @@ MeshKey generateMeshKey() {
 
 Keyring::Keyring(const MeshKey& primary) {
   ensureSodium();
-  entries_.push_back(entryFor(primary));
+  entries_.reserve(4);
+  fillEntry(entries_.emplace_back(), primary);
 }
 
-Keyring::~Keyring() {
-  for (Entry& e : entries_) sodium_memzero(&e, sizeof e);
-}
+Keyring::~Keyring() { zero(entries_); }
 
 std::vector<Keyring::Entry>::iterator Keyring::find(const MeshKey& key) {
   return std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) {
@@ -57,14 +73,22 @@ std::vector<Keyring::Entry>::iterator Keyring::find(const MeshKey& key) {
 
 void Keyring::install(const MeshKey& key) {
   if (find(key) != entries_.end()) return;
-  entries_.push_back(entryFor(key));
+  if (entries_.size() == entries_.capacity()) {
+    // Grow by hand: a reallocating push_back would free the old buffer with the keys in it.
+    std::vector<Entry> grown;
+    grown.reserve(entries_.capacity() * 2);
+    for (Entry& e : entries_) swapEntries(grown.emplace_back(), e);
+    zero(entries_);
+    entries_.swap(grown);
+  }
+  fillEntry(entries_.emplace_back(), key);
 }
 
 Status Keyring::use(const MeshKey& key) {
   auto it = find(key);
   if (it == entries_.end())
     return makeError("cannot use a mesh key that is not installed; install it first on every node");
-  std::rotate(entries_.begin(), it, it + 1);
+  for (; it != entries_.begin(); --it) swapEntries(*it, *(it - 1));  // no temporary copy
   return Ok{};
 }
 

@@ -21,6 +21,13 @@ std::string readText(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// A key file as `keys` writes it: readable by its owner only.
+fs::path privateFile(const test::TempDir& dir, const std::string& name, const std::string& text) {
+  const fs::path p = dir.write(name, text);
+  ::chmod(p.c_str(), 0600);
+  return p;
+}
+
 mode_t modeOf(const fs::path& p) {
   struct stat st {};
   ::stat(p.c_str(), &st);
@@ -86,7 +93,7 @@ TEST(MeshKeyFileTest, RewriteReplacesTheFileAndStaysOwnerOnly) {
 
 TEST(MeshKeyFileTest, ReadIgnoresCommentsBlankLinesAndCrlf) {
   test::TempDir dir;
-  const fs::path p = dir.write("mesh.keys", "# keys\r\n\r\n  " + encodeMeshKey(keyOf(4)) +
+  const fs::path p = privateFile(dir, "mesh.keys", "# keys\r\n\r\n  " + encodeMeshKey(keyOf(4)) +
                                                 "  \r\n   # old one below\n" +
                                                 encodeMeshKey(keyOf(5)) + "\n\n");
   EXPECT_EQ(*readMeshKeys(p), (std::vector<MeshKeyBytes>{keyOf(4), keyOf(5)}));
@@ -94,7 +101,7 @@ TEST(MeshKeyFileTest, ReadIgnoresCommentsBlankLinesAndCrlf) {
 
 TEST(MeshKeyFileTest, BadLineIsReportedWithFileLineAndTheFix) {
   test::TempDir dir;
-  const fs::path p = dir.write("mesh.keys", "# keys\n" + encodeMeshKey(keyOf(4)) + "\nnot-a-key\n");
+  const fs::path p = privateFile(dir, "mesh.keys", "# keys\n" + encodeMeshKey(keyOf(4)) + "\nnot-a-key\n");
   EXPECT_EQ(readMeshKeys(p).error().message,
             p.string() + ":3: a mesh key is 44 base64 characters, this one has 9: fix the line or "
                          "delete it (a key is one line of 44 base64 characters, as "
@@ -104,14 +111,28 @@ TEST(MeshKeyFileTest, BadLineIsReportedWithFileLineAndTheFix) {
 TEST(MeshKeyFileTest, DuplicateKeyIsReportedAtTheSecondLine) {
   test::TempDir dir;
   const std::string k = encodeMeshKey(keyOf(4));
-  const fs::path p = dir.write("mesh.keys", k + "\n" + encodeMeshKey(keyOf(5)) + "\n" + k + "\n");
+  const fs::path p = privateFile(dir, "mesh.keys", k + "\n" + encodeMeshKey(keyOf(5)) + "\n" + k + "\n");
   EXPECT_EQ(readMeshKeys(p).error().message,
             p.string() + ":3: the same key as line 1: delete one of the two lines");
 }
 
+TEST(MeshKeyFileTest, FileReadableByOthersIsRefusedNamingTheChmodFix) {
+  test::TempDir dir;
+  const fs::path p = privateFile(dir, "mesh.keys", encodeMeshKey(keyOf(4)) + "\n");
+  for (mode_t mode : {0644, 0640, 0604, 0660}) {
+    ::chmod(p.c_str(), mode);
+    auto r = readMeshKeys(p);
+    ASSERT_FALSE(r) << std::oct << mode;
+    EXPECT_TRUE(Contains(r.error().message, p.string() + ": the mesh key file is readable by other users"));
+    EXPECT_TRUE(Contains(r.error().message, "run `chmod 600 " + p.string() + "`"));
+  }
+  ::chmod(p.c_str(), 0400);
+  EXPECT_TRUE(readMeshKeys(p)) << "owner-only read is fine";
+}
+
 TEST(MeshKeyFileTest, FileWithoutKeysMissingOrADirectoryIsAnError) {
   test::TempDir dir;
-  const fs::path empty = dir.write("empty.keys", "# nothing\n\n");
+  const fs::path empty = privateFile(dir, "empty.keys", "# nothing\n\n");
   EXPECT_TRUE(Contains(readMeshKeys(empty).error().message,
                        empty.string() + ": the mesh key file has no key"));
   EXPECT_EQ(readMeshKeys(dir / "nope").error().message,

@@ -154,9 +154,20 @@ TEST_F(MeshSetupTest, SeedsAreMergedNormalisedAndDeduplicated) {
 
 TEST_F(MeshSetupTest, MalformedKeyFileIsAnErrorAndIsLeftAlone) {
   const fs::path p = dir_.write("data/mesh.keys", "garbage\n");
+  ::chmod(p.c_str(), 0600);
   EXPECT_TRUE(Contains(prepareMesh(config_, tokenFor(keyOf(1), {})).error().message, p.string() + ":1: "));
   EXPECT_TRUE(Contains(prepareMesh(config_, "").error().message, p.string() + ":1: "));
   EXPECT_FALSE(readMeshKeys(p));
+}
+
+TEST_F(MeshSetupTest, IdentityFileReadableByOthersIsRefusedBeforeAnythingIsWritten) {
+  config_.mesh.identity_file = dir_.write("data/node.id", std::string(64, 'a') + "\n");
+  ::chmod(config_.mesh.identity_file.c_str(), 0644);
+  const auto r = prepareMesh(config_, "");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(Contains(r.error().message, "node identity file is readable by other users (mode 0644): run "
+                                          "`chmod 600 " + config_.mesh.identity_file.string() + "`"));
+  EXPECT_FALSE(fs::exists(keyFile())) << "refused before a key was created";
 }
 
 TEST_F(MeshSetupTest, BadTokenNamesWhereItCameFrom) {

@@ -166,6 +166,18 @@ TEST_F(NodeConfigTest, DataDirDefaultsUnderHomeWithoutXdgStateHome) {
   EXPECT_EQ(c.node.data_dir, fs::path("/home/alice/.local/state/qmesh/n1"));
 }
 
+TEST_F(NodeConfigTest, DataDirWithoutHomeOrXdgStateHomeIsAnErrorNotTmp) {
+  ScopedEnv noXdg("XDG_STATE_HOME", std::nullopt);
+  ScopedEnv noHome("HOME", std::nullopt);
+  for (const std::string& text : {yaml({"node:", "  name: n1"}), std::string("{}\n")}) {
+    const std::string e = parseError(text);
+    EXPECT_TRUE(Contains(e, "node.data_dir: not set, and neither $XDG_STATE_HOME nor $HOME is set"));
+    EXPECT_TRUE(Contains(e, "set node.data_dir to a folder"));
+  }
+  EXPECT_TRUE(Contains(parseOk(yaml({"node:", "  data_dir: /var/lib/qmesh"})).node.data_dir.string(),
+                       "/var/lib/qmesh"));
+}
+
 TEST_F(NodeConfigTest, FullConfigRoundTripsEveryField) {
   const NodeConfig c = parseOk(yaml({
       "node:",

@@ -49,10 +49,11 @@ struct MeshNode {
     args.insert(args.begin(), {"keys", "--config", config.string()});
     return supervisor(std::move(args));
   }
-  std::unique_ptr<TestProcess> start(std::vector<std::string> extra = {}) const {
+  std::unique_ptr<TestProcess> start(std::vector<std::string> extra = {},
+                                     std::map<std::string, std::string> env = {}) const {
     std::vector<std::string> argv = {supervisorBinary().string(), "start", "--config", config.string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return std::make_unique<TestProcess>(argv, dir / "supervisor.log");
+    return std::make_unique<TestProcess>(argv, dir / "supervisor.log", std::move(env));
   }
   bool waitUntilServing() const {
     return waitUntil([&] {
@@ -174,12 +175,28 @@ TEST(MeshCli, FirstStartCreatesTheMeshKeyAndKeysTellsTheRunningNode) {
   EXPECT_EQ(node->exitCode(), 0) << node->output();
 }
 
-TEST(MeshCli, StartWithJoinMakesTheInvitesKeyPrimary) {
+// The three ways in (join_token.h): a file, stdin, the environment. Never argv.
+std::unique_ptr<TestProcess> startJoining(const MeshNode& n, const std::string& how,
+                                          const std::string& token) {
+  const auto file = n.dir.write("invite.txt", token + "\n");
+  if (how == "file") return n.start({"--join-file", file.string()});
+  if (how == "env") return n.start({}, {{"QMESH_JOIN", token}});
+  // --join -: the token on stdin (a shell redirect; TestProcess gives no stdin of its own).
+  return std::make_unique<TestProcess>(
+      std::vector<std::string>{"/bin/sh", "-c",
+                               "exec \"$0\" start --config \"$1\" --join - < \"$2\"",
+                               supervisorBinary().string(), n.config.string(), file.string()},
+      n.dir / "supervisor.log");
+}
+
+class MeshCliJoin : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(MeshCliJoin, StartWithAnInviteMakesItsKeyPrimary) {
   const MeshKeyBytes meshKey = *decodeMeshKey(generateKey());
   const std::string token = *encodeInvite(Invite{meshKey, {"127.0.0.1:1"}});
   MeshNode n;
   ASSERT_EQ(n.keys({"install", generateKey()}).exit_code, 0) << "a key of its own, from before";
-  auto node = n.start({"--join", token});
+  auto node = startJoining(n, GetParam(), token);
   ASSERT_TRUE(n.waitUntilServing()) << node->output();
   EXPECT_TRUE(has(node->output(), "mesh: the invite's key " + meshKeyFingerprint(meshKey) +
                                       " is now the primary")) << node->output();
@@ -191,9 +208,23 @@ TEST(MeshCli, StartWithJoinMakesTheInvitesKeyPrimary) {
   EXPECT_EQ(keys.front(), meshKey);
 }
 
+INSTANTIATE_TEST_SUITE_P(FromFileStdinOrEnvironment, MeshCliJoin, ::testing::Values("file", "stdin", "env"));
+
+TEST(MeshCli, StartRefusesAnInviteTokenOnTheCommandLine) {
+  MeshNode n;
+  const std::string token = *encodeInvite(Invite{*decodeMeshKey(generateKey()), {"127.0.0.1:1"}});
+  const auto r = supervisor({"start", "--config", n.config.string(), "--join", token});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(has(r.output, "--join-file PATH, --join - (reads it from stdin), or the QMESH_JOIN "
+                            "environment variable")) << r.output;
+  EXPECT_FALSE(has(r.output, token)) << "the refusal echoed the secret";
+  EXPECT_FALSE(fs::exists(n.keyFile())) << "refused before the mesh was touched";
+}
+
 TEST(MeshCli, StartRefusesABadMeshSetupBeforeServing) {
   MeshNode n;
-  auto r = supervisor({"start", "--config", n.config.string(), "--join", "qmesh1.AAAA"});
+  const auto bad = n.dir.write("bad-invite.txt", "qmesh1.AAAA\n");
+  auto r = supervisor({"start", "--config", n.config.string(), "--join-file", bad.string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(has(r.output, "--join: invalid invite token: ")) << r.output;
 
@@ -209,7 +240,8 @@ TEST(MeshCli, StartRefusesABadMeshSetupBeforeServing) {
                                              "\n  control: 127.0.0.1:" +
                                              std::to_string(freeLoopbackPort()) +
                                              "\nrouter:\n  enabled: false\n");
-  r = supervisor({"start", "--config", off.string(), "--join", *encodeInvite(Invite{})});
+  r = runCommand({supervisorBinary().string(), "start", "--config", off.string()}, 30s,
+                 {{"QMESH_JOIN", *encodeInvite(Invite{})}});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(has(r.output, "--join needs the mesh enabled")) << r.output;
 }

@@ -31,6 +31,25 @@ TEST(Keyring, RotatesByInstallUseRemove) {
   EXPECT_EQ(ring.entries().size(), 1u);
 }
 
+// Install grows the entries by hand (no freed buffer keeps a key) and use() moves the key
+// to the front by swapping bytes: every key must still be there, whole, in order.
+TEST(Keyring, ManyInstallsKeepEveryKeyWholeAndUseMovesOneToTheFront) {
+  Keyring ring(keyOf(1));
+  for (uint8_t b = 2; b <= 20; ++b) ring.install(keyOf(b));
+  ASSERT_EQ(ring.entries().size(), 20u);
+  for (uint8_t b = 1; b <= 20; ++b) {
+    const auto& e = ring.entries()[b - 1];
+    EXPECT_EQ(e.key, keyOf(b));
+    EXPECT_EQ(e.gossip, deriveSubkey(keyOf(b), KeyPurpose::kGossip));
+    EXPECT_EQ(e.pushPull, deriveSubkey(keyOf(b), KeyPurpose::kPushPull));
+  }
+  ASSERT_TRUE(ring.use(keyOf(13)).ok());
+  EXPECT_EQ(ring.primary().key, keyOf(13));
+  EXPECT_EQ(ring.primary().gossip, deriveSubkey(keyOf(13), KeyPurpose::kGossip));
+  EXPECT_EQ(ring.entries()[1].key, keyOf(1)) << "the others keep their order";
+  EXPECT_EQ(ring.entries()[13].key, keyOf(14));
+}
+
 TEST(Keyring, UseRequiresAnInstalledKey) {
   Keyring ring(keyOf(1));
   auto s = ring.use(keyOf(9));

@@ -230,6 +230,30 @@ TEST(ChildProcessTest, ExecFailureExitsWith127AndSaysWhy) {
   EXPECT_EQ(status->code(), 127);
 }
 
+// The supervisor may hold the invite token in QMESH_JOIN; a llama-server must not get it.
+TEST(ChildProcessTest, DoesNotInheritTheJoinTokenButKeepsTheRestOfTheEnvironment) {
+  ::setenv("QMESH_JOIN", "qmesh1.secret", 1);
+  ::setenv("QMESH_TEST_KEPT", "kept", 1);
+  auto spawned = ChildProcess::spawn(
+      {{"/bin/sh", "-c", "echo \"join=${QMESH_JOIN-unset} other=${QMESH_TEST_KEPT-unset}\""}, true});
+  ::unsetenv("QMESH_JOIN");
+  ::unsetenv("QMESH_TEST_KEPT");
+  ASSERT_TRUE(spawned.ok());
+  Fd out{spawned->takeOutputFd()};
+  EXPECT_EQ(readOutput(out.fd), "join=unset other=kept\n");
+}
+
+TEST(ChildProcessTest, EnvOptionIsSetInThatChildOverTheInheritedValue) {
+  ::setenv("QMESH_TEST_OVERRIDDEN", "parent", 1);
+  auto spawned = ChildProcess::spawn(
+      {{"/bin/sh", "-c", "echo \"$QMESH_JOIN $QMESH_TEST_OVERRIDDEN\""}, true},
+      {{"QMESH_JOIN", "qmesh1.given"}, {"QMESH_TEST_OVERRIDDEN", "child"}});
+  ::unsetenv("QMESH_TEST_OVERRIDDEN");
+  ASSERT_TRUE(spawned.ok());
+  Fd out{spawned->takeOutputFd()};
+  EXPECT_EQ(readOutput(out.fd), "qmesh1.given child\n");
+}
+
 TEST(ChildProcessTest, EmptyCommandLineIsAnError) {
   auto spawned = ChildProcess::spawn({{}, true});
   ASSERT_FALSE(spawned.ok());

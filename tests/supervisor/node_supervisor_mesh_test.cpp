@@ -1,4 +1,5 @@
-// The supervisor's side of the mesh: the router child gets --join, and POST
+// The supervisor's side of the mesh: the router child gets the invite token in its
+// environment (never argv, never another child's environment), and POST
 // /mesh/reload-keys on the control API turns into a SIGHUP the router can survive. The
 // router here is a small Python stand-in that answers /health and records its argv and
 // every SIGHUP, driven by a real NodeSupervisor and ControlApi on an io_context thread.
@@ -25,6 +26,8 @@ std::string readText(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+const std::string kToken(64, '7');
+
 bool havePython() { return std::system("command -v python3 >/dev/null 2>&1") == 0; }
 
 // Sleeps `delay` BEFORE installing its SIGHUP handler: a SIGHUP sent while it starts kills
@@ -34,7 +37,9 @@ fs::path writeFakeRouter(const test::TempDir& dir, uint16_t port, double delay) 
       "fake-router.py",
       "#!/usr/bin/env python3\n"
       "import http.server, signal, sys, time\n"
+      "import os\n"
       "open('" + (dir / "argv").string() + "', 'w').write('\\n'.join(sys.argv[1:]))\n"
+      "open('" + (dir / "join").string() + "', 'w').write(os.environ.get('QMESH_JOIN', 'unset'))\n"
       "time.sleep(" + std::to_string(delay) + ")\n"
       "signal.signal(signal.SIGHUP, lambda *a: open('" + (dir / "hups").string() +
       "', 'a').write('hup\\n'))\n"
@@ -67,7 +72,7 @@ NodeConfig nodeConfig(const test::TempDir& dir) {
 class RunningSupervisor {
  public:
   RunningSupervisor(const NodeConfig& c, NodeBinaries b)
-      : node_(io_, c, std::move(b), {}), api_(io_, node_, [] {}), control_(c.node.control) {
+      : node_(io_, c, std::move(b), {}), api_(io_, node_, [] {}, kToken), control_(c.node.control) {
     EXPECT_TRUE(api_.listen(c.node.control));
     node_.start();
     thread_ = std::thread([this] { io_.run(); });
@@ -77,7 +82,8 @@ class RunningSupervisor {
     thread_.join();
   }
   test::HttpResponse post(const std::string& path) {
-    return test::httpRequest("POST", "http://" + control_.str() + path, "", {}, 5s);
+    return test::httpRequest("POST", "http://" + control_.str() + path, "",
+                             {{"Authorization", "Bearer " + kToken}}, 5s);
   }
   nlohmann::json router() {
     const auto r = test::httpGet("http://" + control_.str() + "/status", 5s);
@@ -96,16 +102,14 @@ class RunningSupervisor {
   std::thread thread_;
 };
 
-TEST(RouterArgvTest, AppendsTheJoinTokenAfterTheConfig) {
+TEST(RouterArgvTest, IsTheConfigAndNeverTheJoinToken) {
   NodeConfig c;
   c.file = "/etc/qmesh/node.yaml";
   NodeBinaries b;
   b.router = "/opt/qmesh/qmesh-router";
+  b.router_env = {{"QMESH_JOIN", "qmesh1.abc"}};
   EXPECT_EQ(routerArgv(b, c),
             (std::vector<std::string>{"/opt/qmesh/qmesh-router", "--config", "/etc/qmesh/node.yaml"}));
-  b.router_extra_args = {"--join", "qmesh1.abc"};
-  EXPECT_EQ(routerArgv(b, c), (std::vector<std::string>{"/opt/qmesh/qmesh-router", "--config",
-                                                        "/etc/qmesh/node.yaml", "--join", "qmesh1.abc"}));
 }
 
 TEST(ReloadKeysTest, WithoutARouterChildIsAConflict) {
@@ -124,10 +128,11 @@ TEST(ReloadKeysTest, ReadyRouterGetsSighupAndKeepsRunning) {
   const NodeConfig c = nodeConfig(dir);
   NodeBinaries b;
   b.router = writeFakeRouter(dir, c.router.listen.port, 0);
-  b.router_extra_args = {"--join", "qmesh1.token"};
+  b.router_env = {{"QMESH_JOIN", "qmesh1.token"}};
   RunningSupervisor s(c, b);
   ASSERT_TRUE(s.waitForRouterState("ready"));
-  EXPECT_EQ(readText(dir / "argv"), "--config\n" + c.file.string() + "\n--join\nqmesh1.token");
+  EXPECT_EQ(readText(dir / "argv"), "--config\n" + c.file.string());
+  EXPECT_EQ(readText(dir / "join"), "qmesh1.token") << "the router gets the token in its environment";
 
   const auto r = s.post("/mesh/reload-keys");
   EXPECT_EQ(r.status, 200) << r.body;

@@ -1,0 +1,24 @@
+#include "supervisor/event_loop.h"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
+namespace qmesh {
+
+void runResilient(boost::asio::io_context& io, uint64_t& exceptions) {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& e) {
+      ++exceptions;
+      spdlog::error("event loop: a handler threw ({}); the supervisor carries on", e.what());
+    } catch (...) {
+      ++exceptions;
+      spdlog::error("event loop: a handler threw a non-standard exception; the supervisor carries on");
+    }
+  }
+}
+
+}  // namespace qmesh

@@ -1,0 +1,137 @@
+// The control API against hostile and unauthenticated requests: a real ControlApi and
+// NodeSupervisor (no children) on an io_context thread. The loop runs with a bare
+// io.run(), not runResilient(): an exception escaping a handler ends this test binary,
+// as it used to end the supervisor.
+#include "supervisor/control_api.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <thread>
+
+#include "supervisor/node_supervisor.h"
+#include "tests/supervisor/raw_http.h"
+#include "tests/support/http_client.h"
+#include "tests/support/test_env.h"
+
+namespace qmesh {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kToken(64, 'a');
+
+class ControlApiTest : public ::testing::Test {
+ protected:
+  ControlApiTest() : node_(io_, config(), NodeBinaries{}, {}), api_(io_, node_, [this] { ++shutdowns_; }, kToken) {
+    EXPECT_TRUE(api_.listen(control_));
+    node_.start();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~ControlApiTest() override {
+    boost::asio::post(io_, [this] {
+      api_.close();
+      node_.stop([this] { io_.stop(); });
+    });
+    thread_.join();
+  }
+
+  NodeConfig config() {
+    NodeConfig c;
+    c.node.name = "control-test";
+    c.node.data_dir = dir_ / "data";
+    c.node.control = control_;
+    c.router.enabled = false;
+    return c;
+  }
+  std::string url(const std::string& path) const { return "http://" + control_.str() + path; }
+  test::HttpResponse post(const std::string& path, std::map<std::string, std::string> headers) {
+    return test::httpRequest("POST", url(path), "", headers, 5s);
+  }
+  std::string raw(const std::string& bytes) { return test::rawExchange(control_.port, bytes); }
+  bool statusAnswers() { return test::httpGet(url("/status"), 5s).status == 200; }
+
+  test::TempDir dir_;
+  HostPort control_{"127.0.0.1", test::freeLoopbackPort()};
+  boost::asio::io_context io_;
+  NodeSupervisor node_;
+  std::atomic<int> shutdowns_{0};
+  ControlApi api_;
+  std::thread thread_;
+};
+
+bool startsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+TEST_F(ControlApiTest, NonUtf8PathGets404WithReplacedTextAndTheApiKeepsAnswering) {
+  const std::string reply = raw("GET /\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(startsWith(reply, "HTTP/1.1 404")) << reply;
+  EXPECT_NE(reply.find("unknown endpoint GET /\xEF\xBF\xBD"), std::string::npos)
+      << "invalid bytes are replaced by U+FFFD: " << reply;
+  EXPECT_TRUE(statusAnswers());
+}
+
+TEST_F(ControlApiTest, NonUtf8ChildNameGets404AndTheApiKeepsAnswering) {
+  const std::string reply = raw("POST /children/\xc3\x28/restart HTTP/1.1\r\nHost: x\r\n"
+                                "Authorization: Bearer " + kToken + "\r\nContent-Length: 0\r\n"
+                                "Connection: close\r\n\r\n");
+  EXPECT_TRUE(startsWith(reply, "HTTP/1.1 404")) << reply;
+  EXPECT_NE(reply.find("no child named"), std::string::npos) << reply;
+  EXPECT_TRUE(statusAnswers());
+}
+
+TEST_F(ControlApiTest, GarbageRequestLineClosesOnlyThatConnection) {
+  for (const std::string& bytes : {std::string("\x16\x03\x01\x02\x00\x01\x00\r\n\r\n"),
+                                  std::string("GET\r\n\r\n"), std::string(9000, 'A') + "\r\n\r\n"})
+    raw(bytes);
+  EXPECT_TRUE(statusAnswers());
+}
+
+TEST_F(ControlApiTest, PostWithoutTokenIs401AndDoesNothing) {
+  const auto r = post("/shutdown", {});
+  EXPECT_EQ(r.status, 401) << r.body;
+  EXPECT_NE(r.body.find("Authorization: Bearer TOKEN"), std::string::npos) << r.body;
+  EXPECT_EQ(shutdowns_, 0);
+  EXPECT_TRUE(statusAnswers());
+}
+
+TEST_F(ControlApiTest, PostWithWrongTokenIs403AndDoesNothing) {
+  const auto r = post("/shutdown", {{"Authorization", "Bearer " + std::string(64, 'b')}});
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("wrong control token"), std::string::npos) << r.body;
+  const auto prefix = post("/shutdown", {{"Authorization", "Bearer " + kToken.substr(0, 63)}});
+  EXPECT_EQ(prefix.status, 403) << "a prefix of the token is not the token";
+  EXPECT_EQ(shutdowns_, 0);
+}
+
+TEST_F(ControlApiTest, PostWithTheTokenIsServedWhateverTheSchemesCase) {
+  const auto r = post("/children/nope/restart", {{"Authorization", "bearer " + kToken}});
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_NE(r.body.find("no child named 'nope'"), std::string::npos) << r.body;
+  const auto stop = post("/shutdown", {{"Authorization", "Bearer " + kToken}});
+  EXPECT_EQ(stop.status, 202) << stop.body;
+  EXPECT_TRUE(test::waitUntil([&] { return shutdowns_ == 1; }, 5s));
+}
+
+TEST_F(ControlApiTest, RequestWithAnOriginHeaderIsRefused) {
+  const auto get = test::httpRequest("GET", url("/status"), "", {{"Origin", "http://evil.example"}}, 5s);
+  EXPECT_EQ(get.status, 403) << get.body;
+  EXPECT_NE(get.body.find("Origin header"), std::string::npos) << get.body;
+  const auto stop = post("/shutdown", {{"Authorization", "Bearer " + kToken}, {"Origin", "null"}});
+  EXPECT_EQ(stop.status, 403) << stop.body;
+  EXPECT_EQ(shutdowns_, 0);
+}
+
+TEST_F(ControlApiTest, RefusalsAreCountedInMetrics) {
+  post("/shutdown", {});
+  post("/shutdown", {{"Authorization", "Bearer wrong"}});
+  test::httpRequest("GET", url("/status"), "", {{"Origin", "http://a"}}, 5s);
+  const auto m = test::httpGet(url("/metrics"), 5s).body;
+  EXPECT_NE(m.find("qmesh_supervisor_control_requests_rejected_total{reason=\"unauthorized\"} 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("qmesh_supervisor_control_requests_rejected_total{reason=\"forbidden\"} 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("qmesh_supervisor_control_requests_rejected_total{reason=\"origin\"} 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("qmesh_supervisor_event_loop_exceptions_total 0"), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace qmesh
