@@ -105,7 +105,8 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
 
   const uint64_t bootEpoch = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  gossipTransport_ = std::make_unique<membership::SealedTransport>(std::move(*udp), *keyring_, identity_.id(), bootEpoch);
+  gossipTransport_ = std::make_unique<membership::SealedTransport>(std::move(*udp), *keyring_, identity_.id(), bootEpoch,
+                                                                  &clock_);
   sealed_ = gossipTransport_.get();
   claims_ = std::make_unique<membership::Ed25519Claims>(identity_);
 
