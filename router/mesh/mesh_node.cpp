@@ -7,6 +7,7 @@
 
 #include "common/mesh_keys.h"
 #include "router/dataplane/listener.h"
+#include "router/membership/boot_epoch.h"
 #include "router/membership/claim_authority.h"
 #include "router/membership/gossip.h"
 #include "router/membership/keyring.h"
@@ -103,9 +104,11 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
   }
   dataPlane_->start();
 
-  const uint64_t bootEpoch = static_cast<uint64_t>(
+  const auto wallMicros = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  gossipTransport_ = std::make_unique<membership::SealedTransport>(std::move(*udp), *keyring_, identity_.id(), bootEpoch,
+  const auto bootEpoch = membership::nextBootEpoch(membership::bootEpochFileFor(cfg.identity_file), wallMicros);
+  if (!bootEpoch) return StartError{2, "mesh: " + bootEpoch.error().message};
+  gossipTransport_ = std::make_unique<membership::SealedTransport>(std::move(*udp), *keyring_, identity_.id(), *bootEpoch,
                                                                   &clock_);
   sealed_ = gossipTransport_.get();
   claims_ = std::make_unique<membership::Ed25519Claims>(identity_);
