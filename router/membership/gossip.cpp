@@ -253,7 +253,22 @@ void Gossip::onDatagram(const Address& from, std::span<const uint8_t> data) {
   for (const Message& m : packet->messages)
     if (isProbeMessage(m)) handle(from, sender, m);
   // After merging what was pushed, so the reply already includes the sender's news.
-  if (replyWithState) sendState(from, false);
+  if (replyWithState) replyState(from, sender);
+}
+
+// The reply goes to the address in the sender's own signed record (the one it just pushed,
+// or the one we hold), never to `from`: over TCP that is a clear, unauthenticated field of
+// the frame, and our whole state sent wherever it points would make us a reflector. A
+// sender we hold no record of gets no reply. Without an authenticated sender (simulations
+// on a bare network) `from` is all there is.
+void Gossip::replyState(const Address& from, const NodeId* sender) {
+  if (!sender) return sendState(from, false);
+  const Member* m = table_.find(*sender);
+  if (!m || m->id == table_.selfId()) {
+    ++stats_.syncRepliesRefused;
+    return;
+  }
+  sendState(m->address, false);
 }
 
 void Gossip::handle(const Address& from, const NodeId* sender, const Message& msg) {

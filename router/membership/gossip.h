@@ -48,8 +48,11 @@ struct GossipStats {
   uint64_t deadDeclared = 0;       // by this node's own suspicion timeouts
   uint64_t refutations = 0;
   uint64_t badSignature = 0;       // alive/sync record or leave whose signature failed: dropped
+  uint64_t unusableRecords = 0;    // alive/sync record with an invalid name or a non-numeric
+                                   // address (isUsableRecord): dropped with its claim
   uint64_t relayedAccusations = 0; // suspect claims whose accuser did not send them to us:
                                    // they may start a suspicion, never confirm one
+  uint64_t syncRepliesRefused = 0; // sync requests from a sender we hold no record of
   uint64_t pushPulls = 0;          // full-state messages sent over the reliable channel
   uint64_t syncDatagrams = 0;      // full-state datagrams sent (no reliable channel)
   uint64_t reaped = 0;             // dead/left members forgotten after deadRetention
@@ -110,6 +113,7 @@ class Gossip {
 
   void onDatagram(const Address& from, std::span<const uint8_t> data);
   void handle(const Address& from, const NodeId* sender, const Message& m);
+  void replyState(const Address& from, const NodeId* sender);
 
   void startProbe();
   void finishProbe();  // end of interval: suspect the target if it never answered

@@ -12,7 +12,14 @@ namespace qmesh::membership {
 // (piggybacked lambda * log10(N) times, plus every sync), so this keeps Ed25519 to about
 // one verification per member change per node.
 bool Gossip::admitRecord(const Member& record) {
-  if (!table_.aliveWouldApply(record) || claims_.verifyAlive(record)) return true;
+  if (!table_.aliveWouldApply(record)) return true;
+  // A member signs whatever it likes about itself: its name and address must still be fit
+  // for our logs, JSON and sockets (and a forged record is as unusable as a bad one).
+  if (!isUsableRecord(record)) {
+    ++stats_.unusableRecords;
+    return false;
+  }
+  if (claims_.verifyAlive(record)) return true;
   ++stats_.badSignature;
   return false;
 }

@@ -126,5 +126,44 @@ TEST_F(HostileMemberTest, AccusersNamedByAnotherMemberDoNotHastenTheVerdict) {
   EXPECT_EQ(held(kVictim).state, MemberState::kDead);  // the honest timeout still runs out
 }
 
+TEST_F(HostileMemberTest, DropsASignedRecordWhoseNameOrAddressBreaksTheRulesAndCountsIt) {
+  // Mallory signs records of her own: a name made to forge log lines and metrics, then a
+  // host name for an address (resolving it would block our loop on her DNS).
+  auto signedAs = [](Member m) {
+    m.signature = Ed25519Claims(identityOf(kMallory)).signAlive(m);
+    return Alive{m};
+  };
+  Member evil = signedMemberOf(kMallory, 1);
+  evil.name = "x\" 1\nqmesh_mesh_members{state=\"alive\"} 999";
+  Member named = signedMemberOf(kMallory, 2);
+  named.address = "mallory.example.com:7946";
+  say({signedAs(evil), signedAs(named)});
+  EXPECT_EQ(engine_.stats().unusableRecords, 2u);
+  EXPECT_EQ(held(kMallory).incarnation, 0u);
+  EXPECT_EQ(held(kMallory).name, signedMemberOf(kMallory).name);
+  EXPECT_EQ(engine_.stats().badSignature, 0u);
+}
+
+TEST_F(HostileMemberTest, AnswersAPushPullOnlyAtTheSendersSignedAddress) {
+  // Replies are whole-state push-pulls: pointed at a third party they would make us a
+  // reflector. Mallory asks from elsewhere (over TCP the frame's address is hers to write);
+  // a key holder we hold no record of asks too.
+  auto victim = net_.attach("10.0.0.66:7946");
+  int victimGot = 0, malloryGot = 0;
+  auto reliableTo = [](int& n) {
+    return [&n](const Address&, std::span<const uint8_t> d) { n += !d.empty() && d[0] == Envelope::kReliableVersion; };
+  };
+  victim->setReceiveHandler(reliableTo(victimGot));
+  mallory_->setReceiveHandler(reliableTo(malloryGot));
+  Envelope stranger{keyring_, idOf(77), 1, Channel::kReliable};
+  Envelope malloryReliable{keyring_, identityOf(kMallory).id(), 1, Channel::kReliable};
+  victim->sendReliable(self_.address, *malloryReliable.seal(encodePacket({SyncRequest{true}})));
+  victim->sendReliable(self_.address, *stranger.seal(encodePacket({SyncRequest{true}})));
+  run(10ms);
+  EXPECT_EQ(victimGot, 0);
+  EXPECT_EQ(malloryGot, 1);
+  EXPECT_EQ(engine_.stats().syncRepliesRefused, 1u);
+}
+
 }  // namespace
 }  // namespace qmesh::membership
