@@ -62,7 +62,7 @@ class Envelope {
   static constexpr std::size_t kMaxPlaintext = kMaxDatagram - kOverhead;
   static constexpr std::size_t kMaxReliablePlaintext = kMaxReliable - kOverhead;
 
-  // bootEpoch must grow across restarts of this node (boot_counter.h); peers reject packets
+  // bootEpoch must grow across restarts of this node (boot_epoch.h); peers reject packets
   // from an epoch older than they have seen. `clock` times the handover between a sender's
   // epochs (SenderWindows); it must outlive the envelope. Without one, a process-wide
   // steady clock.

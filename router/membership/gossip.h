@@ -16,7 +16,11 @@
 //   dead/left ──deadRetention──▶ forgotten (reap listener told)
 //
 // A member's claims about itself (alive records, leave) are signed with its identity and
-// checked before they are merged (ClaimAuthority); failures are dropped and counted.
+// checked before they are merged (ClaimAuthority); failures are dropped and counted. What a
+// member holding the mesh key may say about others is bounded too: no suspect or dead
+// above the subject's signed incarnation (member_table.h), an accuser counts only when it
+// is the packet's sealed sender, a push-pull is answered only at the sender's signed
+// address, and records with names or addresses unfit for logs and sockets are dropped.
 //
 // Concurrency: none. All methods, and the transport's receive handler, run on one loop.
 #pragma once
