@@ -7,11 +7,11 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 
 #include "common/install_paths.h"
+#include "common/names.h"
 #include "common/node_config_parse.h"
 #include "common/yaml_util.h"
 
@@ -129,11 +129,6 @@ void requireDataDir(YamlReader& r, const YAML::Node& n, const NodeSection& out) 
            "node.data_dir to a folder only this user can write (it holds the node's keys)");
 }
 
-const std::regex& modelNamePattern() {
-  static const std::regex re("[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}");
-  return re;
-}
-
 // Arguments qmesh sets itself; a duplicate in extra_args would silently fight ours.
 const std::set<std::string>& managedArgs() {
   static const std::set<std::string> args = {
@@ -153,7 +148,7 @@ void parseNode(YamlReader& r, const YAML::Node& n, const fs::path& base, NodeSec
   }
   r.read(n, "node", "name", out.name);
   if (out.name.empty()) out.name = defaultNodeName();
-  if (!std::regex_match(out.name, modelNamePattern()))
+  if (!isValidName(out.name))
     r.fail(n["name"], "node.name", "'" + out.name + "' is not a valid name (letters, digits, . _ : / -)");
   std::string dataDir, binary;
   r.read(n, "node", "data_dir", dataDir);
@@ -211,7 +206,7 @@ void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, con
   }
   r.read(m, path, "name", out.name);
   if (out.name.empty()) r.fail(m, path, "missing 'name' (the model name clients send)");
-  else if (!std::regex_match(out.name, modelNamePattern()))
+  else if (!isValidName(out.name))
     r.fail(m["name"], joinPath(path, "name"), "'" + out.name + "' is not a valid model name (letters, digits, . _ : / -)");
   std::string gguf;
   r.read(m, path, "gguf", gguf);

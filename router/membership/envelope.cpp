@@ -9,8 +9,18 @@ namespace qmesh::membership {
 static_assert(Envelope::kNonceBytes == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 static_assert(Envelope::kTagBytes == crypto_aead_xchacha20poly1305_ietf_ABYTES);
 
-Envelope::Envelope(const Keyring& keyring, NodeId self, uint64_t bootEpoch, Channel channel)
-    : keyring_(keyring), self_(self), epoch_(bootEpoch), channel_(channel) {}
+namespace {
+
+const Clock& processClock() {
+  static const SteadyClock clock;
+  return clock;
+}
+
+}  // namespace
+
+Envelope::Envelope(const Keyring& keyring, NodeId self, uint64_t bootEpoch, Channel channel, const Clock* clock)
+    : keyring_(keyring), self_(self), epoch_(bootEpoch), channel_(channel),
+      windows_(clock ? *clock : processClock()) {}
 
 std::optional<std::vector<uint8_t>> Envelope::seal(std::span<const uint8_t> plaintext) {
   const std::size_t max = channel_ == Channel::kDatagram ? kMaxPlaintext : kMaxReliablePlaintext;
@@ -75,40 +85,12 @@ std::optional<Envelope::Opened> Envelope::open(std::span<const uint8_t> datagram
     ++stats_.reflected;
     return std::nullopt;
   }
-  if (!acceptCounter(result.sender, epoch, counter)) {
+  if (!windows_.accept(result.sender, epoch, counter)) {
     ++stats_.replayed;
     return std::nullopt;
   }
   ++stats_.opened;
   return result;
-}
-
-bool Envelope::acceptCounter(const NodeId& sender, uint64_t epoch, uint64_t counter) {
-  auto [it, fresh] = peers_.try_emplace(sender);
-  PeerWindow& peer = it->second;
-  if (fresh || epoch > peer.epoch) {
-    // First packet from this sender, or it restarted: a new counter space.
-    peer = PeerWindow{epoch, 0, std::make_unique<ReplayWindow>()};
-  } else if (epoch < peer.epoch) {
-    return false;  // recorded before the sender's last restart
-  } else if (!peer.window) {
-    // Forgotten, and back in the same boot: everything up to what we last saw is spent.
-    peer.window = std::make_unique<ReplayWindow>(ReplayWindow::seenUpTo(peer.floor));
-  }
-  return peer.window->accept(counter);
-}
-
-void Envelope::forgetPeer(const NodeId& sender) {
-  auto it = peers_.find(sender);
-  if (it == peers_.end() || !it->second.window) return;
-  it->second.floor = it->second.window->highest();
-  it->second.window.reset();
-}
-
-std::size_t Envelope::peerWindows() const {
-  std::size_t n = 0;
-  for (const auto& [id, peer] : peers_) n += peer.window != nullptr;
-  return n;
 }
 
 }  // namespace qmesh::membership

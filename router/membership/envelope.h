@@ -11,9 +11,13 @@
 // apart by it, and each channel has its own key, counter and replay windows, so a packet
 // of one can never be passed off as the other.
 //
-// The (boot epoch, counter) pair feeds a per-sender replay window: the counter increases
-// per packet, the epoch per process start (so a restarted node is not mistaken for a
-// replayer). Anything that fails to open is dropped and counted, never parsed.
+// The (boot epoch, counter) pair feeds a per-sender replay window (SenderWindows): the
+// counter increases per packet, the epoch per process start (so a restarted node is not
+// mistaken for a replayer). Anything that fails to open is dropped and counted, never parsed.
+//
+// The sender id is authenticated by the mesh key only: it tells members from outsiders, but
+// a member could write another's id. Hence SenderWindows never lets a new epoch displace a
+// live one, and claims inside are checked against signatures (claim_authority.h).
 #pragma once
 
 #include <cstdint>
@@ -23,9 +27,10 @@
 #include <span>
 #include <vector>
 
+#include "common/clock.h"
 #include "router/membership/keyring.h"
 #include "router/membership/node_id.h"
-#include "router/membership/replay_window.h"
+#include "router/membership/sender_windows.h"
 #include "router/membership/transport.h"
 
 namespace qmesh::membership {
@@ -57,10 +62,12 @@ class Envelope {
   static constexpr std::size_t kMaxPlaintext = kMaxDatagram - kOverhead;
   static constexpr std::size_t kMaxReliablePlaintext = kMaxReliable - kOverhead;
 
-  // bootEpoch must grow across restarts of this node (e.g. wall-clock seconds at start, or
-  // a persisted counter); peers reject packets from an older epoch than they have seen.
+  // bootEpoch must grow across restarts of this node (boot_epoch.h); peers reject packets
+  // from an epoch older than they have seen. `clock` times the handover between a sender's
+  // epochs (SenderWindows); it must outlive the envelope. Without one, a process-wide
+  // steady clock.
   Envelope(const Keyring& keyring, NodeId self, uint64_t bootEpoch,
-           Channel channel = Channel::kDatagram);
+           Channel channel = Channel::kDatagram, const Clock* clock = nullptr);
 
   // nullopt if the plaintext would not fit the channel's limit.
   std::optional<std::vector<uint8_t>> seal(std::span<const uint8_t> plaintext);
@@ -71,35 +78,30 @@ class Envelope {
   };
   std::optional<Opened> open(std::span<const uint8_t> datagram);
 
-  // Drops the replay window of a sender the mesh has forgotten (reaped), keeping only its
-  // boot epoch and highest counter (16 bytes instead of ~300): packets from that boot or an
-  // older one that were ever accepted, or are older than the last accepted, stay rejected.
-  void forgetPeer(const NodeId& sender);
-  // Senders with a full replay window (the forgotten ones excluded).
-  std::size_t peerWindows() const;
+  // Drops the replay windows of a sender the mesh has forgotten (reaped), keeping only its
+  // boot epoch and highest counter (16 bytes instead of ~300 per epoch): packets from that
+  // boot or an older one that were ever accepted, or are older than the last accepted,
+  // stay rejected.
+  void forgetPeer(const NodeId& sender) { windows_.forget(sender); }
+  // Senders with a replay window (the forgotten ones excluded), and all remembered.
+  std::size_t peerWindows() const { return windows_.windowedSenders(); }
+  std::size_t peersRemembered() const { return windows_.senders(); }
 
   Channel channel() const { return channel_; }
   const EnvelopeStats& stats() const { return stats_; }
 
  private:
-  struct PeerWindow {
-    uint64_t epoch = 0;
-    uint64_t floor = 0;                     // highest counter, kept once the window is dropped
-    std::unique_ptr<ReplayWindow> window;   // null once forgotten
-  };
   uint8_t format() const { return channel_ == Channel::kDatagram ? kVersion : kReliableVersion; }
   const Subkey& subkey(const Keyring::Entry& e) const {
     return channel_ == Channel::kDatagram ? e.gossip : e.pushPull;
   }
-  bool acceptCounter(const NodeId& sender, uint64_t epoch, uint64_t counter);
 
   const Keyring& keyring_;
   NodeId self_;
   uint64_t epoch_;
   Channel channel_;
   uint64_t counter_ = 0;
-  // Only authenticated senders get an entry, so its size is bounded by the mesh.
-  std::map<NodeId, PeerWindow> peers_;
+  SenderWindows windows_;  // only authenticated packets reach it
   EnvelopeStats stats_;
 };
 

@@ -243,19 +243,35 @@ void Gossip::onDatagram(const Address& from, std::span<const uint8_t> data) {
   // Claims first, then the probe traffic: an ack then carries whatever the claims made us
   // say (a refutation above all), straight back to the member that needs to hear it.
   bool replyWithState = false;
+  const NodeId* sender = transport_.authenticatedSender();
   for (const Message& m : packet->messages) {
     if (const auto* sr = std::get_if<SyncRequest>(&m))
       replyWithState = replyWithState || sr->wantReply;
     else if (!isProbeMessage(m))
-      handle(from, m);
+      handle(from, sender, m);
   }
   for (const Message& m : packet->messages)
-    if (isProbeMessage(m)) handle(from, m);
+    if (isProbeMessage(m)) handle(from, sender, m);
   // After merging what was pushed, so the reply already includes the sender's news.
-  if (replyWithState) sendState(from, false);
+  if (replyWithState) replyState(from, sender);
 }
 
-void Gossip::handle(const Address& from, const Message& msg) {
+// The reply goes to the address in the sender's own signed record (the one it just pushed,
+// or the one we hold), never to `from`: over TCP that is a clear, unauthenticated field of
+// the frame, and our whole state sent wherever it points would make us a reflector. A
+// sender we hold no record of gets no reply. Without an authenticated sender (simulations
+// on a bare network) `from` is all there is.
+void Gossip::replyState(const Address& from, const NodeId* sender) {
+  if (!sender) return sendState(from, false);
+  const Member* m = table_.find(*sender);
+  if (!m || m->id == table_.selfId()) {
+    ++stats_.syncRepliesRefused;
+    return;
+  }
+  sendState(m->address, false);
+}
+
+void Gossip::handle(const Address& from, const NodeId* sender, const Message& msg) {
   if (const auto* p = std::get_if<Ping>(&msg)) {
     if (p->target.isZero() || p->target == table_.selfId())
       send(from, encodeMessage(Ack{p->seq}), true);
@@ -273,7 +289,7 @@ void Gossip::handle(const Address& from, const Message& msg) {
       relays_.erase(it);
     }
   } else if (const auto* s = std::get_if<Suspect>(&msg)) {
-    onSuspect(*s);
+    onSuspect(*s, sender);
   } else if (const auto* al = std::get_if<Alive>(&msg)) {
     if (admitRecord(al->member)) onAlive(al->member);
   } else if (const auto* d = std::get_if<Dead>(&msg)) {
@@ -281,7 +297,7 @@ void Gossip::handle(const Address& from, const Message& msg) {
   } else if (const auto* l = std::get_if<Leave>(&msg)) {
     if (admitLeave(*l)) onLeave(*l);
   } else if (const auto* st = std::get_if<SyncState>(&msg)) {
-    onSyncState(st->member);
+    onSyncState(st->member, sender);
   }
 }
 

@@ -16,7 +16,11 @@
 //   dead/left ──deadRetention──▶ forgotten (reap listener told)
 //
 // A member's claims about itself (alive records, leave) are signed with its identity and
-// checked before they are merged (ClaimAuthority); failures are dropped and counted.
+// checked before they are merged (ClaimAuthority); failures are dropped and counted. What a
+// member holding the mesh key may say about others is bounded too: no suspect or dead
+// above the subject's signed incarnation (member_table.h), an accuser counts only when it
+// is the packet's sealed sender, a push-pull is answered only at the sender's signed
+// address, and records with names or addresses unfit for logs and sockets are dropped.
 //
 // Concurrency: none. All methods, and the transport's receive handler, run on one loop.
 #pragma once
@@ -48,6 +52,11 @@ struct GossipStats {
   uint64_t deadDeclared = 0;       // by this node's own suspicion timeouts
   uint64_t refutations = 0;
   uint64_t badSignature = 0;       // alive/sync record or leave whose signature failed: dropped
+  uint64_t unusableRecords = 0;    // alive/sync record with an invalid name or a non-numeric
+                                   // address (isUsableRecord): dropped with its claim
+  uint64_t relayedAccusations = 0; // suspect claims whose accuser did not send them to us:
+                                   // they may start a suspicion, never confirm one
+  uint64_t syncRepliesRefused = 0; // sync requests from a sender we hold no record of
   uint64_t pushPulls = 0;          // full-state messages sent over the reliable channel
   uint64_t syncDatagrams = 0;      // full-state datagrams sent (no reliable channel)
   uint64_t reaped = 0;             // dead/left members forgotten after deadRetention
@@ -107,7 +116,8 @@ class Gossip {
   };
 
   void onDatagram(const Address& from, std::span<const uint8_t> data);
-  void handle(const Address& from, const Message& m);
+  void handle(const Address& from, const NodeId* sender, const Message& m);
+  void replyState(const Address& from, const NodeId* sender);
 
   void startProbe();
   void finishProbe();  // end of interval: suspect the target if it never answered
@@ -130,10 +140,14 @@ class Gossip {
   void signSelf();
 
   void onAlive(const Member& m);
-  void onSuspect(const Suspect& s);
+  // `sender`: the member the transport authenticated as the packet's sender, or nullptr
+  // (our own claims; transports that authenticate nobody). A claim whose accuser is not its
+  // sender (relayed, or forged in another's name) may start a suspicion but never counts
+  // as that accuser's confirmation.
+  void onSuspect(const Suspect& s, const NodeId* sender = nullptr);
   void onDead(const Dead& d);
   void onLeave(const Leave& l);
-  void onSyncState(const Member& m);
+  void onSyncState(const Member& m, const NodeId* sender);
   void afterMerge(const NodeId& subject, const MergeResult& r, const Message& claim);
   void announceSelf();
   void broadcast(const NodeId& subject, const Message& claim);

@@ -12,7 +12,14 @@ namespace qmesh::membership {
 // (piggybacked lambda * log10(N) times, plus every sync), so this keeps Ed25519 to about
 // one verification per member change per node.
 bool Gossip::admitRecord(const Member& record) {
-  if (!table_.aliveWouldApply(record) || claims_.verifyAlive(record)) return true;
+  if (!table_.aliveWouldApply(record)) return true;
+  // A member signs whatever it likes about itself: its name and address must still be fit
+  // for our logs, JSON and sockets (and a forged record is as unusable as a bad one).
+  if (!isUsableRecord(record)) {
+    ++stats_.unusableRecords;
+    return false;
+  }
+  if (claims_.verifyAlive(record)) return true;
   ++stats_.badSignature;
   return false;
 }
@@ -41,19 +48,25 @@ void Gossip::onAlive(const Member& m) {
   afterMerge(m.id, r, Alive{claim});
 }
 
-void Gossip::onSuspect(const Suspect& s) {
+void Gossip::onSuspect(const Suspect& s, const NodeId* sender) {
+  // The accuser is believed only when it is the member that sent us the claim: the `from` of
+  // a relayed claim is unverifiable (suspicions are unsigned), and a member holding the mesh
+  // key could otherwise name k others as accusers and cut the subject's time to refute to
+  // Lifeguard's minimum. Relays still spread a suspicion, counted under the sender instead.
+  const bool firstHand = !sender || *sender == s.from;
+  if (!firstHand) ++stats_.relayedAccusations;
   const MergeResult r = table_.applySuspect(s);
   if (r.outcome == MergeOutcome::kApplied) {
     const std::size_t n = table_.liveCount();
     const Duration min = suspicionMinTimeout(config_.suspicionAlpha, n, config_.probeInterval);
     const auto max = std::chrono::duration_cast<Duration>(min * config_.suspicionBeta);
     suspicions_.erase(s.id);
-    suspicions_.emplace(s.id, Suspicion(clock_.now(), min, max,
-                                        expectedConfirmations(config_.suspicionAlpha, n), s.from));
+    suspicions_.emplace(s.id, Suspicion(clock_.now(), min, max, expectedConfirmations(config_.suspicionAlpha, n),
+                                        firstHand ? s.from : *sender));
   } else if (r.outcome == MergeOutcome::kConfirmation) {
     auto it = suspicions_.find(s.id);
     // Re-gossip only new accusers: they are what shortens everyone else's timeout.
-    if (it != suspicions_.end() && it->second.confirm(s.from)) broadcast(s.id, s);
+    if (firstHand && it != suspicions_.end() && it->second.confirm(s.from)) broadcast(s.id, s);
     return;
   }
   afterMerge(s.id, r, s);
@@ -71,7 +84,7 @@ void Gossip::onLeave(const Leave& l) {
   afterMerge(l.id, r, l);
 }
 
-void Gossip::onSyncState(const Member& m) {
+void Gossip::onSyncState(const Member& m, const NodeId* sender) {
   const bool known = table_.find(m.id) != nullptr;
   if (!known && m.id != table_.selfId() &&
       (m.state == MemberState::kDead || m.state == MemberState::kLeft))
@@ -89,7 +102,9 @@ void Gossip::onSyncState(const Member& m) {
     case MemberState::kDead:
       // As memberlist does: another member's "dead" is only a suspicion here, so a member
       // that is fine from where we stand gets the chance to refute before we agree.
-      onSuspect(Suspect{m.id, m.incarnation, table_.selfId()});
+      // The sender's view, in the sender's name: we did not see the failure ourselves.
+      onSuspect(sender ? Suspect{m.id, m.incarnation, *sender} : Suspect{m.id, m.incarnation, table_.selfId()},
+                sender);
       break;
     case MemberState::kLeft: {
       const Leave leave{m.id, m.incarnation, m.leaveSignature};

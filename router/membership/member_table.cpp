@@ -1,6 +1,7 @@
 #include "router/membership/member_table.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace qmesh::membership {
 namespace {
@@ -11,6 +12,16 @@ MergeResult applied(MemberState previous, bool isNew = false) {
   return MergeResult{MergeOutcome::kApplied, previous, isNew};
 }
 constexpr MergeResult kIgnored{};
+
+// Suspect and dead claims are unsigned: anyone with the mesh key can send one. Above the
+// subject's latest signed incarnation they would be a verdict on a record the subject never
+// announced, and one at 2^32-1 would leave it no higher incarnation to refute with. So an
+// accusation may only be about what the subject itself said: its signed record (others),
+// or our own current incarnation (us; after a restart, our old signed record arrives by
+// sync and is outbid through applyAlive).
+bool aboveSignedRecord(uint32_t claimed, const Member& subject, bool isSelf) {
+  return claimed > (isSelf ? subject.incarnation : subject.signedIncarnation);
+}
 
 }  // namespace
 
@@ -34,8 +45,14 @@ void MemberTable::setState(Member& m, MemberState s) {
 MergeResult MemberTable::refute(uint32_t claimedIncarnation) {
   if (leaving_) return kIgnored;
   Member& me = members_.at(self_.id);
-  // Strictly above the claim, so our alive outranks it everywhere it has spread.
-  me.incarnation = std::max(me.incarnation, claimedIncarnation) + 1;
+  // Strictly above the claim, so our alive outranks it everywhere it has spread. Never by
+  // wrapping to 0: that alive would rank below every claim about us. Only a record we signed
+  // ourselves can be this high (unsigned claims stop at our incarnation, see
+  // aboveSignedRecord), and 2^32 signed changes do not happen; if one somehow is, we stay
+  // accused rather than restart our history.
+  const uint32_t base = std::max(me.incarnation, claimedIncarnation);
+  if (base == std::numeric_limits<uint32_t>::max()) return kIgnored;
+  me.incarnation = base + 1;
   return MergeResult{MergeOutcome::kRefuted, MemberState::kAlive, false};
 }
 
@@ -66,12 +83,17 @@ MergeResult MemberTable::applyAlive(const Member& claim) {
 }
 
 MergeResult MemberTable::applySuspect(const Suspect& claim) {
-  if (claim.id == self_.id)
-    return claim.incarnation < self().incarnation ? kIgnored : refute(claim.incarnation);
+  if (claim.id == self_.id) {
+    if (claim.incarnation < self().incarnation || aboveSignedRecord(claim.incarnation, self(), true))
+      return kIgnored;
+    return refute(claim.incarnation);
+  }
   auto it = members_.find(claim.id);
   if (it == members_.end()) return kIgnored;
   Member& cur = it->second;
-  if (claim.incarnation < cur.incarnation || !isLive(cur.state)) return kIgnored;
+  if (claim.incarnation < cur.incarnation || !isLive(cur.state) ||
+      aboveSignedRecord(claim.incarnation, cur, false))
+    return kIgnored;
   if (cur.state == MemberState::kSuspect && claim.incarnation == cur.incarnation)
     return MergeResult{MergeOutcome::kConfirmation, MemberState::kSuspect, false};
   const MemberState previous = cur.state;
@@ -81,12 +103,17 @@ MergeResult MemberTable::applySuspect(const Suspect& claim) {
 }
 
 MergeResult MemberTable::applyDead(const Dead& claim) {
-  if (claim.id == self_.id)
-    return claim.incarnation < self().incarnation ? kIgnored : refute(claim.incarnation);
+  if (claim.id == self_.id) {
+    if (claim.incarnation < self().incarnation || aboveSignedRecord(claim.incarnation, self(), true))
+      return kIgnored;
+    return refute(claim.incarnation);
+  }
   auto it = members_.find(claim.id);
   if (it == members_.end()) return kIgnored;
   Member& cur = it->second;
-  if (claim.incarnation < cur.incarnation || !isLive(cur.state)) return kIgnored;
+  if (claim.incarnation < cur.incarnation || !isLive(cur.state) ||
+      aboveSignedRecord(claim.incarnation, cur, false))
+    return kIgnored;
   const MemberState previous = cur.state;
   cur.incarnation = claim.incarnation;
   setState(cur, MemberState::kDead);

@@ -8,8 +8,12 @@
 //             about a member already suspect at that incarnation is a confirmation;
 //   - dead    applies to an alive or suspect member at the same or newer incarnation;
 //   - left    is announced only by the member itself and ends its membership quietly.
-//   Any suspect/dead/left claim about the local node at our current incarnation or newer is
-//   refuted: we bump our incarnation past it and announce alive (unless we are leaving).
+//   - suspect and dead are unsigned, so they never reach above the subject's latest signed
+//             incarnation (ours: our current one): a member holding the mesh key cannot
+//             accuse an incarnation the subject never announced, out of its reach to refute.
+//   A suspect/dead claim about the local node at our current incarnation, or a signed
+//   alive/left one at it or newer, is refuted: we bump our incarnation past it (never
+//   wrapping to 0) and announce alive (unless we are leaving).
 //   Claims about members we never heard alive are ignored: without an address they are
 //   not actionable, and anti-entropy sync will bring the full record.
 //   Signatures are checked by the engine before a claim gets here (aliveWouldApply and

@@ -1,5 +1,9 @@
 #include "router/membership/messages.h"
 
+#include <arpa/inet.h>
+
+#include "common/names.h"
+#include "common/node_config.h"
 #include "router/membership/wire.h"
 
 namespace qmesh::membership {
@@ -210,6 +214,16 @@ const char* toString(MemberState s) {
   }
   return "?";
 }
+
+bool isNumericAddress(const Address& a) {
+  const auto hp = parseHostPort(a);
+  if (!hp || hp->port == 0 || hp->str() != a) return false;  // canonical: what we would print
+  in6_addr v6{};
+  in_addr v4{};
+  return inet_pton(AF_INET, hp->host.c_str(), &v4) == 1 || inet_pton(AF_INET6, hp->host.c_str(), &v6) == 1;
+}
+
+bool isUsableRecord(const Member& m) { return isValidName(m.name) && isNumericAddress(m.address); }
 
 Status validateMember(const Member& m) {
   if (m.name.size() > kMaxNameBytes)

@@ -65,6 +65,13 @@ struct Member {
 // A member record the local node is about to announce must respect the wire limits.
 Status validateMember(const Member& m);
 
+// Whether a record heard from the network is fit to keep: its name follows the config's
+// name rule (common/names.h), since it reaches logs, JSON and metrics labels, and its
+// address is a numeric "IP:PORT" in canonical form (no host names: resolving one would
+// block the event loop, and a peer could make us resolve anything).
+bool isUsableRecord(const Member& m);
+bool isNumericAddress(const Address& a);
+
 // Direct probe. `target` guards against an address reused by another node: only the node
 // with that id answers. A zero target means "whoever is there" (a join probe to a seed).
 struct Ping {

@@ -5,10 +5,10 @@
 namespace qmesh::membership {
 
 SealedTransport::SealedTransport(std::unique_ptr<Transport> inner, const Keyring& keyring,
-                                 NodeId self, uint64_t bootEpoch)
+                                 NodeId self, uint64_t bootEpoch, const Clock* clock)
     : inner_(std::move(inner)),
-      datagrams_(keyring, self, bootEpoch, Channel::kDatagram),
-      reliable_(keyring, self, bootEpoch, Channel::kReliable) {}
+      datagrams_(keyring, self, bootEpoch, Channel::kDatagram, clock),
+      reliable_(keyring, self, bootEpoch, Channel::kReliable, clock) {}
 
 void SealedTransport::send(const Address& to, std::span<const uint8_t> data) {
   auto sealed = datagrams_.seal(data);
@@ -31,7 +31,10 @@ void SealedTransport::setReceiveHandler(ReceiveHandler handler) {
     // anything else is the datagram envelope's to count as a bad version).
     const bool reliable = !data.empty() && data[0] == Envelope::kReliableVersion;
     auto opened = reliable ? reliable_.open(data) : datagrams_.open(data);
-    if (opened && handler_) handler_(from, opened->plaintext);
+    if (!opened || !handler_) return;
+    receiving_ = opened->sender;  // for authenticatedSender(), while the handler runs
+    handler_(from, opened->plaintext);
+    receiving_.reset();
   });
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "router/membership/envelope.h"
 #include "router/membership/transport.h"
@@ -15,12 +16,14 @@ namespace qmesh::membership {
 
 class SealedTransport final : public Transport {
  public:
+  // `clock`: see Envelope (it times a sender's epoch handover).
   SealedTransport(std::unique_ptr<Transport> inner, const Keyring& keyring, NodeId self,
-                  uint64_t bootEpoch);
+                  uint64_t bootEpoch, const Clock* clock = nullptr);
 
   void send(const Address& to, std::span<const uint8_t> data) override;
   void setReceiveHandler(ReceiveHandler handler) override;
   const Address& localAddress() const override { return inner_->localAddress(); }
+  const NodeId* authenticatedSender() const override { return receiving_ ? &*receiving_ : nullptr; }
   std::size_t maxPayload() const override;
   bool supportsReliable() const override { return inner_->supportsReliable(); }
   void sendReliable(const Address& to, std::span<const uint8_t> data) override;
@@ -40,6 +43,7 @@ class SealedTransport final : public Transport {
   Envelope datagrams_;
   Envelope reliable_;
   ReceiveHandler handler_;
+  std::optional<NodeId> receiving_;  // the opened packet's sender, while the handler runs
 };
 
 }  // namespace qmesh::membership

@@ -11,6 +11,8 @@
 #include <span>
 #include <string>
 
+#include "router/membership/node_id.h"
+
 namespace qmesh::membership {
 
 // "host:port" — opaque to the protocol; only transports parse it.
@@ -37,6 +39,12 @@ class Transport {
   virtual void setReceiveHandler(ReceiveHandler handler) = 0;
 
   virtual const Address& localAddress() const = 0;
+
+  // The member that sent the packet being delivered, as a sealing layer authenticated it
+  // (SealedTransport: the envelope's sender id, which only a holder of the mesh key can
+  // write). Valid only while the receive handler runs; nullptr from a transport that
+  // authenticates nobody (the bare networks of simulations), where claims are taken as sent.
+  virtual const NodeId* authenticatedSender() const { return nullptr; }
 
   // Largest payload send() accepts; a decorator that adds framing reports less.
   virtual std::size_t maxPayload() const { return kMaxDatagram; }

@@ -11,10 +11,6 @@ namespace qmesh::membership {
 
 namespace {
 
-// Resolved host names and recent failures; cleared when full (addresses come from gossip).
-constexpr std::size_t kMaxCachedAddresses = 4096;
-// A name that did not resolve is not retried before this: every lookup blocks the loop.
-constexpr auto kResolveRetry = std::chrono::seconds(30);
 // Port 0: the UDP port the kernel picks may be taken for TCP; try another this many times.
 constexpr int kPortPickAttempts = 16;
 // EMFILE and friends: keep accepting, but without spinning.
@@ -103,44 +99,14 @@ void UdpTransport::Core::close() {
 }
 
 std::optional<udp::endpoint> UdpTransport::Core::endpointFor(const Address& to) {
-  if (auto it = resolved.find(to); it != resolved.end()) return it->second;
-  const auto now = steady_clock::now();
-  if (auto it = unresolvable.find(to); it != unresolvable.end()) {
-    if (now < it->second) {
-      ++counters.resolveFailures;
-      return std::nullopt;
-    }
-    unresolvable.erase(it);
-  }
-  const auto ep = resolve(to);
-  if (!ep) {
-    ++counters.resolveFailures;
-    if (unresolvable.size() >= kMaxCachedAddresses) unresolvable.clear();
-    unresolvable[to] = now + kResolveRetry;
-    return std::nullopt;
-  }
-  if (resolved.size() >= kMaxCachedAddresses) resolved.clear();
-  resolved.emplace(to, *ep);
-  return ep;
-}
-
-std::optional<udp::endpoint> UdpTransport::Core::resolve(const Address& to) {
   const auto hp = parseHostPort(to);
-  if (!hp || hp->port == 0) return std::nullopt;
   error_code ec;
-  auto addr = net::ip::make_address(hp->host, ec);
-  if (ec) {
-    // A host name: looked up once, synchronously (only names from config or gossip, rare).
-    udp::resolver resolver(io);
-    const auto results = resolver.resolve(hp->host, std::to_string(hp->port),
-                                          net::ip::resolver_base::numeric_service, ec);
-    if (ec || results.empty()) return std::nullopt;
-    addr = results.begin()->endpoint().address();
-    for (const auto& r : results)
-      if (r.endpoint().address().is_v6() == v6) {
-        addr = r.endpoint().address();
-        break;
-      }
+  // Numeric only: a host name would mean a lookup, which blocks the loop, and the addresses
+  // come from the network. Config seeds are resolved before they get here (MeshNode).
+  auto addr = hp && hp->port != 0 ? net::ip::make_address(hp->host, ec) : net::ip::address{};
+  if (!hp || hp->port == 0 || ec) {
+    ++counters.resolveFailures;
+    return std::nullopt;
   }
   // Match the socket's family: an IPv6 socket reaches IPv4 peers through mapped addresses.
   if (v6 && addr.is_v4()) addr = net::ip::make_address_v6(net::ip::v4_mapped, addr.to_v4());

@@ -14,8 +14,10 @@
 // sealed by SealedTransport above us and this transport never interprets it.
 //
 // Addresses are "host:port" with a numeric IPv4 host or a bracketed IPv6 one; a host name
-// is resolved once, synchronously (it blocks the loop), and cached. Bad input from the
-// network (oversize datagrams, short or garbage frames) is dropped and counted, never thrown.
+// is refused and counted (resolveFailures): looking it up would block the loop, and the
+// addresses come from the network. Config seeds are resolved asynchronously by the owner.
+// Bad input from the network (oversize datagrams, short or garbage frames) is dropped and
+// counted, never thrown.
 //
 // Concurrency: none. Everything, including the receive handler, runs on the io_context's one
 // thread; the handler is never called from inside send() or sendReliable(). The transport
@@ -46,7 +48,7 @@ struct UdpTransportCounters {
   uint64_t droppedQueueFull = 0;    // send() while the outgoing queue was full
   uint64_t sendErrors = 0;          // the kernel refused a datagram (no route, wrong family)
   uint64_t receiveErrors = 0;
-  uint64_t resolveFailures = 0;     // unparseable address, or a host name that did not resolve
+  uint64_t resolveFailures = 0;     // unparseable or non-numeric address: not sent
   // Reliable messages (TCP, one connection each). Every sendReliable() call ends up counted
   // in exactly one of reliableSent and reliableFailed (unless the transport closes first).
   uint64_t reliableSent = 0;        // whole frame written to the kernel

@@ -43,7 +43,6 @@ struct UdpTransport::Core : std::enable_shared_from_this<Core> {
   void closeSockets();
   void close();
   std::optional<udp::endpoint> endpointFor(const Address& to);
-  std::optional<udp::endpoint> resolve(const Address& to);
   void sendNext();
   void receiveNext();
   void onReceive(const error_code& ec, std::size_t n);
@@ -73,8 +72,6 @@ struct UdpTransport::Core : std::enable_shared_from_this<Core> {
   std::deque<Outgoing> queue;  // the front one is in flight while `sending`
   bool sending = false;
 
-  std::unordered_map<Address, udp::endpoint> resolved;
-  std::unordered_map<Address, steady_clock::time_point> unresolvable;  // retry after
   std::unordered_map<Connection*, std::weak_ptr<Connection>> inbound_, outbound_;
 };
 

@@ -6,15 +6,19 @@
 #include <nlohmann/json.hpp>
 
 #include "common/mesh_keys.h"
+#include "common/names.h"
 #include "router/dataplane/listener.h"
+#include "router/membership/boot_epoch.h"
 #include "router/membership/claim_authority.h"
 #include "router/membership/gossip.h"
 #include "router/membership/keyring.h"
+#include "router/membership/messages.h"
 #include "router/membership/sealed_transport.h"
 #include "router/membership/udp_transport.h"
 #include "router/mesh/member_snapshot.h"
 #include "router/mesh/node_meta.h"
 #include "router/mesh/remote_workers.h"
+#include "router/mesh/seed_resolver.h"
 #include "router/router.h"
 #include "router/router_state.h"
 
@@ -60,10 +64,11 @@ std::string peerKey(const membership::NodeId& id) {
 }
 
 MeshNode::MeshNode(net::io_context& io, RouterState& state, membership::Identity identity)
-    : io_(io), st_(state), identity_(std::move(identity)), timer_(io) {}
+    : io_(io), st_(state), identity_(std::move(identity)), timer_(io), seeds_(std::make_unique<SeedResolver>(io)) {}
 
 MeshNode::~MeshNode() {
   timer_.cancel();
+  seeds_.reset();  // cancels lookups still running
   if (gossip_) {
     gossip_->setListener(nullptr);
     gossip_->setReapListener(nullptr);
@@ -76,8 +81,10 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
   keyring_ = std::make_unique<membership::Keyring>(cfg.keys.front());
   for (std::size_t i = 1; i < cfg.keys.size(); ++i) keyring_->install(cfg.keys[i]);
 
+  auto advertise = resolveAdvertisedAddress(io_, cfg.advertise);
+  if (!advertise) return StartError{2, advertise.error().message};
   auto failure = membership::UdpTransport::OpenFailure::kNone;
-  auto udp = membership::UdpTransport::open(io_, cfg.gossip, cfg.advertise, {}, &failure);
+  auto udp = membership::UdpTransport::open(io_, cfg.gossip, *advertise, {}, &failure);
   if (!udp)
     return StartError{failure == membership::UdpTransport::OpenFailure::kAddressInUse ? 4 : 2,
                       "mesh.gossip: " + udp.error().message};
@@ -104,9 +111,12 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
   }
   dataPlane_->start();
 
-  const uint64_t bootEpoch = static_cast<uint64_t>(
+  const auto wallMicros = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  gossipTransport_ = std::make_unique<membership::SealedTransport>(std::move(*udp), *keyring_, identity_.id(), bootEpoch);
+  const auto bootEpoch = membership::nextBootEpoch(membership::bootEpochFileFor(cfg.identity_file), wallMicros);
+  if (!bootEpoch) return StartError{2, "mesh: " + bootEpoch.error().message};
+  gossipTransport_ = std::make_unique<membership::SealedTransport>(std::move(*udp), *keyring_, identity_.id(), *bootEpoch,
+                                                                  &clock_);
   sealed_ = gossipTransport_.get();
   claims_ = std::make_unique<membership::Ed25519Claims>(identity_);
 
@@ -116,6 +126,14 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
   self.id = identity_.id();
   self.name = st_.config.node_name.substr(0, membership::kMaxNameBytes);
   self.address = sealed_->localAddress();
+  // Peers drop records that break these rules (isUsableRecord): say so here, not by silence.
+  if (!isValidName(self.name))
+    return StartError{2, "mesh: node name '" + self.name + "' is not a valid name (letters, digits, . _ : / -, " +
+                             "starting with a letter or digit): other nodes would ignore this one; set node.name " +
+                             "(or --node-name)"};
+  if (!membership::isNumericAddress(self.address))
+    return StartError{2, "mesh: this node's gossip address '" + self.address + "' is not a numeric IP:PORT; set " +
+                             "mesh.advertise to the IP address other nodes reach it at"};
   published_ = buildMeta();
   self.meta = encodeMeta(published_);
   gossip_ = std::make_unique<membership::Gossip>(membership::GossipConfig::lan(), self, *claims_, *sealed_, clock_,
@@ -130,13 +148,20 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
   // node with no seeds (or only dead ones) finds the mesh again after a restart.
   snapshot_ = std::make_unique<MemberSnapshot>(cfg.members_file, clock_);
   const std::vector<std::string> remembered = snapshot_->load();
-  gossip_->join(joinAddresses(cfg.seeds, remembered, gossipAddress()));
+  joinResolvingNames(joinAddresses(cfg.seeds, remembered, gossipAddress()));
   armTimer();
   spdlog::info("mesh: node {} gossiping on {} (udp+tcp), data plane on {}, {} seed(s), {} remembered member(s) "
                "from {}, {} key(s)",
                identity_.id().shortHex(), gossipAddress(), dataAddress(), cfg.seeds.size(), remembered.size(),
                cfg.members_file.string(), cfg.keys.size());
   return std::nullopt;
+}
+
+// Numeric seeds are joined at once, host names when their lookups are done (seed_resolver.h).
+void MeshNode::joinResolvingNames(const std::vector<std::string>& addresses) {
+  seeds_->resolve(addresses, [this](std::vector<std::string> numeric, bool final) {
+    if (gossip_ && !stopping_ && (!numeric.empty() || final)) gossip_->join(std::move(numeric));
+  });
 }
 
 std::string MeshNode::gossipAddress() const { return sealed_ ? sealed_->localAddress() : ""; }
@@ -280,6 +305,7 @@ void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
     // refutes (remote_workers.h); dead or left, it is gone.
     auto meta = decodeNodeMeta(m.meta);
     if (!meta) {
+      ++invalidMeta_;
       spdlog::warn("mesh: node {} ({}) sent unreadable worker info: {}", m.name, m.id.shortHex(), meta.error().message);
       st_.directory.removeRemote(key);
     } else {

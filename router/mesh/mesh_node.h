@@ -42,6 +42,7 @@ class DataPlaneListener;
 namespace qmesh::router {
 
 class MemberSnapshot;
+class SeedResolver;
 struct RouterState;
 struct StartError;
 
@@ -82,6 +83,7 @@ class MeshNode {
   void onMember(const membership::Member& m, membership::MemberState previous, bool isNew);
   bool acceptPeer(const membership::NodeId& id) const;
   std::vector<std::string> liveMemberAddresses() const;
+  void joinResolvingNames(const std::vector<std::string>& addresses);
 
   net::io_context& io_;
   RouterState& st_;
@@ -99,10 +101,12 @@ class MeshNode {
   std::unique_ptr<dataplane::DataPlaneListener> dataPlane_;
   std::unique_ptr<MemberSnapshot> snapshot_;
   net::steady_timer timer_;
+  std::unique_ptr<SeedResolver> seeds_;  // mesh.seeds given as host names
   NodeMeta published_;  // what our gossip record last said
   TimePoint lastPublish_{};
   TimePoint lastLoadSample_{};
   bool publishPending_ = false;
+  uint64_t invalidMeta_ = 0;  // members' worker info that failed decodeNodeMeta: ignored
   bool stopping_ = false;
   std::function<void()> onStopped_;
   TimePoint stopDeadline_{};

@@ -117,6 +117,9 @@ json MeshNode::statusJson() const {
                   {"dead_declared", g.deadDeclared},
                   {"refutations", g.refutations},
                   {"bad_signature", g.badSignature},
+                  {"unusable_records", g.unusableRecords},
+                  {"relayed_accusations", g.relayedAccusations},
+                  {"invalid_meta", invalidMeta_},
                   {"push_pulls", g.pushPulls},
                   {"reaped", g.reaped}}},
                 {"envelope", envelopeJson(sealed_->stats())},
@@ -147,6 +150,11 @@ void MeshNode::renderMetrics(std::string& out) const {
   out += "# TYPE qmesh_mesh_bad_signatures_total counter\n";
   counter(out, "qmesh_mesh_bad_signatures_total", "", gossip_->stats().badSignature);
   const auto& g = gossip_->stats();
+  out += "# HELP qmesh_mesh_invalid_claims_total Member records or worker info whose names or addresses break "
+         "the config's rules: dropped.\n";
+  out += "# TYPE qmesh_mesh_invalid_claims_total counter\n";
+  counter(out, "qmesh_mesh_invalid_claims_total", "kind=\"record\"", g.unusableRecords);
+  counter(out, "qmesh_mesh_invalid_claims_total", "kind=\"worker_info\"", invalidMeta_);
   out += "# TYPE qmesh_mesh_suspicions_raised_total counter\n";
   counter(out, "qmesh_mesh_suspicions_raised_total", "", g.suspicionsRaised);
   out += "# TYPE qmesh_mesh_refutations_total counter\n";

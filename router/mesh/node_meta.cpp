@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/names.h"
+#include "router/membership/messages.h"
 #include "router/membership/wire.h"
 
 namespace qmesh::router {
@@ -88,6 +90,15 @@ Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes) {
     m.workers.push_back(std::move(w));
   }
   if (!r.ok()) return makeError("node meta is truncated");
+  // Signed by the node, but the node may be hostile: what it says reaches logs, JSON,
+  // metrics labels and sockets, so it is held to the config's rules. The message never
+  // repeats the offending text.
+  if (!isValidName(m.version)) return makeError("node meta: the version is not a valid name");
+  if (!membership::isNumericAddress(m.dataAddress))
+    return makeError("node meta: the data address is not a numeric IP:PORT");
+  for (std::size_t i = 0; i < m.workers.size(); ++i)
+    if (!isValidName(m.workers[i].model))
+      return makeError("node meta: worker " + std::to_string(i) + "'s model name is not a valid name");
   return m;  // trailing bytes: fields of a newer format revision, ignored
 }
 

@@ -49,6 +49,8 @@ int healthScore(int cpuPercent, int memPercent, int64_t slots, int64_t inFlight,
 // Encodes as many workers as fit in `maxBytes` (the gossip meta limit); `dropped` tells how
 // many did not (the caller logs it: such a node should rename or merge models).
 std::vector<uint8_t> encodeNodeMeta(const NodeMeta& meta, std::size_t maxBytes, std::size_t* dropped = nullptr);
+// Also an error: a version or model name that breaks the config's name rule
+// (common/names.h), or a data address that is not a numeric IP:PORT.
 Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes);
 
 }  // namespace qmesh::router

@@ -60,10 +60,12 @@ const MergeCase kMergeCases[] = {
     {"newer alive revives dead (rejoin)", S::kDead, 5, Claim::kAlive, 6, O::kApplied, S::kAlive, 6},
     {"newer alive brings a left member back", S::kLeft, 5, Claim::kAlive, 6, O::kApplied, S::kAlive, 6},
     {"suspect at same inc applies", S::kAlive, 5, Claim::kSuspect, 5, O::kApplied, S::kSuspect, 5},
-    {"suspect at newer inc applies", S::kAlive, 5, Claim::kSuspect, 7, O::kApplied, S::kSuspect, 7},
+    {"suspect above the signed record is ignored", S::kAlive, 5, Claim::kSuspect, 7, O::kIgnored, S::kAlive, 5},
     {"stale suspect ignored", S::kAlive, 5, Claim::kSuspect, 4, O::kIgnored, S::kAlive, 5},
     {"second suspect is a confirmation", S::kSuspect, 5, Claim::kSuspect, 5, O::kConfirmation, S::kSuspect, 5},
-    {"suspect at newer inc restarts suspicion", S::kSuspect, 5, Claim::kSuspect, 6, O::kApplied, S::kSuspect, 6},
+    {"suspect of a suspect above its signed record is ignored", S::kSuspect, 5, Claim::kSuspect, 6, O::kIgnored, S::kSuspect, 5},
+    {"dead above the signed record is ignored", S::kAlive, 5, Claim::kDead, 6, O::kIgnored, S::kAlive, 5},
+    {"dead of a suspect above its signed record is ignored", S::kSuspect, 5, Claim::kDead, 9, O::kIgnored, S::kSuspect, 5},
     {"suspect does not touch dead", S::kDead, 5, Claim::kSuspect, 6, O::kIgnored, S::kDead, 5},
     {"dead at same inc applies to alive", S::kAlive, 5, Claim::kDead, 5, O::kApplied, S::kDead, 5},
     {"dead applies to suspect", S::kSuspect, 5, Claim::kDead, 5, O::kApplied, S::kDead, 5},
@@ -99,7 +101,8 @@ struct RefuteCase {
 
 const RefuteCase kRefuteCases[] = {
     {"suspect about us at our inc is refuted", Claim::kSuspect, 3, O::kRefuted, 4},
-    {"suspect about us at a newer inc is outbid", Claim::kSuspect, 9, O::kRefuted, 10},
+    {"suspect about us above our inc is ignored (we never signed it)", Claim::kSuspect, 9, O::kIgnored, 3},
+    {"dead about us above our inc is ignored", Claim::kDead, 4, O::kIgnored, 3},
     {"stale suspect about us is ignored", Claim::kSuspect, 2, O::kIgnored, 3},
     {"dead about us is refuted", Claim::kDead, 3, O::kRefuted, 4},
     {"leave about us (not leaving) is refuted", Claim::kLeave, 3, O::kRefuted, 4},
@@ -197,21 +200,20 @@ TEST(MemberTable, SayWhetherAClaimCouldChangeAnythingExactlyAsTheMergeDoes) {
   EXPECT_FALSE(t.leaveWouldApply(Leave{idOf(9), 1}));  // a stranger's goodbye
 }
 
-TEST(MemberTable, KeepsTheSignedRecordWhenOthersMoveTheStatePastIt) {
+TEST(MemberTable, KeepsTheSignedRecordWhenALeaveMovesTheStatePastIt) {
   MemberTable t(memberOf(kSelf));
   Member peer = memberOf(kPeer, 2);
   peer.signature.fill(7);
   t.applyAlive(peer);
-  t.applySuspect(Suspect{idOf(kPeer), 5, idOf(kAccuser)});
-  const Member* m = t.find(idOf(kPeer));
-  EXPECT_EQ(m->incarnation, 5u);
-  EXPECT_EQ(m->signedIncarnation, 2u);
-  EXPECT_EQ(m->signature, peer.signature);
+  t.applySuspect(Suspect{idOf(kPeer), 2, idOf(kAccuser)});
   Leave bye{idOf(kPeer), 6, {}};
   bye.signature.fill(8);
   t.applyLeave(bye);
-  EXPECT_EQ(t.find(idOf(kPeer))->leaveSignature, bye.signature);
-  EXPECT_EQ(t.find(idOf(kPeer))->signedIncarnation, 2u);
+  const Member* m = t.find(idOf(kPeer));
+  EXPECT_EQ(m->incarnation, 6u);
+  EXPECT_EQ(m->leaveSignature, bye.signature);
+  EXPECT_EQ(m->signedIncarnation, 2u);
+  EXPECT_EQ(m->signature, peer.signature);
 }
 
 TEST(MemberTable, RemovesOnlyDeadOrLeftMembersAndNeverItself) {
