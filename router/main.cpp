@@ -7,6 +7,7 @@
 #include <iostream>
 #include <unistd.h>
 
+#include "common/fd_limit.h"
 #include "common/logging.h"
 #include "common/mesh_setup.h"
 #include "common/node_config.h"
@@ -148,6 +149,7 @@ int main(int argc, char** argv) {
     }
   }
   initLogging("router", cfg.node_name, cfg.log_level, cfg.log_format);
+  raiseFdLimitAndLog("router");  // every client, upstream, channel and bridge holds a descriptor
 
   // A client vanishing mid-write must be an error code on that socket, not a dead process.
   std::signal(SIGPIPE, SIG_IGN);

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/fd_limit.h"
 #include "common/gguf.h"
 #include "common/install_paths.h"
 #include "common/logging.h"
@@ -173,6 +174,7 @@ int runStart(const fs::path& file, const std::string& joinToken) {
   const NodeConfig& c = p.config;
   if (int code = checkPorts(c); code != exit_code::kOk) return code;
   initLogging("supervisor", c.node.name, c.node.log_level, c.node.log_format);
+  raiseFdLimitAndLog("supervisor");  // children inherit it: the router needs the room most
   std::error_code ec;
   fs::create_directories(c.node.data_dir, ec);
   if (ec)

@@ -39,6 +39,20 @@ void ListenerShared::countHandshakeFailure(const error_code& ec) {
     ++counters.handshakeIoErrors;
 }
 
+void ListenerShared::admitPending(uint64_t id, const net::ip::address& source) {
+  for (uint64_t old : pending.admit(id, source))
+    if (auto it = bridges.find(old); it != bridges.end())
+      if (auto bridge = it->second.lock()) bridge->evict();
+  counters.pendingHandshakes = pending.pending();
+  counters.evictedPendingCap = pending.counters().evictedTotalCap;
+  counters.evictedPerSourceCap = pending.counters().evictedPerSourceCap;
+}
+
+void ListenerShared::releasePending(uint64_t id) {
+  pending.release(id);
+  counters.pendingHandshakes = pending.pending();
+}
+
 Bridge::Bridge(std::shared_ptr<ListenerShared> shared, tcp::socket accepted, uint64_t id)
     : shared_(std::move(shared)), id_(id), channel_(std::move(accepted)), target_(shared_->executor),
       timer_(shared_->executor) {}
@@ -49,6 +63,11 @@ void Bridge::abort() {
   timer_.cancel();
   channel_.close();
   closeSocket(target_);
+}
+
+void Bridge::evict() {
+  evicted_ = true;
+  abort();  // the handshake fails at once and run() finishes
 }
 
 void Bridge::notifyClosed() {
@@ -64,8 +83,9 @@ net::awaitable<void> Bridge::run(std::shared_ptr<Bridge> self) {
     return !shared->stopped && shared->options.accept && shared->options.accept(peer);
   };
   error_code ec = co_await channel_.handshakeAsServer(shared->self, accept, shared->options.handshakeTimeout);
+  shared->releasePending(id_);
   if (ec) {
-    if (!shared->stopped) {
+    if (!shared->stopped && !evicted_) {
       shared->countHandshakeFailure(ec);
       spdlog::debug("data plane: handshake failed: {}", ec.message());
     }

@@ -129,12 +129,15 @@ error_code ServerHandshake::receiveBody(std::span<const uint8_t, kClientHelloBod
     setRefusal(ReplyStatus::kWrongPeer);
     return dataplane_errc::wrong_peer;
   }
-  if (!membership::verifySignature(client.id, transcript(kClientLabel, {client.eph, self_.id().bytes}), client.sig))
-    return dataplane_errc::bad_signature;
+  // Membership first: it is a table lookup, while an Ed25519 verify costs ~50 µs, and
+  // anyone can send hellos naming random ids. The refusal tells the sender only that the
+  // id it claimed is not a member, which the member list gossiped to every node says too.
   if (!accept || !accept(client.id)) {
     setRefusal(ReplyStatus::kRejected);
     return dataplane_errc::peer_rejected;
   }
+  if (!membership::verifySignature(client.id, transcript(kClientLabel, {client.eph, self_.id().bytes}), client.sig))
+    return dataplane_errc::bad_signature;
 
   std::array<uint8_t, kKeyBytes> ephPk;
   std::array<uint8_t, crypto_kx_SECRETKEYBYTES> ephSk;

@@ -3,8 +3,8 @@
 // nodes' Ed25519 identities (router/membership/identity.h; a NodeId is a public key).
 //
 //   client                                                server
-//   hello: "QMDP" ver=1 C S_exp eC sigC ----------------->  S_exp == S? verify sigC by C;
-//     sigC = Sign_C("qmesh-dataplane-v1 client" || eC || S_exp)   accept(C)?
+//   hello: "QMDP" ver=1 C S_exp eC sigC ----------------->  S_exp == S? accept(C)?
+//     sigC = Sign_C("qmesh-dataplane-v1 client" || eC || S_exp)   verify sigC by C
 //          <----------------------- "QMDP" ver=1 status   status 0 accepted, 1 rejected,
 //                                   S eS sigS             2 unsupported version, 3 not S_exp
 //                                   (only if status 0)    (refusals: then close)
@@ -94,7 +94,8 @@ class ServerHandshake {
 
   // Magic and version. On unsupported_version reply() holds the refusal to send back.
   boost::system::error_code receivePrefix(std::span<const uint8_t, kPrefixBytes> prefix);
-  // Checks the hello names this node, verifies the client, asks `accept`, and on success
+  // Checks the hello names this node, asks `accept` (before verifying anything: a
+  // non-member costs no signature check), verifies the client, and on success
   // derives the keys. reply() then holds the answer to send: the full reply, or the refusal
   // on wrong_peer and peer_rejected; empty otherwise (bad_signature: just close).
   boost::system::error_code receiveBody(std::span<const uint8_t, kClientHelloBodyBytes> body,

@@ -22,9 +22,16 @@ net::awaitable<void> acceptLoop(std::shared_ptr<detail::ListenerShared> shared) 
       continue;
     }
     ++shared->counters.accepted;
+    const auto source = socket.remote_endpoint(ec).address();
+    if (ec) {  // reset before we looked: nothing to serve
+      ++shared->counters.handshakeIoErrors;
+      socket.close(ec);
+      continue;
+    }
     const uint64_t id = shared->nextBridgeId++;
     auto bridge = std::make_shared<detail::Bridge>(shared, std::move(socket), id);
     shared->bridges.emplace(id, bridge);
+    shared->admitPending(id, source);  // may evict older pending handshakes
     bridge->start();
   }
 }

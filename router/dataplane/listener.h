@@ -2,7 +2,7 @@
 // and bridges each, as plaintext, to this node's own router HTTP listener on loopback.
 //
 //   peer router --TCP/SecureChannel--> DataPlaneListener --bridge--> 127.0.0.1:<router http>
-//                  handshake (5 s), accept(peer)?    onBridgeOpen(localPort, peer) first
+//                  handshake (1 s), accept(peer)?    onBridgeOpen(localPort, peer) first
 //
 // The router recognises a mesh hop by the local port of the bridge's loopback connection
 // (reported before any byte is forwarded) and skips client auth and re-forwarding for it.
@@ -35,12 +35,25 @@ namespace qmesh::dataplane {
 
 struct DataPlaneListenerOptions {
   HostPort target{"127.0.0.1", 8080};  // this node's router HTTP listener (an IP literal)
-  // Long enough for a loaded peer on a LAN, short enough that silent connections cannot
-  // pile up.
-  std::chrono::milliseconds handshakeTimeout{5000};
+  // From accept to the client's key confirmation, first bytes included. An honest peer on a
+  // LAN needs one round trip and ~0.3 ms of signing and verifying; a second is generous for
+  // a loaded one, and short enough that a stranger holding connections open silently gets
+  // each pending slot for at most that long.
+  std::chrono::milliseconds handshakeTimeout{1000};
+  // Connections accepted whose handshake has not finished yet: anyone can open them, so
+  // they are capped, overall and per source address; beyond a cap the oldest pending one
+  // is closed at once and counted (membership/pending_admission.h says why the oldest).
+  // Sizes: a peer opens one channel per concurrent request it forwards here that finds no
+  // pooled channel, so even a burst rarely has more than a dozen pending from one node; 32
+  // per source leaves headroom. 256 overall bounds what strangers hold to 256 descriptors
+  // and a few MiB. Authenticated bridges are not counted here.
+  std::size_t maxPendingHandshakes = 256;
+  std::size_t maxPendingPerSource = 32;
   std::chrono::milliseconds targetConnectTimeout{2000};
   std::chrono::milliseconds finalLinger{5000};
-  AcceptFn accept;  // e.g. "is an alive mesh member"; unset rejects everyone
+  // e.g. "is an alive mesh member"; unset rejects everyone. Asked before the signature is
+  // verified (see SecureChannel::handshakeAsServer): a pure lookup.
+  AcceptFn accept;
   std::function<void(uint16_t bridgeLocalPort, const NodeId& peer)> onBridgeOpen;
   std::function<void(uint16_t bridgeLocalPort)> onBridgeClosed;
 };
@@ -49,6 +62,9 @@ struct DataPlaneCounters {
   static constexpr std::size_t kReasons = static_cast<std::size_t>(dataplane_errc::handshake_timeout) + 1;
 
   uint64_t accepted = 0;
+  uint64_t pendingHandshakes = 0;      // accepted, handshake not finished (a gauge)
+  uint64_t evictedPendingCap = 0;      // closed unfinished: maxPendingHandshakes newer ones came
+  uint64_t evictedPerSourceCap = 0;    // closed unfinished: maxPendingPerSource newer from its address
   std::array<uint64_t, kReasons> handshakeFailuresByReason{};  // indexed by dataplane_errc
   uint64_t handshakeIoErrors = 0;      // resets and other socket errors during a handshake
   uint64_t targetConnectFailures = 0;  // the local router did not take the bridge

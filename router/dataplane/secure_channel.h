@@ -180,9 +180,11 @@ class SecureChannel {
                                      std::chrono::milliseconds timeout);
   net::awaitable<error_code> handshakeAsClient(const Identity& self, NodeId expectedPeer,
                                                std::chrono::milliseconds timeout);
-  // For an accepted connection. `accept` decides whether the authenticated client may talk
-  // to this node; a refused client is told so (it reads peer_rejected). `self` must
-  // outlive the operation.
+  // For an accepted connection. `accept` decides whether the client may talk to this node;
+  // it is asked with the id the hello claims BEFORE the signature is verified (a stranger
+  // must not cost a verify), so it must be a side-effect-free lookup: only a client that
+  // passes it and then proves the id is ever bridged. A refused client is told so (it reads
+  // peer_rejected). `self` must outlive the operation.
   net::awaitable<error_code> handshakeAsServer(const Identity& self, AcceptFn accept,
                                                std::chrono::milliseconds timeout);
 

@@ -176,12 +176,29 @@ void UdpTransport::Core::onAccept(const error_code& ec, tcp::socket s) {
     });
     return;
   }
-  if (inbound_.size() >= options.maxInboundConnections) {
-    ++counters.connectionsOverLimit;  // `s` closes as it goes out of scope
-  } else {
-    Connection::startInbound(shared_from_this(), std::move(s));
-  }
+  Connection::startInbound(shared_from_this(), std::move(s));
   acceptNext();
+}
+
+void UdpTransport::Core::admitInbound(const std::shared_ptr<Connection>& c, const net::ip::address& source) {
+  const auto before = inboundAdmission.counters();
+  const auto evicted = inboundAdmission.admit(c->id(), source);
+  counters.connectionsOverLimit += inboundAdmission.counters().evictedTotalCap - before.evictedTotalCap;
+  counters.inboundOverSourceLimit += inboundAdmission.counters().evictedPerSourceCap - before.evictedPerSourceCap;
+  // Closing fails the oldest one's pending read: it ends as dropped, like any other.
+  for (uint64_t id : evicted)
+    if (auto it = inbound_.find(id); it != inbound_.end())
+      if (auto old = it->second.lock()) old->abort();
+  inbound_.emplace(c->id(), c);
+}
+
+void UdpTransport::Core::forget(uint64_t id, bool inbound) {
+  if (!inbound) {
+    outbound_.erase(id);
+    return;
+  }
+  inbound_.erase(id);
+  inboundAdmission.release(id);
 }
 
 void UdpTransport::Core::deliver(const Address& from, std::span<const uint8_t> data) {

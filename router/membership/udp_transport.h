@@ -5,7 +5,8 @@
 //   send()          ──▶ bounded queue ──▶ async_send_to (one in flight)        UDP
 //   receive loop    ◀── 64 KiB buffer; over kMaxDatagram dropped, counted      UDP
 //   sendReliable()  ──▶ connect + write one frame + close, under one deadline  TCP
-//   accept loop     ◀── read one frame under a deadline, deliver, close        TCP
+//   accept loop     ◀── header within 1 s, whole frame under a deadline,       TCP
+//                       deliver, close; capped overall and per source address
 //
 // Reliable frame (integers big-endian):
 //   [u16 n][n bytes: the sender's advertised "host:port"][u32 m][m bytes of data]
@@ -58,7 +59,13 @@ struct UdpTransportCounters {
   uint64_t reliableFailed = 0;      // refused (over kMaxReliable, bad address, too many
                                     // connections) or connect/write failed or timed out
   uint64_t reliableDropped = 0;     // inbound: short, garbage, over kMaxReliable, or too slow
-  uint64_t connectionsOverLimit = 0;  // inbound or outbound connections over the cap: dropped
+  uint64_t connectionsOverLimit = 0;  // outbound refused over the cap; inbound: the oldest
+                                      // pending closed to admit one over maxInboundConnections
+  uint64_t inboundOverSourceLimit = 0;  // inbound: the oldest from an address closed to admit
+                                        // one over maxInboundPerSource
+  uint64_t inboundOverMemoryBudget = 0;  // inbound: dropped, frames being read held the budget
+  uint64_t inboundFirstBytesTimeouts = 0;  // inbound: no whole frame header within firstBytesTimeout
+  uint64_t inboundBufferedBytes = 0;  // gauge: reserved by inbound frames still being read
   uint64_t acceptErrors = 0;
 };
 
@@ -73,9 +80,23 @@ class UdpTransport final : public Transport {
     // full or within one turn of the loop; beyond this UDP is best effort: drop, count.
     std::size_t maxQueuedDatagrams = 1024;
     // Concurrent TCP connections each way. A push-pull is one connection per sync round, so
-    // a handful is normal; the cap stops a flood from exhausting file descriptors.
+    // a handful is normal; the cap stops a flood from exhausting file descriptors. Inbound
+    // connections are unauthenticated until their frame is opened above us, so beyond a cap
+    // (overall, or per source address) the oldest one is closed and the new one admitted
+    // (membership/pending_admission.h says why). One member rarely has more than two in
+    // flight to us (its sync round and a join or reply), so 8 per source is headroom.
     std::size_t maxInboundConnections = 32;
+    std::size_t maxInboundPerSource = 8;
     std::size_t maxOutboundConnections = 32;
+    // Bytes that inbound frames still being read may hold together. A frame's data is read
+    // in chunks as it arrives, never allocated from its (unauthenticated) length, and this
+    // bounds what strangers can make us hold before any MAC is checked: without it 32
+    // connections announcing 8 MiB each could pin 256 MiB. Honest push-pull states are a
+    // few hundred bytes per member, so two maximal frames is generous.
+    std::size_t maxInboundBufferedBytes = 2 * kMaxReliable;
+    // The frame header (sender address and data length) must arrive this soon after
+    // accept: an honest sender writes it in its first segment.
+    std::chrono::milliseconds firstBytesTimeout{1000};
     // Connect and write one frame. LAN-sized: 8 MiB (kMaxReliable) needs ~35 Mbit/s to make it;
     // a peer that cannot accept in time is treated as unreachable, as a lost ping would be.
     std::chrono::milliseconds reliableSendTimeout{2000};

@@ -1,6 +1,8 @@
 // One TCP connection carrying one reliable frame, either way (see udp_transport_internal.h).
 #include "router/membership/udp_transport_internal.h"
 
+#include <algorithm>
+
 namespace qmesh::membership {
 
 namespace udp_detail {
@@ -37,16 +39,20 @@ std::vector<uint8_t> buildFrame(const Address& from, std::span<const uint8_t> da
 using namespace udp_detail;
 
 UdpTransport::Connection::Connection(const std::shared_ptr<Core>& core, tcp::socket socket, bool inbound)
-    : core_(core), socket_(std::move(socket)), deadline_(core->io), inbound_(inbound) {}
+    : core_(core), id_(core->nextConnectionId++), socket_(std::move(socket)), deadline_(core->io),
+      inbound_(inbound) {}
 
 UdpTransport::Connection::~Connection() {
-  if (auto core = core_.lock()) core->forget(this, inbound_);
+  if (auto core = core_.lock()) {
+    releaseBudget(*core);
+    core->forget(id_, inbound_);
+  }
 }
 
 void UdpTransport::Connection::startOutbound(const std::shared_ptr<Core>& core, const tcp::endpoint& to,
                                              std::vector<uint8_t> frame, std::size_t dataBytes) {
   auto c = std::make_shared<Connection>(core, tcp::socket(core->io), false);
-  core->outbound_.emplace(c.get(), c);
+  core->outbound_.emplace(c->id(), c);
   c->buf_ = std::move(frame);
   c->expected_ = dataBytes;
   c->arm(core->options.reliableSendTimeout);
@@ -54,9 +60,16 @@ void UdpTransport::Connection::startOutbound(const std::shared_ptr<Core>& core, 
 }
 
 void UdpTransport::Connection::startInbound(const std::shared_ptr<Core>& core, tcp::socket socket) {
+  error_code ec;
+  const auto source = socket.remote_endpoint(ec).address();
+  if (ec) {  // reset before we looked
+    ++core->counters.reliableDropped;
+    return;
+  }
   auto c = std::make_shared<Connection>(core, std::move(socket), true);
-  core->inbound_.emplace(c.get(), c);
-  c->arm(core->options.reliableReadTimeout);
+  core->admitInbound(c, source);
+  c->acceptedAt_ = steady_clock::now();
+  c->arm(std::min(core->options.firstBytesTimeout, core->options.reliableReadTimeout));
   net::async_read(c->socket_, net::buffer(c->head_),
                   [c](const error_code& ec, std::size_t) { c->onAddressLength(ec); });
 }
@@ -70,7 +83,10 @@ void UdpTransport::Connection::abort() {
 void UdpTransport::Connection::arm(std::chrono::milliseconds timeout) {
   deadline_.expires_after(timeout);
   deadline_.async_wait([self = shared_from_this()](const error_code& ec) {
-    if (!ec) self->abort();
+    if (ec) return;
+    if (self->inbound_ && !self->headerRead_)
+      if (auto core = self->live()) ++core->counters.inboundFirstBytesTimeouts;
+    self->abort();
   });
 }
 
@@ -81,7 +97,13 @@ std::shared_ptr<UdpTransport::Core> UdpTransport::Connection::live() {
 
 void UdpTransport::Connection::done(Core& core) {
   abort();
-  core.forget(this, inbound_);
+  releaseBudget(core);
+  core.forget(id_, inbound_);
+}
+
+void UdpTransport::Connection::releaseBudget(Core& core) {
+  core.counters.inboundBufferedBytes -= budgeted_;
+  budgeted_ = 0;
 }
 
 void UdpTransport::Connection::onConnect(const error_code& ec) {
@@ -134,6 +156,10 @@ void UdpTransport::Connection::onAddress(const error_code& ec) {
   expected_ = getBigEndian(buf_.data() + n, 4);
   if (expected_ > kMaxReliable || !parseHostPort(from_)) return drop(*core);
   buf_.clear();
+  // The header is in: the rest of the frame gets what is left of the read deadline.
+  headerRead_ = true;
+  const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - acceptedAt_);
+  arm(std::max(core->options.reliableReadTimeout - spent, std::chrono::milliseconds(0)));
   readData(*core);
 }
 
@@ -141,6 +167,12 @@ void UdpTransport::Connection::readData(Core& core) {
   if (buf_.size() == expected_) return deliver(core);
   const std::size_t got = buf_.size();
   const std::size_t want = std::min(kReadChunk, expected_ - got);
+  if (core.counters.inboundBufferedBytes + want > core.options.maxInboundBufferedBytes) {
+    ++core.counters.inboundOverMemoryBudget;
+    return drop(core);
+  }
+  core.counters.inboundBufferedBytes += want;
+  budgeted_ += want;
   buf_.resize(got + want);
   net::async_read(socket_, net::buffer(buf_.data() + got, want),
                   [self = shared_from_this()](const error_code& ec, std::size_t) {
@@ -154,7 +186,7 @@ void UdpTransport::Connection::readData(Core& core) {
 void UdpTransport::Connection::deliver(Core& core) {
   ++core.counters.reliableReceived;
   core.counters.reliableBytesReceived += buf_.size();
-  done(core);
+  done(core);  // releases the budget: the handler gets the data, and opens it at once
   core.deliver(from_, buf_);
 }
 

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "router/membership/pending_admission.h"
 #include "router/membership/udp_transport.h"
 
 namespace qmesh::membership {
@@ -37,7 +38,8 @@ std::vector<uint8_t> buildFrame(const Address& from, std::span<const uint8_t> da
 
 struct UdpTransport::Core : std::enable_shared_from_this<Core> {
   Core(net::io_context& io, const Options& options)
-      : io(io), options(options), socket(io), acceptor(io), acceptRetry(io), rx(udp_detail::kReceiveBuffer) {}
+      : io(io), options(options), socket(io), acceptor(io), acceptRetry(io), rx(udp_detail::kReceiveBuffer),
+        inboundAdmission({options.maxInboundConnections, options.maxInboundPerSource}) {}
 
   error_code bindBoth(const net::ip::address& addr, uint16_t wanted, const char** which);
   void closeSockets();
@@ -49,7 +51,9 @@ struct UdpTransport::Core : std::enable_shared_from_this<Core> {
   void acceptNext();
   void onAccept(const error_code& ec, tcp::socket s);
   void deliver(const Address& from, std::span<const uint8_t> data);
-  void forget(Connection* c, bool inbound) { (inbound ? inbound_ : outbound_).erase(c); }
+  void forget(uint64_t id, bool inbound);
+  // Registers an accepted connection, closing the oldest ones over the caps.
+  void admitInbound(const std::shared_ptr<Connection>& c, const net::ip::address& source);
 
   net::io_context& io;
   Options options;
@@ -72,7 +76,9 @@ struct UdpTransport::Core : std::enable_shared_from_this<Core> {
   std::deque<Outgoing> queue;  // the front one is in flight while `sending`
   bool sending = false;
 
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> inbound_, outbound_;
+  std::unordered_map<uint64_t, std::weak_ptr<Connection>> inbound_, outbound_;  // by id
+  uint64_t nextConnectionId = 0;
+  PendingAdmission inboundAdmission;  // every inbound connection is pending until it ends
 };
 
 // Owned by its pending completions (shared_from_this); registered with the Core only so
@@ -81,6 +87,7 @@ class UdpTransport::Connection : public std::enable_shared_from_this<Connection>
  public:
   Connection(const std::shared_ptr<Core>& core, tcp::socket socket, bool inbound);
   ~Connection();
+  uint64_t id() const { return id_; }
 
   static void startOutbound(const std::shared_ptr<Core>& core, const tcp::endpoint& to,
                             std::vector<uint8_t> frame, std::size_t dataBytes);
@@ -88,6 +95,8 @@ class UdpTransport::Connection : public std::enable_shared_from_this<Connection>
   void abort();
 
  private:
+  void onFirstBytesDeadline();
+  void releaseBudget(Core& core);
   // The deadline closes the socket, which fails whichever operation is pending.
   void arm(std::chrono::milliseconds timeout);
   // The Core, unless the transport was closed or destroyed: then the completion is ignored.
@@ -103,12 +112,16 @@ class UdpTransport::Connection : public std::enable_shared_from_this<Connection>
   void deliver(Core& core);
 
   std::weak_ptr<Core> core_;
+  const uint64_t id_;
   tcp::socket socket_;
   net::steady_timer deadline_;
   const bool inbound_;
   std::array<uint8_t, 2> head_{};
   std::vector<uint8_t> buf_;  // outbound: the whole frame; inbound: address, then data
   std::size_t expected_ = 0;  // data bytes of the frame
+  std::size_t budgeted_ = 0;  // inbound: our share of counters.inboundBufferedBytes
+  bool headerRead_ = false;   // inbound: address and length arrived
+  steady_clock::time_point acceptedAt_{};
   Address from_;
 };
 

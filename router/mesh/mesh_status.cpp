@@ -56,7 +56,12 @@ json transportJson(const membership::UdpTransportCounters& c) {
           {"bytes_sent", c.bytesSent},             {"bytes_received", c.bytesReceived},
           {"reliable_sent", c.reliableSent},       {"reliable_received", c.reliableReceived},
           {"reliable_failed", c.reliableFailed},   {"reliable_dropped", c.reliableDropped},
-          {"dropped_oversize_in", c.droppedOversizeIn}, {"dropped_queue_full", c.droppedQueueFull}};
+          {"dropped_oversize_in", c.droppedOversizeIn}, {"dropped_queue_full", c.droppedQueueFull},
+          // Push-pull connections from anyone, before their frame authenticates.
+          {"connections_over_limit", c.connectionsOverLimit},
+          {"inbound_over_source_limit", c.inboundOverSourceLimit},
+          {"inbound_over_memory_budget", c.inboundOverMemoryBudget},
+          {"inbound_first_bytes_timeouts", c.inboundFirstBytesTimeouts}};
 }
 
 json dataPlaneJson(const dataplane::DataPlaneCounters& c, const dataplane::ChannelPool& pool) {
@@ -65,6 +70,10 @@ json dataPlaneJson(const dataplane::DataPlaneCounters& c, const dataplane::Chann
   const auto& p = pool.counters();
   return {{"accepted", c.accepted},
           {"handshake_failures", failures},
+          {"handshake_timeouts", c.handshakeFailures(dataplane::dataplane_errc::handshake_timeout)},
+          {"pending_handshakes", c.pendingHandshakes},
+          {"evicted_pending_cap", c.evictedPendingCap},
+          {"evicted_per_source_cap", c.evictedPerSourceCap},
           {"bridged", c.bridged},
           {"active_bridges", c.activeBridges},
           {"bytes_from_peers", c.bytesFromPeers},
@@ -147,6 +156,25 @@ void MeshNode::renderMetrics(std::string& out) const {
     counter(out, "qmesh_mesh_packets_rejected_total", ch + "reason=\"reflected\"", e.reflected);
     counter(out, "qmesh_mesh_packets_opened_total", std::string("channel=\"") + channel + "\"", e.opened);
   }
+  // Connections anyone can open, closed before they authenticated, next to the packets above.
+  const auto& dp = dataPlane_->counters();
+  const auto& udp = udp_->counters();
+  out += "# HELP qmesh_mesh_connections_dropped_total Unauthenticated data-plane (data) and push-pull (tcp) "
+         "connections closed before authenticating, by reason.\n";
+  out += "# TYPE qmesh_mesh_connections_dropped_total counter\n";
+  counter(out, "qmesh_mesh_connections_dropped_total", "channel=\"data\",reason=\"pending_cap\"", dp.evictedPendingCap);
+  counter(out, "qmesh_mesh_connections_dropped_total", "channel=\"data\",reason=\"per_source_cap\"",
+          dp.evictedPerSourceCap);
+  counter(out, "qmesh_mesh_connections_dropped_total", "channel=\"data\",reason=\"timeout\"",
+          dp.handshakeFailures(dataplane::dataplane_errc::handshake_timeout));
+  counter(out, "qmesh_mesh_connections_dropped_total", "channel=\"tcp\",reason=\"pending_cap\"",
+          udp.connectionsOverLimit);
+  counter(out, "qmesh_mesh_connections_dropped_total", "channel=\"tcp\",reason=\"per_source_cap\"",
+          udp.inboundOverSourceLimit);
+  counter(out, "qmesh_mesh_connections_dropped_total", "channel=\"tcp\",reason=\"memory_budget\"",
+          udp.inboundOverMemoryBudget);
+  counter(out, "qmesh_mesh_connections_dropped_total", "channel=\"tcp\",reason=\"timeout\"",
+          udp.inboundFirstBytesTimeouts);
   out += "# TYPE qmesh_mesh_bad_signatures_total counter\n";
   counter(out, "qmesh_mesh_bad_signatures_total", "", gossip_->stats().badSignature);
   const auto& g = gossip_->stats();

@@ -218,6 +218,7 @@ TEST_F(ListenerTest, RejectedPeerIsCountedAndNeverBridged) {
 TEST_F(ListenerTest, HandshakeFailuresAreCountedByReason) {
   startListener([](DataPlaneListenerOptions& o) { o.handshakeTimeout = 200ms; });
   const tcp::endpoint ep(net::ip::make_address("127.0.0.1"), listener->port());
+  members.insert(carol.id());  // a member's id, or membership would refuse the forgery first
 
   tcp::socket forged(io), garbage(io), silent(io);
   ClientHandshake hs(alice, bob.id());
