@@ -71,8 +71,8 @@ if [[ "${RESULTS[-1]}" == *": ok "* ]]; then
   run "ctest (build-asan)" asan_tests
 fi
 # Its own clang build of only the parsers (~1 min on 2 cores from cold) plus 10 s per
-# harness: the whole step stays under 3 minutes. QMESH_FUZZ_SECONDS=0 skips it.
+# harness, one per core: the whole step stays under 3 minutes. QMESH_FUZZ_SECONDS=0 skips it.
 if [[ "${QMESH_FUZZ_SECONDS:-10}" != 0 ]]; then
-  run "fuzz (${QMESH_FUZZ_SECONDS:-10}s per harness)" bash scripts/fuzz.sh "${QMESH_FUZZ_SECONDS:-10}"
+  run "fuzz (${QMESH_FUZZ_SECONDS:-10}s per harness)" env FUZZ_PARALLEL="$JOBS" bash scripts/fuzz.sh "${QMESH_FUZZ_SECONDS:-10}"
 fi
 summary
