@@ -4,6 +4,8 @@
 #   2. the integration tests' npm dependencies (the official openai client)
 #   3. an ASan+UBSan build in build-asan/ and the whole suite there (unit + integration
 #      against the real llama-server)
+#   4. every libFuzzer harness (fuzz/, built in build-fuzz/ with clang-16) for a few seconds
+#      on its checked-in corpus: a crash fails the run (scripts/fuzz.sh runs them longer)
 # The suite runs once, under the sanitizers: on 2 cores a second (plain) build of the whole
 # tree would double CI time. `scripts/test.sh --also-plain` also builds build/ and runs it there.
 set -euo pipefail
@@ -67,5 +69,10 @@ fi
 run "asan+ubsan build" asan_build
 if [[ "${RESULTS[-1]}" == *": ok "* ]]; then
   run "ctest (build-asan)" asan_tests
+fi
+# Its own clang build of only the parsers (~1 min on 2 cores from cold) plus 10 s per
+# harness, one per core: the whole step stays under 3 minutes. QMESH_FUZZ_SECONDS=0 skips it.
+if [[ "${QMESH_FUZZ_SECONDS:-10}" != 0 ]]; then
+  run "fuzz (${QMESH_FUZZ_SECONDS:-10}s per harness)" env FUZZ_PARALLEL="$JOBS" bash scripts/fuzz.sh "${QMESH_FUZZ_SECONDS:-10}"
 fi
 summary
