@@ -14,7 +14,9 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 JOBS="$(nproc)"
 # Objects compiled from the same sources in another clone or worktree are reused by ccache.
-export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$REPO_ROOT")}" CCACHE_NOHASHDIR=1
+# Preprocessor mode only: with a shared base_dir, direct mode's manifests once matched a header
+# of another worktree and served an object built from different sources.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$REPO_ROOT")}" CCACHE_NOHASHDIR=1 CCACHE_NODIRECT=1
 
 log() { printf '[test] %s\n' "$*"; }
 RESULTS=()
