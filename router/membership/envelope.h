@@ -17,7 +17,10 @@
 //
 // The sender id is authenticated by the mesh key only: it tells members from outsiders, but
 // a member could write another's id. Hence SenderWindows never lets a new epoch displace a
-// live one, and claims inside are checked against signatures (claim_authority.h).
+// live one, and claims inside are checked against signatures (claim_authority.h). Still
+// open: such a member can seal packets under another's id and live epoch with a counter far
+// ahead, and the real sender's next packets look too old; only binding the header to the
+// sender's identity (a signature, or a pairwise key from the Ed25519 ids) closes that.
 #pragma once
 
 #include <cstdint>

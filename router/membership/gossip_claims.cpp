@@ -53,6 +53,9 @@ void Gossip::onSuspect(const Suspect& s, const NodeId* sender) {
   // a relayed claim is unverifiable (suspicions are unsigned), and a member holding the mesh
   // key could otherwise name k others as accusers and cut the subject's time to refute to
   // Lifeguard's minimum. Relays still spread a suspicion, counted under the sender instead.
+  // (The sender is authenticated by the mesh key only: a member willing to seal packets under
+  // others' ids gets past this too; closing that needs the envelope signed by the sender's
+  // identity, which it is not yet.)
   const bool firstHand = !sender || *sender == s.from;
   if (!firstHand) ++stats_.relayedAccusations;
   const MergeResult r = table_.applySuspect(s);
