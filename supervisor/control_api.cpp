@@ -44,6 +44,25 @@ std::string errorJson(const std::string& message) {
   return dumpJson(nlohmann::json{{"error", {{"message", message}}}});
 }
 
+// A browser page can point its own host name at 127.0.0.1 (DNS rebinding) and then read
+// GET /status as a same-origin request, without an Origin header; its Host header still
+// names the page's domain. Empty (HTTP/1.0) is no browser.
+bool isLoopbackHostHeader(std::string_view header) {
+  std::string host(header);
+  if (host.empty()) return true;
+  if (host.front() == '[') {
+    const auto end = host.find(']');
+    if (end == std::string::npos) return false;
+    host = host.substr(1, end - 1);
+  } else if (const auto colon = host.rfind(':'); colon != std::string::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host == "localhost") return true;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(host, ec);
+  return !ec && address.is_loopback();
+}
+
 // "/children/NAME/restart" -> NAME; "" when the path is anything else. Plain string work:
 // std::regex backtracks recursively, on a path as long as the client likes.
 std::string restartTarget(std::string_view path) {
@@ -88,6 +107,14 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
 
   // Refuses web pages and unauthenticated changes; answers and returns false when it does.
   bool admit() {
+    const auto host = req_[http::field::host];
+    if (!isLoopbackHostHeader(std::string_view(host.data(), host.size()))) {
+      ++api_.counters_.host;
+      reply(http::status::forbidden,
+            errorJson("Host '" + std::string(host) + "' is not a loopback address: the control API "
+                      "answers only requests addressed to 127.0.0.1, ::1 or localhost"));
+      return false;
+    }
     if (req_.find(http::field::origin) != req_.end()) {
       ++api_.counters_.origin;
       reply(http::status::forbidden,
@@ -144,7 +171,8 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
     out << "# HELP qmesh_supervisor_control_requests_rejected_total Control API requests refused "
            "or failed, by reason.\n"
            "# TYPE qmesh_supervisor_control_requests_rejected_total counter\n";
-    for (const auto& [reason, n] : {std::pair<const char*, uint64_t>{"origin", c.origin},
+    for (const auto& [reason, n] : {std::pair<const char*, uint64_t>{"host", c.host},
+                                    {"origin", c.origin},
                                     {"unauthorized", c.unauthorized},
                                     {"forbidden", c.forbidden},
                                     {"handler_error", c.handler_errors}})

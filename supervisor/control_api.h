@@ -12,7 +12,8 @@
 // Hostile input (supervisor/control_token.h for the token):
 //   - every request other than GET needs `Authorization: Bearer <token>`: 401 without one,
 //     403 with a wrong one;
-//   - a request with an `Origin` header (a web page in a browser on this machine) gets 403;
+//   - a request with an `Origin` header (a web page in a browser on this machine), or with a
+//     `Host` header that is not a loopback address or localhost (DNS rebinding), gets 403;
 //   - a handler that throws answers 500; nothing a client sends ends the supervisor. Each of
 //     these is counted in /metrics (qmesh_supervisor_control_requests_rejected_total).
 #pragma once
@@ -37,6 +38,7 @@ class NodeSupervisor;
 class ControlApi {
  public:
   struct Counters {
+    uint64_t host = 0;            // refused: a Host header that is not loopback (DNS rebinding)
     uint64_t origin = 0;          // refused: the request carried an Origin header
     uint64_t unauthorized = 0;    // a mutating request without a token (401)
     uint64_t forbidden = 0;       // a mutating request with a wrong token (403)

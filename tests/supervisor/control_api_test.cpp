@@ -64,7 +64,7 @@ class ControlApiTest : public ::testing::Test {
 bool startsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
 TEST_F(ControlApiTest, NonUtf8PathGets404WithReplacedTextAndTheApiKeepsAnswering) {
-  const std::string reply = raw("GET /\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string reply = raw("GET /\xff\xfe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   EXPECT_TRUE(startsWith(reply, "HTTP/1.1 404")) << reply;
   EXPECT_NE(reply.find("unknown endpoint GET /\xEF\xBF\xBD"), std::string::npos)
       << "invalid bytes are replaced by U+FFFD: " << reply;
@@ -72,7 +72,7 @@ TEST_F(ControlApiTest, NonUtf8PathGets404WithReplacedTextAndTheApiKeepsAnswering
 }
 
 TEST_F(ControlApiTest, NonUtf8ChildNameGets404AndTheApiKeepsAnswering) {
-  const std::string reply = raw("POST /children/\xc3\x28/restart HTTP/1.1\r\nHost: x\r\n"
+  const std::string reply = raw("POST /children/\xc3\x28/restart HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                                 "Authorization: Bearer " + kToken + "\r\nContent-Length: 0\r\n"
                                 "Connection: close\r\n\r\n");
   EXPECT_TRUE(startsWith(reply, "HTTP/1.1 404")) << reply;
@@ -120,6 +120,19 @@ TEST_F(ControlApiTest, RequestWithAnOriginHeaderIsRefused) {
   const auto stop = post("/shutdown", {{"Authorization", "Bearer " + kToken}, {"Origin", "null"}});
   EXPECT_EQ(stop.status, 403) << stop.body;
   EXPECT_EQ(shutdowns_, 0);
+}
+
+// DNS rebinding: a page whose name now resolves to 127.0.0.1 reads /status as same-origin.
+TEST_F(ControlApiTest, RequestAddressedToAForeignHostIsRefused) {
+  const std::string port = std::to_string(control_.port);
+  const std::string foreign = raw("GET /status HTTP/1.1\r\nHost: rebind.example:" + port +
+                                  "\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(startsWith(foreign, "HTTP/1.1 403")) << foreign;
+  EXPECT_NE(foreign.find("is not a loopback address"), std::string::npos) << foreign;
+  for (const std::string& host : {"localhost:" + port, "127.0.0.1:" + port, "[::1]:" + port, std::string("127.0.0.1")}) {
+    const std::string ok = raw("GET /status HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
+    EXPECT_TRUE(startsWith(ok, "HTTP/1.1 200")) << host << ": " << ok;
+  }
 }
 
 TEST_F(ControlApiTest, RefusalsAreCountedInMetrics) {
