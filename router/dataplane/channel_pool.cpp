@@ -84,6 +84,42 @@ void ChannelPool::dropPeer(const NodeId& peer) {
   idle_.erase(it);
 }
 
+ChannelPool::InFlight& ChannelPool::InFlight::operator=(InFlight&& o) noexcept {
+  if (this != &o) {
+    release();
+    registry_ = std::move(o.registry_);
+    o.registry_.reset();
+    id_ = o.id_;
+  }
+  return *this;
+}
+
+void ChannelPool::InFlight::release() {
+  if (auto r = registry_.lock()) r->erase(id_);
+  registry_.reset();
+}
+
+ChannelPool::InFlight ChannelPool::trackInFlight(const NodeId& peer, SecureChannel& channel) {
+  InFlight g;
+  g.id_ = nextInFlight_++;
+  g.registry_ = inFlight_;
+  inFlight_->emplace(g.id_, std::make_pair(peer, &channel));
+  return g;
+}
+
+std::size_t ChannelPool::abortInFlight(const NodeId& peer) {
+  std::size_t n = 0;
+  // close() only fails pending operations (their handlers run later), so the registry
+  // cannot change under this loop.
+  for (auto& [id, entry] : *inFlight_)
+    if (entry.first == peer && entry.second->isOpen()) {
+      entry.second->close();
+      ++n;
+    }
+  counters_.abortedInFlight += n;
+  return n;
+}
+
 void ChannelPool::clear() {
   while (!idle_.empty()) dropPeer(idle_.begin()->first);
 }

@@ -40,6 +40,7 @@ struct ChannelPoolCounters {
   uint64_t expired = 0;   // idled longer than maxIdle
   uint64_t overflow = 0;  // put() while maxIdlePerPeer were already idle
   uint64_t dropped = 0;   // dropPeer() and clear()
+  uint64_t abortedInFlight = 0;  // channels in use closed by abortInFlight()
 };
 
 class ChannelPool {
@@ -57,6 +58,28 @@ class ChannelPool {
   void put(std::unique_ptr<SecureChannel> channel, TimePoint now);
   void dropPeer(const NodeId& peer);
   void clear();
+
+  // A channel in use by a request, registered for as long as this guard lives (its owner
+  // must destroy the guard before the channel). Why: a pooled channel is dropped when its
+  // peer turns suspect, but one carrying a request would otherwise wait on a dead peer
+  // until TCP gives up (minutes, or never while we only read).
+  class InFlight {
+   public:
+    InFlight() = default;
+    InFlight(InFlight&& o) noexcept : registry_(std::move(o.registry_)), id_(o.id_) { o.registry_.reset(); }
+    InFlight& operator=(InFlight&& o) noexcept;
+    ~InFlight() { release(); }
+    void release();
+
+   private:
+    friend class ChannelPool;
+    std::weak_ptr<std::map<uint64_t, std::pair<NodeId, SecureChannel*>>> registry_;
+    uint64_t id_ = 0;
+  };
+  [[nodiscard]] InFlight trackInFlight(const NodeId& peer, SecureChannel& channel);
+  // The peer was declared dead: closes every channel in use to it, so their requests fail
+  // now (the client sees a broken response) instead of hanging. Returns how many.
+  std::size_t abortInFlight(const NodeId& peer);
 
   std::size_t idle() const;
   const ChannelPoolCounters& counters() const { return counters_; }
@@ -77,6 +100,9 @@ class ChannelPool {
   ChannelPoolCounters counters_;
   std::map<NodeId, std::vector<Idle>> idle_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // guards watch handlers
+  std::shared_ptr<std::map<uint64_t, std::pair<NodeId, SecureChannel*>>> inFlight_ =
+      std::make_shared<std::map<uint64_t, std::pair<NodeId, SecureChannel*>>>();
+  uint64_t nextInFlight_ = 0;
 };
 
 }  // namespace qmesh::dataplane

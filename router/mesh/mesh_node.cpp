@@ -300,6 +300,12 @@ void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
   std::string models;
   // Over a silent partition a pooled channel would hang where a fresh connect times out.
   if (m.state != MemberState::kAlive) st_.meshChannels.dropPeer(m.id);
+  // Requests in flight to a dead node would wait on it until TCP gives up: fail them now.
+  // (A suspect may refute, and a node that left drains its requests: both keep theirs.)
+  if (m.state == MemberState::kDead)
+    if (const std::size_t n = st_.meshChannels.abortInFlight(m.id))
+      spdlog::warn("mesh: node {} ({}) is dead: closed {} request channel(s) in flight to it", m.name,
+                   m.id.shortHex(), n);
   if (m.state == MemberState::kAlive || m.state == MemberState::kSuspect) {
     // A suspect keeps its models known but none of its workers is routable until it
     // refutes (remote_workers.h); dead or left, it is gone.

@@ -116,6 +116,7 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
     else
       ec = co_await up_->connect(w.info.host, w.info.port, st_.config.connect_timeout);
     const bool connected = !ec;
+    if (connected && remote) up_->trackMesh(st_.meshChannels, w.info.peer);
     if (connected) {
       auto ureq = upstreamRequest(w);
       ec = co_await up_->send(ureq);

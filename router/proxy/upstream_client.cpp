@@ -82,6 +82,7 @@ net::awaitable<std::pair<error_code, std::size_t>> UpstreamClient::readSome(char
 
 std::unique_ptr<dataplane::SecureChannel> UpstreamClient::releaseMesh() {
   if (!secure_ || !parser_.is_done() || !parser_.keep_alive() || buffer_.size() != 0) return nullptr;
+  inFlight_.release();  // idle now: the pool's own rules (dropPeer) take over
   return std::move(secure_);
 }
 

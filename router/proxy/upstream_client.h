@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "router/dataplane/channel_pool.h"
 #include "router/dataplane/secure_channel.h"
 #include "router/membership/identity.h"
 #include "router/net.h"
@@ -34,6 +35,11 @@ class UpstreamClient {
                                          const membership::Identity& self, std::chrono::milliseconds timeout);
   // A pooled channel from an earlier exchange with the same peer (see ChannelPool).
   void adoptMesh(std::unique_ptr<dataplane::SecureChannel> channel) { secure_ = std::move(channel); }
+  // Registers the mesh channel with `pool` while this client uses it, so that the peer's
+  // death closes it (ChannelPool::abortInFlight). No-op without a mesh channel.
+  void trackMesh(dataplane::ChannelPool& pool, const membership::NodeId& peer) {
+    if (secure_) inFlight_ = pool.trackInFlight(peer, *secure_);
+  }
   // The mesh channel, if the response was read to its end, the peer keeps the connection
   // alive and nothing more arrived: fit for the next request. Null otherwise.
   std::unique_ptr<dataplane::SecureChannel> releaseMesh();
@@ -56,6 +62,7 @@ class UpstreamClient {
  private:
   tcp::socket socket_;
   std::unique_ptr<dataplane::SecureChannel> secure_;
+  dataplane::ChannelPool::InFlight inFlight_;  // after secure_: released before it is destroyed
   net::steady_timer connectTimer_;
   beast::flat_buffer buffer_;
   http::response_parser<http::buffer_body> parser_;
