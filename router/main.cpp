@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <unistd.h>
 
@@ -84,10 +85,6 @@ int main(int argc, char** argv) {
   app.add_option("--node", nodeName, "node name in headers and logs (default: the host name)");
   app.add_option("--api-key", apiKeys, "static mode: accepted API key, repeatable (default: none required)");
   app.add_option("--log-level", logLevel, "trace, debug, info, warn, error");
-  app.add_option("--join", join,
-                 "join a mesh with an invite token from `qmesh-supervisor invite` (overrides mesh.join); "
-                 "the supervisor passes it in $QMESH_JOIN, which keeps it out of `ps`")
-      ->envname("QMESH_JOIN");
   app.add_option("--mesh-gossip", meshGossip, "static mode: gossip on HOST:PORT (UDP + TCP) and join a mesh");
   app.add_option("--mesh-data", meshData, "static mode: data-plane listener HOST:PORT (default: gossip port + 1)");
   app.add_option("--mesh-seed", meshSeeds, "static mode: a mesh member's gossip HOST:PORT, repeatable");
@@ -106,6 +103,9 @@ int main(int argc, char** argv) {
     std::cout << "qmesh-router " << QMESH_VERSION << "\n";
     return 0;
   }
+  // An invite token holds the mesh key, so it is taken from the environment only (the
+  // supervisor sets it for this child alone), never from argv, which `ps` shows everyone.
+  if (const char* token = std::getenv("QMESH_JOIN")) join = token;
 
   RouterConfig cfg;
   if (!configFile.empty()) {
