@@ -14,6 +14,7 @@
 #include "common/invite.h"
 #include "fuzz/fuzz_support.h"
 #include "router/dataplane/handshake.h"
+#include "router/membership/claim_authority.h"
 #include "router/membership/envelope.h"
 #include "router/membership/messages.h"
 #include "router/mesh/node_meta.h"
@@ -68,8 +69,13 @@ Member member(uint8_t n, MemberState state, int workers) {
   m.state = state;
   m.address = "192.168.1." + std::to_string(n) + ":7946";
   m.meta = nodeMeta(workers);
-  m.signature = fuzz::identity(n).sign(m.meta);
-  if (state == MemberState::kLeft) m.leaveSignature = fuzz::identity(n).sign(bytesOf(m.name));
+  // Real signatures (the record at its signed incarnation, the leave at the state's), so
+  // the gossip_engine harness merges these records under Ed25519 too.
+  const Ed25519Claims claims(fuzz::identity(n));
+  Member signedRecord = m;
+  signedRecord.incarnation = m.signedIncarnation;
+  m.signature = claims.signAlive(signedRecord);
+  if (state == MemberState::kLeft) m.leaveSignature = claims.signLeave(m.id, m.incarnation);
   return m;
 }
 
@@ -96,6 +102,26 @@ void membershipSeeds() {
   encodeMessage(SyncState{member(3, MemberState::kLeft, 1)}, state);
   write("pushpull_state", "three_members", state);
   write("pushpull_state", "alive_only", encodePacket({Alive{member(2, MemberState::kAlive, 4)}}));
+
+  // Engine scripts: [kind][len u16][bytes]; 0/1 a packet from peer 0/1, 2 advance, 3 wake.
+  auto record = [](Bytes& out, uint8_t kind, const Bytes& body) {
+    out.push_back(kind);
+    out.push_back(static_cast<uint8_t>(body.size() >> 8));
+    out.push_back(static_cast<uint8_t>(body.size()));
+    out.insert(out.end(), body.begin(), body.end());
+  };
+  for (uint8_t claims : {0, 1}) {
+    Bytes script{claims};
+    record(script, 0, state);  // the seed answers our join with its state
+    record(script, 3, {});
+    record(script, 1, encodePacket({Ping{1, us}, Suspect{peer, 3, fuzz::identity(3).id()}}));
+    record(script, 2, {0x03, 0xe8});
+    record(script, 0, encodePacket({Ack{1}, Dead{us, 1, peer}}));
+    record(script, 3, {});
+    record(script, 1, encodePacket({Alive{member(3, MemberState::kAlive, 1)}}));
+    record(script, 2, {0x27, 0x10});
+    write("gossip_engine", claims ? "join_unsigned" : "join_signed", script);
+  }
 
   // Envelopes sealed by peer 2 under the fixed key; one by ourselves (dropped as reflected).
   const Keyring keyring(fuzz::meshKey());

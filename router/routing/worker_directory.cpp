@@ -13,9 +13,14 @@ constexpr std::pair<WorkerState, std::string_view> kStates[] = {
 
 // Tolerant reads: a field that is absent, null or of another type takes the default, so a
 // newer supervisor (or a child without a pid yet) never breaks the router.
+// A float outside int64's range (1e300, found by fuzz/status_json) would be undefined
+// behaviour to convert; it takes the default like any other unusable value.
 int64_t intField(const nlohmann::json& j, const char* key, int64_t dflt) {
   auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<int64_t>() : dflt;
+  if (it == j.end() || !it->is_number()) return dflt;
+  if (it->is_number_integer()) return it->get<int64_t>();
+  const double d = it->get<double>();
+  return d > -9.2e18 && d < 9.2e18 ? static_cast<int64_t>(d) : dflt;  // NaN fails both
 }
 std::string stringField(const nlohmann::json& j, const char* key, const std::string& dflt) {
   auto it = j.find(key);

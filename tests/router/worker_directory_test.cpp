@@ -36,6 +36,18 @@ TEST(SupervisorStatus, ToleratesNullsAndUnknownFields) {
   EXPECT_EQ(s->workers[0].state, WorkerState::Starting);
 }
 
+TEST(SupervisorStatus, NumberOutsideInt64RangeTakesTheDefault) {
+  auto s = parseSupervisorStatus(
+      R"({"node":"n","generation":1e300,"models":[{"name":"demo","port":1e300,"pid":1e300,"restarts":-1e300,"slots":2.0}]})");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->generation, 0u);
+  ASSERT_EQ(s->workers.size(), 1u);
+  EXPECT_EQ(s->workers[0].port, 0);
+  EXPECT_EQ(s->workers[0].pid, 0);
+  EXPECT_EQ(s->workers[0].restarts, 0);
+  EXPECT_EQ(s->workers[0].slots, 2);  // an in-range float still counts
+}
+
 TEST(SupervisorStatus, RejectsBodiesThatAreNotTheContract) {
   EXPECT_FALSE(parseSupervisorStatus("not json"));
   EXPECT_FALSE(parseSupervisorStatus(R"({"node":"n"})"));
