@@ -19,33 +19,37 @@ SenderWindows::Sender& SenderWindows::find(const NodeId& sender) {
   return s;
 }
 
-void SenderWindows::raiseFloor(Sender& s, uint64_t epoch, uint64_t counter) {
-  if (s.hasFloor && (epoch < s.floorEpoch || (epoch == s.floorEpoch && counter <= s.floorCounter))) return;
-  s.hasFloor = true;
-  s.floorEpoch = epoch;
-  s.floorCounter = counter;
+void SenderWindows::spend(Sender& s, uint64_t epoch, uint64_t counter) {
+  auto it = std::lower_bound(s.spent.begin(), s.spent.end(), epoch,
+                             [](const Spent& x, uint64_t e) { return x.epoch < e; });
+  if (it != s.spent.end() && it->epoch == epoch) {
+    it->counter = std::max(it->counter, counter);
+    return;
+  }
+  s.spent.insert(it, Spent{epoch, counter});
+  if (s.spent.size() > kSpentEpochs) s.spent.erase(s.spent.begin());
 }
 
 bool SenderWindows::belowFloor(const Sender& s, uint64_t epoch) const {
-  if (s.hasFloor) return epoch < s.floorEpoch;
-  // Older than every epoch in use: a boot before any we know of. (Only while there is no
-  // floor: once one is set it takes this role, and forged epochs far ahead must not shut
-  // out the real sender's next boot.)
+  if (!s.spent.empty()) return epoch < s.spent.front().epoch;
+  // Older than every epoch in use: a boot before any we know of. (Only while nothing is
+  // spent: then the lowest spent epoch takes this role, and forged epochs far ahead must not
+  // shut out the real sender's next boot.)
   return !s.epochs.empty() &&
          std::all_of(s.epochs.begin(), s.epochs.end(), [&](const EpochWindow& w) { return w.epoch > epoch; });
 }
 
 // Full: the epoch silent the longest gives way, but only once it has been silent for the
 // handover; a sender's live epoch is never pushed out by new ones.
-bool SenderWindows::makeRoom(Sender& s, uint64_t incoming, TimePoint now) {
+bool SenderWindows::makeRoom(Sender& s, TimePoint now) {
   if (s.epochs.size() < kEpochsPerSender) return true;
   auto quietest = std::min_element(s.epochs.begin(), s.epochs.end(),
                                    [](const auto& a, const auto& b) { return a.lastHeard < b.lastHeard; });
   if (now - quietest->lastHeard < kEpochHandover) return false;
-  // A newer boot taking the slot closes the older one up to what we saw of it. The floor
-  // stays resumable (same epoch, higher counter), so a sender that was only cut off from us
-  // for a while, and whose slot a forger took, is not shut out for good.
-  if (incoming > quietest->epoch) raiseFloor(s, quietest->epoch, quietest->window.highest());
+  // The epoch giving way is spent up to what we saw of it. It stays resumable (same epoch,
+  // higher counter), so a sender that was only cut off from us for a while, and whose slot
+  // a forger took, is not shut out for good.
+  spend(s, quietest->epoch, quietest->window.highest());
   s.epochs.erase(quietest);
   return true;
 }
@@ -59,11 +63,11 @@ bool SenderWindows::accept(const NodeId& sender, uint64_t epoch, uint64_t counte
     w.lastHeard = now;
     return true;
   }
-  if (belowFloor(s, epoch) || !makeRoom(s, epoch, now)) return false;
+  if (belowFloor(s, epoch) || !makeRoom(s, now)) return false;
   // Forgotten (or pushed out), and back in the same boot: everything up to what we last saw
   // of it is spent.
-  const bool resumed = s.hasFloor && epoch == s.floorEpoch;
-  EpochWindow w{epoch, now, resumed ? ReplayWindow::seenUpTo(s.floorCounter) : ReplayWindow{}};
+  const auto spent = std::find_if(s.spent.begin(), s.spent.end(), [&](const Spent& x) { return x.epoch == epoch; });
+  EpochWindow w{epoch, now, spent != s.spent.end() ? ReplayWindow::seenUpTo(spent->counter) : ReplayWindow{}};
   if (!w.window.accept(counter)) return false;
   s.epochs.push_back(std::move(w));
   return true;
@@ -73,11 +77,7 @@ void SenderWindows::forget(const NodeId& sender) {
   auto it = senders_.find(sender);
   if (it == senders_.end() || it->second.epochs.empty()) return;
   Sender& s = it->second;
-  // The epoch it spoke on last: its own, unless a forger outlived it (then its next boot
-  // may still need its slot; see makeRoom).
-  const auto last = std::max_element(s.epochs.begin(), s.epochs.end(),
-                                     [](const auto& a, const auto& b) { return a.lastHeard < b.lastHeard; });
-  raiseFloor(s, last->epoch, last->window.highest());
+  for (const EpochWindow& w : s.epochs) spend(s, w.epoch, w.window.highest());
   s.epochs.clear();
   s.epochs.shrink_to_fit();
 }

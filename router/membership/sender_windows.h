@@ -21,7 +21,15 @@
 //    by a flood of kMaxSenders new ids within that interval; then its recent packets could
 //    be replayed once, which the merge rules ignore (stale incarnations).
 //
-// A member the mesh forgot (reaped) keeps only its floor: 16 bytes, not ~1 KB of windows.
+// A member the mesh forgot (reaped) keeps only what it spent: for each epoch it had a window
+// for, the highest counter seen (at most kSpentEpochs pairs of 16 bytes, not ~1 KB of
+// windows). A packet of a spent epoch resumes that epoch above its counter; an epoch below
+// every spent one is a past life. All of them are kept, not just the last heard: a replay of
+// the newer epoch would otherwise open again after the mesh forgot the sender (found by the
+// envelope_open fuzzer). The lowest pair is dropped first when there are too many, which
+// only raises the bar for past lives; a forger who fills every pair with far-future epochs
+// over kSpentEpochs reaps of the real sender could still shut it out of older epochs, the
+// price of a bounded record.
 #pragma once
 
 #include <chrono>
@@ -46,14 +54,16 @@ class SenderWindows {
   // Far longer than any reordering of the old boot's last packets, short enough that a
   // restarted node's previous life is closed soon after.
   static constexpr std::chrono::seconds kEpochHandover{10};
+  // Spent epochs remembered per sender (see above): twice the windows a sender can hold.
+  static constexpr std::size_t kSpentEpochs = 2 * kEpochsPerSender;
 
   explicit SenderWindows(const Clock& clock) : clock_(clock) {}
 
   // True if (epoch, counter) is new from `sender` (and records it). Call only for packets
   // that authenticated.
   bool accept(const NodeId& sender, uint64_t epoch, uint64_t counter);
-  // Drops the sender's windows, keeping a floor at its most recently heard epoch and that
-  // epoch's highest counter: everything it sent before stays rejected.
+  // Drops the sender's windows, keeping each epoch's highest counter (spent): everything it
+  // sent before stays rejected.
   void forget(const NodeId& sender);
 
   std::size_t senders() const { return senders_.size(); }
@@ -66,19 +76,20 @@ class SenderWindows {
     TimePoint lastHeard{};
     ReplayWindow window;
   };
+  struct Spent {
+    uint64_t epoch = 0;
+    uint64_t counter = 0;  // highest seen: counters up to it are rejected on resumption
+  };
   struct Sender {
-    // Packets at (epoch, counter) <= (floorEpoch, floorCounter) are rejected.
-    bool hasFloor = false;
-    uint64_t floorEpoch = 0;
-    uint64_t floorCounter = 0;
+    std::vector<Spent> spent;  // ascending epochs, at most kSpentEpochs
     std::vector<EpochWindow> epochs;
     std::list<NodeId>::iterator lru;
   };
 
   Sender& find(const NodeId& sender);
-  void raiseFloor(Sender& s, uint64_t epoch, uint64_t counter);
+  void spend(Sender& s, uint64_t epoch, uint64_t counter);
   bool belowFloor(const Sender& s, uint64_t epoch) const;
-  bool makeRoom(Sender& s, uint64_t incoming, TimePoint now);
+  bool makeRoom(Sender& s, TimePoint now);
 
   const Clock& clock_;
   std::map<NodeId, Sender> senders_;

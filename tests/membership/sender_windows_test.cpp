@@ -59,6 +59,23 @@ TEST(SenderWindows, ARestartedSenderGetsInWhileAForgerHoldsTheOtherEpochs) {
   EXPECT_FALSE(w.accept(victim, 100, 5)) << "its previous boot got a slot back";
 }
 
+// Found by the envelope_open fuzzer: the sender spoke on its newer epoch, then a late packet
+// of its older one arrived last; once the mesh forgot it, only the last heard epoch was
+// remembered, and the newer epoch's packet opened a second time.
+TEST(SenderWindows, AForgottenSendersEveryEpochStaysSpent) {
+  qmesh::test::FakeClock clock;
+  SenderWindows w(clock);
+  const NodeId peer = idOf(4);
+  ASSERT_TRUE(w.accept(peer, 1000, 2));
+  ASSERT_TRUE(w.accept(peer, 1002, 1));  // restarted
+  ASSERT_TRUE(w.accept(peer, 1000, 1));  // a late packet of the previous boot, heard last
+  w.forget(peer);
+  EXPECT_FALSE(w.accept(peer, 1002, 1)) << "a packet of the newer epoch opened twice";
+  EXPECT_FALSE(w.accept(peer, 1000, 2));
+  EXPECT_TRUE(w.accept(peer, 1002, 2)) << "the newer boot resumes above what was seen";
+  EXPECT_FALSE(w.accept(peer, 999, 7)) << "a boot before every spent one is a past life";
+}
+
 TEST(SenderWindows, AFloodOfMadeUpSenderIdsStaysBounded) {
   qmesh::test::FakeClock clock;
   SenderWindows w(clock);
