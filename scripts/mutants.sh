@@ -124,11 +124,8 @@ fresh=0
 [[ -f "$BUILD/CMakeCache.txt" ]] || fresh=1
 configure
 
-all_targets="" all_tests=""
-for i in "${SELECTED[@]}"; do
-  all_targets+=" ${TARGETS[$i]}"
-  all_tests+="${all_tests:+|}(${TESTS[$i]})"
-done
+all_targets=""
+for i in "${SELECTED[@]}"; do all_targets+=" ${TARGETS[$i]}"; done
 mapfile -t union < <(tr ' ' '\n' <<<"$all_targets" | grep . | sort -u)
 log "baseline: building ${union[*]}$( ((fresh)) && echo ' (a new scratch tree: everything is compiled afresh)')"
 if ((fresh)) || [[ "${QMESH_MUTANTS_RECACHE:-0}" == 1 ]]; then
@@ -138,8 +135,16 @@ else
 fi || die "the unmutated tree does not build: $LOGS/baseline.build.log"
 if [[ "${QMESH_MUTANTS_SKIP_BASELINE:-0}" != 1 ]]; then
   log "baseline: the named tests without any mutant"
-  run_tests "$LOGS/baseline.test.log" "$all_tests" ||
-    die "the named tests fail (or match nothing) without any mutant: $LOGS/baseline.test.log"
+  # One ctest run per regex: CMake's regex engine allows only 10 groups, so no union.
+  : >"$LOGS/baseline.test.log"
+  mapfile -t regexes < <(for i in "${SELECTED[@]}"; do echo "${TESTS[$i]}"; done | sort -u)
+  for regex in "${regexes[@]}"; do
+    run_tests "$LOGS/baseline.one.log" "$regex" || {
+      cat "$LOGS/baseline.one.log" >>"$LOGS/baseline.test.log"
+      die "'$regex' fails (or matches nothing) without any mutant: $LOGS/baseline.test.log"
+    }
+    cat "$LOGS/baseline.one.log" >>"$LOGS/baseline.test.log"
+  done
 fi
 
 ROWS=() NOT_KILLED=0
