@@ -197,7 +197,14 @@ std::string HttpSession::meshPeer() const {
   // On a dual-stack [::] listener the bridge's 127.0.0.1 arrives as ::ffff:127.0.0.1.
   auto addr = ep.address();
   if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
-  if (!addr.is_loopback()) return {};
+  // The bridge connects from this machine: to a loopback listener from loopback, to one on a
+  // specific address (a netns host, a LAN IP) from that same address. (Until hops are served
+  // on the authenticated channel itself, issue 9, the source port names the bridge.)
+  const auto local = stream_.socket().local_endpoint(ec);
+  auto localAddr = local.address();
+  if (localAddr.is_v6() && localAddr.to_v6().is_v4_mapped())
+    localAddr = net::ip::make_address_v4(net::ip::v4_mapped, localAddr.to_v6());
+  if (ec || !(addr.is_loopback() || addr == localAddr)) return {};
   auto it = state_->meshBridges.find(ep.port());
   return it == state_->meshBridges.end() ? std::string() : it->second;
 }

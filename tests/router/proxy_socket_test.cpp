@@ -54,7 +54,7 @@ TEST(ProxySocket, ClientConnectionHasTcpNoDelay) {
   sock.connect({router::net::ip::make_address("127.0.0.1"), r.port()});
   // One answered request on a kept-alive connection: by then the session has set its
   // options, and the connection stays open to be inspected.
-  router::net::write(sock, router::net::buffer(std::string("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")));
+  router::net::write(sock, router::net::buffer(std::string("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")));
   router::beast::flat_buffer buf;
   router::http::response<router::http::string_body> res;
   router::http::read(sock, buf, res);
