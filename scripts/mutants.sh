@@ -17,7 +17,7 @@
 # folder), with its build in src/build-asan: the same relative layout as every worktree's
 # build-asan, so ccache (base_dir) serves every object the mutant did not touch.
 # QMESH_MUTANTS_SKIP_BASELINE=1 skips the first run of the named tests on the unmutated tree;
-# QMESH_MUTANTS_RECACHE=1 compiles what the baseline build needs afresh (see CCACHE_SLOPPINESS).
+# QMESH_MUTANTS_RECACHE=1 compiles what the baseline build needs afresh (see CCACHE_NODIRECT).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,11 +27,11 @@ SRC="$WORK/src"
 BUILD="$SRC/build-asan"
 LOGS="$WORK/logs"
 FILTER="${1:-.}"
-export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$ROOT")}" CCACHE_NOHASHDIR=1
-# With mtime checks relaxed (include_file_mtime sloppiness), a file edited in another tree
-# while it compiled leaves a cache entry whose object is not that of its key: seen here as a
-# Bridge from another branch. So the runner keeps ccache's checks strict, and the first build
-# of a new scratch tree recompiles everything (CCACHE_RECACHE) instead of trusting the cache.
+# Preprocessor mode only (as scripts/test.sh), with ccache's checks strict: with a shared
+# base_dir, direct mode's manifests once served an object built from another tree's sources
+# (a Bridge from another branch). QMESH_MUTANTS_RECACHE=1 also recompiles the baseline
+# instead of trusting the cache.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$ROOT")}" CCACHE_NOHASHDIR=1 CCACHE_NODIRECT=1
 export CCACHE_SLOPPINESS=time_macros
 # As scripts/test.sh: a UBSan finding fails the test instead of scrolling past in a log.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -120,15 +120,13 @@ for i in "${!NAMES[@]}"; do [[ -n "${FILES[$i]}" ]] && SELECTED+=("$i"); done
 ((${#SELECTED[@]})) || die "no mutant name matches '$FILTER'"
 log "${#SELECTED[@]} mutant(s); scratch tree $SRC"
 sync_tree
-fresh=0
-[[ -f "$BUILD/CMakeCache.txt" ]] || fresh=1
 configure
 
 all_targets=""
 for i in "${SELECTED[@]}"; do all_targets+=" ${TARGETS[$i]}"; done
 mapfile -t union < <(tr ' ' '\n' <<<"$all_targets" | grep . | sort -u)
-log "baseline: building ${union[*]}$( ((fresh)) && echo ' (a new scratch tree: everything is compiled afresh)')"
-if ((fresh)) || [[ "${QMESH_MUTANTS_RECACHE:-0}" == 1 ]]; then
+log "baseline: building ${union[*]}"
+if [[ "${QMESH_MUTANTS_RECACHE:-0}" == 1 ]]; then
   CCACHE_RECACHE=1 build "$LOGS/baseline.build.log" "${union[@]}"
 else
   build "$LOGS/baseline.build.log" "${union[@]}"
