@@ -68,6 +68,7 @@ void ChildSupervisor::spawn() {
   ++instance_;
   pid_ = launched->pid;
   port_ = launched->port;
+  host_ = launched->host;
   spawnedAt_ = clock_.now();
   nextPollAt_ = spawnedAt_;
   failures_ = 0;
@@ -75,7 +76,7 @@ void ChildSupervisor::spawn() {
   killAt_.reset();
   killSent_ = false;
   pendingReason_.clear();
-  spdlog::info("[{}] spawned pid {} on 127.0.0.1:{}", name_, pid_, port_);
+  spdlog::info("[{}] spawned pid {} on {}", name_, pid_, HostPort{host_, port_}.str());
   setState(ChildState::Starting);
 }
 
@@ -108,7 +109,7 @@ void ChildSupervisor::tick() {
 void ChildSupervisor::pollIfDue() {
   if (!running_ || pollInFlight_ || killAt_ || clock_.now() < nextPollAt_) return;
   pollInFlight_ = true;
-  const std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/health";
+  const std::string url = "http://" + HostPort{host_, port_}.str() + "/health";
   std::weak_ptr<bool> alive = alive_;
   prober_.probe(url, settings_.health.timeout,
                 [this, alive, instance = instance_](const HealthResult& r) {

@@ -48,6 +48,7 @@ class ChildLauncher {
   struct Launched {
     pid_t pid = -1;
     uint16_t port = 0;  // where /health answers
+    std::string host = "127.0.0.1";  // an IP literal; IPv6 without brackets
   };
   virtual ~ChildLauncher() = default;
   virtual Result<Launched> launch() = 0;
@@ -112,6 +113,7 @@ class ChildSupervisor {
   uint64_t instance_ = 0;     // bumps per spawn; stale health results are ignored
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  std::string host_ = "127.0.0.1";
   int restarts_ = 0;
   int failures_ = 0;
   int crashesSinceReady_ = 0;  // the backoff exponent

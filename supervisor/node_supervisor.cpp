@@ -49,12 +49,16 @@ NodeSupervisor::NodeSupervisor(boost::asio::io_context& io, NodeConfig config,
         if (!free) return free.error();
         port = *free;
       }
-      return ChildCommand{buildLlamaServerArgs(binaries_.llama_server, m, port), port, {}};
+      return ChildCommand{buildLlamaServerArgs(binaries_.llama_server, m, port), port, "127.0.0.1", {}};
     });
   }
   if (!binaries_.router.empty()) {
     addChild("router", "router", nullptr, [this]() -> Result<ChildCommand> {
-      return ChildCommand{routerArgv(binaries_, config_), config_.router.listen.port, binaries_.router_env};
+      // A router bound to one address answers only there; one bound to every interface
+      // answers on loopback too.
+      const auto& listen = config_.router.listen;
+      const std::string host = isWildcardHost(listen.host) ? "127.0.0.1" : listen.host;
+      return ChildCommand{routerArgv(binaries_, config_), listen.port, host, binaries_.router_env};
     });
   }
 }

@@ -15,7 +15,7 @@ Result<ChildLauncher::Launched> ProcessLauncher::launch() {
   if (!child) return child.error();
   child_.emplace(std::move(*child));
   if (int fd = child_->takeOutputFd(); fd >= 0) startOutputPump(io_, fd, name_);
-  return Launched{child_->pid(), command->port};
+  return Launched{child_->pid(), command->port, command->host};
 }
 
 void ProcessLauncher::signal(int sig) {

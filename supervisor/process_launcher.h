@@ -15,6 +15,7 @@ namespace qmesh {
 struct ChildCommand {
   std::vector<std::string> argv;
   uint16_t port = 0;  // where its /health answers
+  std::string host = "127.0.0.1";  // and on which address (a router may listen on one IP only)
   std::vector<std::pair<std::string, std::string>> env;  // added to the child's environment
 };
 

@@ -81,3 +81,33 @@ TEST(RouterSupervisor, NodeStartedBySupervisorServesOpenAiAndFollowsWorkerRestar
   EXPECT_EQ(sup.exitCode(), 0) << sup.output();
   EXPECT_NE(httpGet(router + "/health", milliseconds(500)).status, 200) << "router outlived its supervisor";
 }
+
+// router.listen on one address (here 127.0.0.2, which 127.0.0.1 does not reach): the
+// supervisor polls the router's /health there, so the router becomes ready instead of being
+// restarted for never answering on 127.0.0.1.
+TEST(RouterSupervisor, RouterListeningOnOneAddressIsHealthPolledThere) {
+  if (!haveRealLlamaServer()) GTEST_SKIP() << "llama-server or the demo model is not built yet";
+  if (!std::filesystem::exists(supervisorBinary())) GTEST_SKIP() << "qmesh-supervisor is not built";
+  TempDir dir;
+  const uint16_t control = freeLoopbackPort(), routerPort = freeLoopbackPort();
+  const auto cfg = dir.write("node.yaml",
+                             "node:\n  name: one-ip\n  control: 127.0.0.1:" + std::to_string(control) +
+                                 "\n  data_dir: " + (dir / "data").string() +
+                                 "\nsupervisor:\n  stop_grace: 2s\n  health: {interval: 200ms, timeout: 1s}\n"
+                                 "models:\n  - name: demo\n    gguf: builtin:demo\n    ctx_size: 512\n    parallel: 1\n"
+                                 "router:\n  listen: 127.0.0.2:" + std::to_string(routerPort) + "\n");
+  TestProcess sup({supervisorBinary().string(), "start", "--config", cfg.string()}, dir / "supervisor.log");
+  const std::string statusUrl = "http://127.0.0.1:" + std::to_string(control) + "/status";
+  const auto routerState = [&] {
+    const auto st = getJson(statusUrl);
+    return st.is_object() && st["router"].is_object() ? st["router"].value("state", "") : std::string();
+  };
+  ASSERT_TRUE(waitUntil([&] { return routerState() == "ready"; }, seconds(30), milliseconds(100)))
+      << "router state: " << routerState() << "\n" << sup.output();
+  const auto st = getJson(statusUrl);
+  EXPECT_EQ(st["router"]["restarts"], 0) << st.dump();
+  EXPECT_TRUE(waitUntil([&] { return readyWorkers("http://127.0.0.2:" + std::to_string(routerPort)) == 1; },
+                        seconds(30), milliseconds(100)));
+  sup.signal(SIGTERM);
+  ASSERT_TRUE(sup.waitExit(seconds(15)));
+}

@@ -41,9 +41,10 @@ class FakeLauncher final : public ChildLauncher {
     ++launches_;
     alive_ = true;
     pending_.reset();
-    return Launched{static_cast<pid_t>(1000 + launches_), static_cast<uint16_t>(40000 + launches_)};
+    return Launched{static_cast<pid_t>(1000 + launches_), static_cast<uint16_t>(40000 + launches_), host_};
   }
   void signal(int sig) override { signals_.push_back(sig); }
+  void answerOn(std::string host) { host_ = std::move(host); }  // where later launches listen
   std::optional<ExitStatus> tryReap() override {
     if (!alive_ || !pending_) return std::nullopt;
     alive_ = false;
@@ -69,6 +70,7 @@ class FakeLauncher final : public ChildLauncher {
  private:
   int launches_ = 0;
   int attempts_ = 0;
+  std::string host_ = "127.0.0.1";
   bool alive_ = false;
   std::optional<ExitStatus> pending_;
   int failuresLeft_ = 0;

@@ -33,6 +33,16 @@ TEST_F(ChildSupervisorTest, StartsInStartingAndPollsHealthImmediately) {
   EXPECT_EQ(prober_.count(), 1u);
 }
 
+// A router bound to one address (router.listen: 192.0.2.7:8080, [2001:db8::7]:8080) does not
+// answer on 127.0.0.1: the poll goes where the child listens.
+TEST_F(ChildSupervisorTest, PollsHealthOnTheAddressTheChildListensOn) {
+  launcher_.answerOn("2001:db8::7");
+  sup().start();
+  sup().tick();
+  ASSERT_EQ(prober_.count(), 1u);
+  EXPECT_EQ(prober_.at(0).url, "http://[2001:db8::7]:40001/health");
+}
+
 TEST_F(ChildSupervisorTest, BecomesLoadingOn503ThenReadyOn200) {
   sup().start();
   sup().tick();
