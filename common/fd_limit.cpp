@@ -20,15 +20,28 @@ uint64_t nrOpen() {
 
 }  // namespace
 
-FdLimit raiseFdLimit() {
-  FdLimit out;
-  rlimit rl{};
+// Fills `out` from getrlimit; false (with out.error) when it fails. `rl` keeps the raw limits.
+static bool readFdLimit(rlimit& rl, FdLimit& out) {
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
     out.error = std::string("getrlimit: ") + std::strerror(errno);
-    return out;
+    return false;
   }
   out.before = out.after = rl.rlim_cur;
   out.hard = rl.rlim_max == RLIM_INFINITY ? nrOpen() : rl.rlim_max;
+  return true;
+}
+
+FdLimit currentFdLimit() {
+  FdLimit out;
+  rlimit rl{};
+  readFdLimit(rl, out);
+  return out;
+}
+
+FdLimit raiseFdLimit() {
+  FdLimit out;
+  rlimit rl{};
+  if (!readFdLimit(rl, out)) return out;
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= out.hard) return out;
   rl.rlim_cur = out.hard;
   if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {

@@ -20,6 +20,8 @@ struct FdLimit {
   std::string error;    // why getrlimit/setrlimit failed; empty on success
 };
 
+// The limits as they are (before == after), without changing them.
+FdLimit currentFdLimit();
 // Raises the soft RLIMIT_NOFILE to the hard limit (RLIM_INFINITY is capped at
 // /proc/sys/fs/nr_open, which setrlimit would otherwise refuse).
 FdLimit raiseFdLimit();

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <spdlog/spdlog.h>
 
+#include "common/fd_limit.h"
+
 namespace qmesh::router {
 
 int64_t connectionCap(int64_t configured, uint64_t fdLimit) {
@@ -14,19 +16,17 @@ int64_t connectionCap(int64_t configured, uint64_t fdLimit) {
 }
 
 int64_t applyConnectionCap(int64_t configured) {
-  rlimit lim{};
-  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return configured;
-  const auto needed = static_cast<rlim_t>(fdsNeeded(configured));
-  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
-    rlimit raised = lim;
-    raised.rlim_cur = lim.rlim_max == RLIM_INFINITY ? needed : std::min(needed, lim.rlim_max);
-    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
-  }
-  const int64_t cap = connectionCap(configured, lim.rlim_cur);
+  const auto needed = static_cast<uint64_t>(fdsNeeded(configured));
+  // The router's main raised the limit already; a router built in-process (tests) may not have.
+  FdLimit lim = currentFdLimit();
+  if (!lim.error.empty()) return configured;
+  if (lim.after != RLIM_INFINITY && lim.after < needed)
+    if (const FdLimit raised = raiseFdLimit(); raised.error.empty()) lim = raised;
+  const int64_t cap = connectionCap(configured, lim.after);
   if (cap < configured)
     spdlog::warn("router.max_connections {} needs {} descriptors but RLIMIT_NOFILE allows {}: serving at most {} "
                  "connections (raise the limit with `ulimit -n` or LimitNOFILE=)",
-                 configured, needed, static_cast<uint64_t>(lim.rlim_cur), cap);
+                 configured, needed, lim.after, cap);
   return cap;
 }
 

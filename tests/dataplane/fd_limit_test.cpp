@@ -23,7 +23,9 @@ TEST(FdLimitTest, RaisesTheSoftLimitToTheHardLimit) {
   EXPECT_EQ(now.rlim_cur, l.after);
   EXPECT_EQ(l.after, l.hard);
   EXPECT_GT(l.after, 256u);
-  if (rl.rlim_max != RLIM_INFINITY) EXPECT_EQ(now.rlim_cur, rl.rlim_max);
+  if (rl.rlim_max != RLIM_INFINITY) {
+    EXPECT_EQ(now.rlim_cur, rl.rlim_max);
+  }
 }
 
 TEST(FdLimitTest, AlreadyAtTheHardLimitChangesNothing) {
