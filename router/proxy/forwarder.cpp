@@ -281,6 +281,18 @@ net::awaitable<bool> Forwarder::relay(UpstreamClient& up) {
       // the client sees a broken response, not a short but "complete" one.
       st_.metrics.upstreamError(ctx_.model, "reset_mid_response");
       spdlog::warn("req={} worker connection broke mid-response: {}", ctx_.id, rec.message());
+      // Before that, an event stream gets an OpenAI error event, as OpenAI and llama-server
+      // send one, so an SDK raises an API error rather than a network one. Only between
+      // events (never inside one), only in a body with no length, and only by the router the
+      // client talks to: a peer serving a hop leaves it to the entry router, which sees the
+      // same break, so the client gets one event, not two.
+      if (sse && length.empty() && scanner.atBoundary() && ctx_.fromPeer.empty() && !clientGone()) {
+        const std::string e = "data: " +
+                              openaiError("the worker's connection broke mid-response (" + rec.message() + ")",
+                                          errorTypeFor(502), "upstream_error") +
+                              "\n\n";
+        (void)co_await writeBody(e.data(), e.size(), chunked);
+      }
       ok = false;
       break;
     }

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace qmesh::test {
@@ -139,6 +140,7 @@ void FakeUpstream::serve(int fd) {
     };
     complete = !s.hangAfterHeader || pause(fd, milliseconds(-1));
     for (int i = 0; complete && i < s.events; ++i) {
+      if (i == s.dieAfterEvents) break;
       const std::string e = event(s.eventBytes, i);
       if (i == 0 && s.pauseInsideFirst.count() > 0) {
         complete = sendAll(fd, chunk(e.substr(0, e.size() / 2))) && pause(fd, s.pauseInsideFirst) &&
@@ -148,6 +150,17 @@ void FakeUpstream::serve(int fd) {
       }
       if (complete && i == 0 && s.pauseAfterFirst.count() > 0) complete = pause(fd, s.pauseAfterFirst);
       if (complete && s.interval.count() > 0) complete = pause(fd, s.interval);
+    }
+    if (s.dieAfterEvents >= 0 && complete) {
+      linger reset{1, 0};  // close() sends a RST, as the kernel does for a killed process
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        fds_.erase(std::remove(fds_.begin(), fds_.end(), fd), fds_.end());
+      }
+      ::close(fd);
+      --open_;
+      return;
     }
     complete = complete && sendAll(fd, chunk("data: [DONE]\n\n") + "0\r\n\r\n");
   }

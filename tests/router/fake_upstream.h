@@ -26,6 +26,9 @@ struct FakeUpstreamScript {
   // own), then nothing for this long, then the rest, as a worker stalling mid-write would.
   std::chrono::milliseconds pauseInsideFirst{0};
   bool hangAfterHeader = false;          // send the header, then nothing until closed
+  // Die after this many events (>= 0): the connection is reset with neither [DONE] nor the
+  // chunked terminator, as when the worker is killed mid-stream. -1: never.
+  int dieAfterEvents = -1;
   std::string body = R"({"object":"chat.completion","choices":[]})";  // non-SSE body
 };
 

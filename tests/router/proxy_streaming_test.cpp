@@ -190,3 +190,27 @@ TEST(ProxyStreaming, KeepAliveConnectionServesSeveralRequests) {
   }
   EXPECT_EQ(up.requests(), 3);
 }
+
+// A worker killed mid-stream: the client gets the events so far, then an OpenAI error event
+// (what an SDK raises as an API error), and still no [DONE] nor a complete chunked body.
+TEST(ProxyStreaming, WorkerDyingMidStreamEndsTheStreamWithAnInBandErrorEvent) {
+  FakeUpstreamScript s;
+  s.events = 5;
+  s.dieAfterEvents = 2;
+  FakeUpstream up(s);
+  RouterHarness r(RouterHarness::config({worker(up)}));
+  auto res = httpPostStream(r.url("/v1/chat/completions"), kChat, [](const std::string&) { return true; });
+  ASSERT_EQ(res.status, 200) << res.error;
+  const std::string relayed = FakeUpstream::event(s.eventBytes, 0) + FakeUpstream::event(s.eventBytes, 1);
+  ASSERT_EQ(res.body.rfind(relayed, 0), 0u) << res.body;
+  const std::string rest = res.body.substr(relayed.size());
+  ASSERT_EQ(rest.rfind("data: ", 0), 0u) << res.body;
+  ASSERT_GE(rest.size(), 8u);
+  EXPECT_EQ(rest.substr(rest.size() - 2), "\n\n") << res.body;
+  const auto event = nlohmann::json::parse(rest.substr(6), nullptr, false);
+  ASSERT_TRUE(event.is_object()) << rest;
+  EXPECT_EQ(event["error"]["code"], "upstream_error") << rest;
+  EXPECT_NE(event["error"]["message"].get<std::string>().find("broke mid-response"), std::string::npos) << rest;
+  EXPECT_EQ(res.body.find("[DONE]"), std::string::npos);
+  EXPECT_FALSE(res.error.empty()) << "the body must still end broken, without its terminator";
+}
