@@ -22,10 +22,11 @@ MeshTestNode::MeshTestNode(const std::filesystem::path& root, MeshNodeSpec spec)
   std::ostringstream y;
   y << "node:\n  name: " << spec_.name << "\n  data_dir: " << dataDir().string()
     << "\n  control: 127.0.0.1:" << controlPort_ << "\n  log_level: debug\n";
-  y << "supervisor:\n" << fastSupervisorSettings();
-  y << "models:" << (spec_.model.empty() ? " []\n" : "\n" + demoModelEntry(spec_.model, 2, false, spec_.ctxSize));
-  y << "router:\n  listen: 127.0.0.1:" << routerPort_ << "\n" << spec_.routerYaml;
-  y << "mesh:\n  gossip: 127.0.0.1:" << gossipPort_ << "\n  data: 127.0.0.1:" << dataPort_
+  y << "supervisor:\n" << (spec_.supervisorYaml.empty() ? fastSupervisorSettings() : spec_.supervisorYaml);
+  y << "models:"
+    << (spec_.model.empty() ? " []\n" : "\n" + demoModelEntry(spec_.model, spec_.parallel, false, spec_.ctxSize));
+  y << "router:\n  listen: " << spec_.address << ":" << routerPort_ << "\n" << spec_.routerYaml;
+  y << "mesh:\n  gossip: " << spec_.address << ":" << gossipPort_ << "\n  data: " << spec_.address << ":" << dataPort_
     << "\n  key_file: " << spec_.keyFile.string() << "\n  seeds: [";
   for (std::size_t i = 0; i < spec_.seeds.size(); ++i) y << (i ? ", " : "") << spec_.seeds[i];
   y << "]\n";
@@ -40,7 +41,8 @@ MeshTestNode::~MeshTestNode() {
 void MeshTestNode::start() {
   std::vector<std::string> argv = {supervisorBinary().string(), "start", "--config", config_.string()};
   argv.insert(argv.end(), spec_.startArgs.begin(), spec_.startArgs.end());
-  proc_ = std::make_unique<TestProcess>(argv, dir_ / ("supervisor-" + std::to_string(++starts_) + ".log"));
+  if (spec_.wrap) argv = spec_.wrap(std::move(argv));
+  proc_ = std::make_unique<TestProcess>(argv, dir_ / ("supervisor-" + std::to_string(++starts_) + ".log"), spec_.env);
 }
 
 void MeshTestNode::killAll() {
@@ -63,7 +65,7 @@ bool MeshTestNode::stop() {
 }
 
 std::string MeshTestNode::routerUrl(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(routerPort_) + path;
+  return "http://" + spec_.address + ":" + std::to_string(routerPort_) + path;
 }
 
 std::optional<json> MeshTestNode::mesh() const {

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,7 +23,16 @@ struct MeshNodeSpec {
   std::filesystem::path keyFile;          // shared by the nodes of one mesh
   std::vector<std::string> startArgs;     // extra `qmesh-supervisor start` arguments (--join)
   std::string routerYaml{};               // extra lines for its `router:` section
-  int ctxSize = 1024;                     // the model's ctx_size (2 slots share it)
+  int ctxSize = 1024;                     // the model's ctx_size (shared by the slots)
+  int parallel = 2;                       // the model's slots
+  std::string supervisorYaml{};           // its `supervisor:` section; "" = fastSupervisorSettings()
+  // Where the router, gossip and data plane listen. The control API stays on 127.0.0.1 (of
+  // the node's own network namespace when `wrap` puts it in one).
+  std::string address = "127.0.0.1";
+  // Rewrites the supervisor's argv before it starts, e.g. NetnsHosts::wrap to run the whole
+  // node inside a network namespace. Empty = run it as is.
+  std::function<std::vector<std::string>(std::vector<std::string>)> wrap{};
+  std::map<std::string, std::string> env{};  // added to the supervisor's (and so its children's)
 };
 
 class MeshTestNode {
@@ -35,7 +46,8 @@ class MeshTestNode {
   // SIGTERM to the supervisor and wait for a clean exit.
   bool stop();
 
-  std::string gossipAddress() const { return "127.0.0.1:" + std::to_string(gossipPort_); }
+  std::string gossipAddress() const { return spec_.address + ":" + std::to_string(gossipPort_); }
+  pid_t supervisorPid() const { return proc_ ? proc_->pid() : -1; }
   std::string routerUrl(const std::string& path = "") const;
   const std::filesystem::path& config() const { return config_; }
   // node.data_dir: kept across stop/kill and start, as a real node's state dir is.
@@ -45,6 +57,7 @@ class MeshTestNode {
 
   std::optional<nlohmann::json> mesh() const;          // GET /api/mesh
   std::string stateOf(const std::string& member) const;  // "" when unknown
+  // The control API: from the test's own network namespace only (not through `wrap`).
   std::optional<nlohmann::json> supervisorStatus() const;
   int llamaPort(const std::string& model) const;       // 0 when not known
   // Runs `qmesh-supervisor ARGS... --config <this node>` to completion.
