@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <iostream>
 
 #include "tests/support/http_client.h"
@@ -40,15 +41,28 @@ bool FaultInjector::waitUntil(Clock::time_point t) {
 }
 
 void FaultInjector::run(std::vector<Fault> schedule, Clock::time_point t0) {
+  const auto stamp = [&] {
+    char at[32];
+    std::snprintf(at, sizeof at, "%.2fs", std::chrono::duration<double>(Clock::now() - t0).count());
+    return std::string(at);
+  };
   for (const auto& f : schedule) {
     if (!waitUntil(t0 + f.at)) return;
+    const std::string what = std::string(toString(f.kind)) + " n" + std::to_string(f.node + 1);
+    std::cout << "[ soak ] " << stamp() << " " << what << std::endl;
+    const auto begin = Clock::now();
     const bool done = apply(f);
-    const auto now = Clock::now();
-    std::lock_guard lock(mu_);
-    if (done) ++injected_[static_cast<int>(f.kind)];
-    lastHeal_ = std::max(lastHeal_, now);
-    std::cout << "[ soak ] " << std::chrono::duration<double>(now - t0).count() << "s " << toString(f.kind) << " n"
-              << f.node + 1 << (done ? "" : " (no process to hit: it was restarting)") << std::endl;
+    // A kill ends at the kill (the supervisor's restart is part of the healing measured);
+    // a stop or a partition when it is undone.
+    const auto now = f.hold.count() ? Clock::now() : begin;
+    {
+      std::lock_guard lock(mu_);
+      if (done) ++injected_[static_cast<int>(f.kind)];
+      lastHeal_ = std::max(lastHeal_, now);
+    }
+    if (!done) std::cout << "[ soak ] " << stamp() << " " << what << ": no process to hit (it was restarting)" << std::endl;
+    else if (f.hold.count() || f.kind == FaultKind::KillRouter)
+      std::cout << "[ soak ] " << stamp() << " " << what << (f.hold.count() ? " healed" : ": the new router answers") << std::endl;
   }
 }
 

@@ -34,7 +34,8 @@ class FaultInjector {
   void join();
 
   bool routerDown(int node, Clock::time_point from, Clock::time_point to) const;
-  // When the last fault was undone (kill: the kill; stop: the SIGCONT; partition: the heal).
+  // When the last fault ended: for a kill, the kill itself (the restart counts as healing
+  // time); for a stop, the SIGCONT; for a partition, the heal.
   Clock::time_point lastHeal() const;
   std::array<int, kFaultKinds> planned() const;
   std::array<int, kFaultKinds> injected() const;  // a kill finds no process while it restarts
