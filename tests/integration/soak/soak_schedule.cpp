@@ -36,6 +36,11 @@ std::vector<Fault> makeSchedule(const ScheduleOptions& o) {
     out.push_back(f);
     t = f.healedAt() + milliseconds{uniform(o.minGap.count(), o.maxGap.count())};
   }
+  // The last fault is a router's kill -9 when it fits: then "the full model set again within
+  // 5 s of the last fault" always measures a real recovery (a new router learning the mesh
+  // again), never a short partition or stop that no node noticed.
+  if (t <= end && (out.empty() || out.back().kind != FaultKind::KillRouter))
+    out.push_back({t, FaultKind::KillRouter, static_cast<int>(uniform(0, o.nodes - 1)), milliseconds{0}});
   return out;
 }
 

@@ -39,7 +39,8 @@ struct ScheduleOptions {
   std::chrono::milliseconds minGap{1500}, maxGap{4500};
 };
 
-// Faults one after another (each starts after the previous one healed), in time order.
+// Faults one after another (each starts after the previous one healed), in time order; the
+// last one a router's kill -9 when there is room for it.
 std::vector<Fault> makeSchedule(const ScheduleOptions& o);
 
 // "12.30s kill-router n2" etc., one line per fault.

@@ -79,6 +79,7 @@ TEST(SoakSchedule, SameSeedSameScheduleAndFaultsNeverOverlapOrEnterTheQuietTail)
     }
   }
   for (int k = 0; k < kFaultKinds; ++k) EXPECT_GT(kinds[k], 0) << toString(static_cast<FaultKind>(k));
+  EXPECT_EQ(a.back().kind, FaultKind::KillRouter) << "the last fault is one every node must recover from";
   o.partitions = false;
   for (const auto& f : makeSchedule(o)) EXPECT_NE(f.kind, FaultKind::PartitionNode);
 }
