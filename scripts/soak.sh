@@ -36,7 +36,13 @@ LOG="$BUILD/soak.log"
 log "running ${SOAK_SECONDS} s of faults${SEED:+ with seed $SEED}; full log: $LOG"
 rc=0
 QMESH_SOAK_SECONDS="$SOAK_SECONDS" QMESH_SOAK_SEED="$SEED" QMESH_SOURCE_DIR="$REPO_ROOT" QMESH_BUILD_DIR="$BUILD" \
-  "$BUILD/tests/integration/chaos_soak_tests" >"$LOG" 2>&1 || rc=$?
+  "$BUILD/tests/integration/chaos_soak_tests" >"$LOG" 2>&1 &
+pid=$!
+# Interrupted, the test ends its fault phase early and tears everything down itself.
+trap 'kill -INT "$pid" 2>/dev/null || true' INT TERM
+wait "$pid" || rc=$?
+# A trapped signal ends the first wait early: wait again for the teardown to finish.
+while kill -0 "$pid" 2>/dev/null; do wait "$pid" || rc=$?; done
 grep -F '[ soak ] VIOLATION' "$LOG" | head -20 || true
 grep -A3 -F 'Failure' "$LOG" | grep -v -F 'supervisor[' | head -40 || true
 sed -n '/\[ soak \] ==== report/,/\[ soak \] ==== end of report/p' "$LOG"

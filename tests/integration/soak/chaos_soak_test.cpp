@@ -29,6 +29,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -87,6 +89,11 @@ std::string asanOptions() {
   return std::string(inherited && *inherited ? std::string(inherited) + ":" : "") + "quarantine_size_mb=8";
 }
 
+// SIGINT/SIGTERM (Ctrl-C of scripts/soak.sh) end the fault phase early and fail the test,
+// so the normal teardown still runs: processes stopped, namespaces deleted.
+std::atomic<bool> interrupted{false};
+extern "C" void onInterrupt(int) { interrupted = true; }
+
 struct Usage {
   ProcId router;
   int fds = -1;
@@ -108,6 +115,8 @@ class ChaosSoak : public ::testing::Test {
     if (!haveRealLlamaServer()) GTEST_SKIP() << "llama-server or the demo model is not built yet";
     soakSeconds = seconds(envNumber("QMESH_SOAK_SECONDS", 60));
     seed = envNumber("QMESH_SOAK_SEED", std::random_device{}());
+    std::signal(SIGINT, onInterrupt);
+    std::signal(SIGTERM, onInterrupt);
     std::cout << "[ soak ] seed " << seed << " (QMESH_SOAK_SEED=" << seed << " replays this schedule), "
               << soakSeconds.count() << " s of faults" << std::endl;
     sweeper.marker = "QMESH_SOAK_RUN=" + std::to_string(::getpid()) + "-" + std::to_string(seed);
@@ -135,10 +144,14 @@ class ChaosSoak : public ::testing::Test {
       spec.supervisorYaml = soakSupervisorSettings();
       spec.env = {{sweeper.marker.substr(0, sweeper.marker.find('=')), sweeper.marker.substr(sweeper.marker.find('=') + 1)},
                   {"ASAN_OPTIONS", asanOptions()}};
-      if (hosts) {
-        spec.address = hosts->address(i);
-        spec.wrap = [h = hosts.get(), i](std::vector<std::string> argv) { return h->wrap(i, std::move(argv)); };
-      }
+      if (hosts) spec.address = hosts->address(i);
+      spec.wrap = [h = hosts.get(), i, setpriv = findProgram("setpriv")](std::vector<std::string> argv) {
+        if (h) argv = h->wrap(i, std::move(argv));
+        // The supervisors die with this process even if it is killed outright (a ctest
+        // timeout, Ctrl-C of scripts/soak.sh), and their children with them (PDEATHSIG).
+        if (!setpriv.empty()) argv.insert(argv.begin(), {setpriv, "--pdeathsig", "KILL"});
+        return argv;
+      };
       nodes.push_back(std::make_unique<MeshTestNode>(dir.path(), std::move(spec)));
       gossip.push_back(nodes.back()->gossipAddress());
     }
@@ -302,7 +315,7 @@ TEST_F(ChaosSoak, EveryRequestEndsCleanlyNothingIsOrphanedOrLeakedAndTheMeshHeal
   bool scheduleDone = false;
   Clock::time_point lastIncomplete{};
   int polls = 0;
-  while (Clock::now() < t0 + soakSeconds) {
+  while (Clock::now() < t0 + soakSeconds && !interrupted) {
     if (polls++ % 10 == 0) {
       for (const auto& o : orphans(sweeper.marker, supervisors())) {
         orphanLines.push_back(o);
@@ -317,8 +330,10 @@ TEST_F(ChaosSoak, EveryRequestEndsCleanlyNothingIsOrphanedOrLeakedAndTheMeshHeal
     if (scheduleDone && !everyNodeServesAll()) lastIncomplete = Clock::now();
     std::this_thread::sleep_for(milliseconds(100));  // the poll period
   }
+  if (interrupted) faults.abort();
   faults.join();
   load.stop();
+  ASSERT_FALSE(interrupted) << "interrupted by a signal";
   const auto lastHeal = schedule.empty() ? t0 : faults.lastHeal();
   const double healSeconds = lastIncomplete == Clock::time_point{} ? 0.0 : secs(lastIncomplete - lastHeal);
   const bool fullAtEnd = everyNodeServesAll();

@@ -16,12 +16,7 @@ FaultInjector::FaultInjector(std::vector<MeshTestNode*> nodes, const NetnsHosts*
     : nodes_(std::move(nodes)), hosts_(hosts) {}
 
 FaultInjector::~FaultInjector() {
-  {
-    std::lock_guard lock(mu_);
-    abort_ = true;
-  }
-  cv_.notify_all();
-  join();
+  abort();
   for (const auto& p : stopped_) signalIfSame(p, SIGCONT);
   for (int n : std::vector<int>(partitioned_)) partition(n, false);
 }
@@ -29,6 +24,15 @@ FaultInjector::~FaultInjector() {
 void FaultInjector::start(std::vector<Fault> schedule, Clock::time_point t0) {
   for (const auto& f : schedule) ++planned_[static_cast<int>(f.kind)];
   thread_ = std::thread([this, s = std::move(schedule), t0]() mutable { run(std::move(s), t0); });
+}
+
+void FaultInjector::abort() {
+  {
+    std::lock_guard lock(mu_);
+    abort_ = true;
+  }
+  cv_.notify_all();
+  join();
 }
 
 void FaultInjector::join() {

@@ -32,6 +32,7 @@ class FaultInjector {
   // Runs the schedule on a thread of its own; offsets count from `t0`.
   void start(std::vector<Fault> schedule, Clock::time_point t0);
   void join();
+  void abort();  // ends the schedule early (what is in effect is undone at destruction)
 
   bool routerDown(int node, Clock::time_point from, Clock::time_point to) const;
   // When the last fault ended: for a kill, the kill itself (the restart counts as healing

@@ -25,6 +25,8 @@ std::vector<Fault> makeSchedule(const ScheduleOptions& o) {
   std::vector<Fault> out;
   milliseconds t{uniform(o.minGap.count(), o.maxGap.count())};
   const milliseconds end = o.duration - o.quietTail;
+  // Room for one more gap at the end, for the final kill -9 of a router (below).
+  const milliseconds loopEnd = end - o.maxGap;
   for (;;) {
     const int kinds = o.partitions ? kFaultKinds : kFaultKinds - 1;
     Fault f{t, static_cast<FaultKind>(uniform(0, kinds - 1)), static_cast<int>(uniform(0, o.nodes - 1)), milliseconds{0}};
@@ -32,13 +34,14 @@ std::vector<Fault> makeSchedule(const ScheduleOptions& o) {
     // a partition long enough for SWIM to declare the node dead (a few seconds) or not.
     if (f.kind == FaultKind::StopWorker) f.hold = milliseconds{uniform(200, 2500)};
     if (f.kind == FaultKind::PartitionNode) f.hold = milliseconds{uniform(1000, 8000)};
-    if (f.healedAt() > end) break;
+    if (f.healedAt() > loopEnd) break;
     out.push_back(f);
     t = f.healedAt() + milliseconds{uniform(o.minGap.count(), o.maxGap.count())};
   }
-  // The last fault is a router's kill -9 when it fits: then "the full model set again within
-  // 5 s of the last fault" always measures a real recovery (a new router learning the mesh
-  // again), never a short partition or stop that no node noticed.
+  // The last fault is a router's kill -9 (it fits unless the soak lasts only a few gaps):
+  // "the full model set again within 5 s of the last fault" then always measures a real
+  // recovery (a new router learning the mesh again), never a short partition or stop that
+  // no node noticed.
   if (t <= end && (out.empty() || out.back().kind != FaultKind::KillRouter))
     out.push_back({t, FaultKind::KillRouter, static_cast<int>(uniform(0, o.nodes - 1)), milliseconds{0}});
   return out;
