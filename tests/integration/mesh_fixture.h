@@ -36,6 +36,11 @@ class MeshTestNode {
   bool stop();
 
   std::string gossipAddress() const { return "127.0.0.1:" + std::to_string(gossipPort_); }
+  uint16_t routerPort() const { return routerPort_; }
+  uint16_t gossipPort() const { return gossipPort_; }  // UDP gossip and TCP push-pull
+  uint16_t dataPort() const { return dataPort_; }
+  uint16_t controlPort() const { return controlPort_; }
+  pid_t supervisorPid() const { return proc_ ? proc_->pid() : -1; }
   std::string routerUrl(const std::string& path = "") const;
   const std::filesystem::path& config() const { return config_; }
   // node.data_dir: kept across stop/kill and start, as a real node's state dir is.
