@@ -20,6 +20,9 @@ constexpr int kFloodConnections = 5000;
 // More bytes than any deadline lets through at one byte per kDribbleInterval.
 const std::string kSlowHttpHeader =
     "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slowloris-slowloris-slowloris\r\n\r\n";
+// The start of a well-formed client hello (magic, version, then 160 bytes of keys and
+// signature): a server that checks the prefix still waits for the rest.
+const std::string kSlowHello = std::string("QMDP\x01", 5) + std::string(160, '\0');
 // A push-pull frame header: a 14-byte sender address, then the data length.
 const std::string kSlowFrame = std::string("\x00\x0e", 2) + "127.0.0.1:7946" + std::string("\x00\x00\x00\x10", 4);
 
@@ -66,7 +69,7 @@ TEST_F(OverTheWire, SlowlorisOnTheDataPlanePortIsCutOffAtTheHandshakeDeadlineWhi
   const auto before = dataPlaneOf(b());
   // 200 connections from 64 addresses: under both pending-handshake caps (256 overall, 32 per
   // source), so each one lasts until its own deadline, not until a newer one evicts it.
-  auto slow = dribbleInBackground(b().dataPort(), 200, std::string(64, '\x01'), kFirstBytesDeadline);
+  auto slow = dribbleInBackground(b().dataPort(), 200, kSlowHello, kFirstBytesDeadline);
   const Timed crossed = timedChat("demo-b");
   EXPECT_EQ(crossed.status, 200) << crossed.response.body;
   EXPECT_NE(routeOf(crossed).find("> b/demo-b@"), std::string::npos);
