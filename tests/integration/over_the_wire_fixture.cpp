@@ -15,6 +15,7 @@ TempDir* OverTheWire::dir_ = nullptr;
 MeshTestNode* OverTheWire::a_ = nullptr;
 MeshTestNode* OverTheWire::b_ = nullptr;
 std::string OverTheWire::setupError_;
+uint64_t OverTheWire::fdLimit_ = 0;
 int OverTheWire::pids_[4] = {};
 
 std::string chatBody(const std::string& model, int maxTokens) {
@@ -42,7 +43,7 @@ int OverTheWire::routerPid(MeshTestNode& n) {
 
 void OverTheWire::SetUpTestSuite() {
   if (!haveRealLlamaServer()) return;
-  raiseOwnFdLimit();  // the floods hold 5,000 descriptors
+  fdLimit_ = raiseOwnFdLimit();  // the floods hold 5,000 descriptors
   dir_ = new TempDir();
   const std::string routerYaml = "  header_timeout: " + std::to_string(kHeaderTimeout.count()) +
                                  "s\n  max_body_bytes: " + std::to_string(kMaxBodyBytes) + "\n";

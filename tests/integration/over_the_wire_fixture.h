@@ -63,12 +63,15 @@ class OverTheWire : public ::testing::Test {
   // Whether a and b see each other alive right now.
   static bool bothAlive();
   static int routerPid(MeshTestNode& n);
+  // This process's RLIMIT_NOFILE after raising it to the hard limit.
+  static uint64_t fdLimit() { return fdLimit_; }
 
  private:
   static TempDir* dir_;
   static MeshTestNode* a_;
   static MeshTestNode* b_;
   static std::string setupError_;
+  static uint64_t fdLimit_;
   static int pids_[4];  // a's supervisor, a's router, b's supervisor, b's router
 };
 
