@@ -87,6 +87,9 @@ std::string RouterMetrics::render(const WorkerDirectory& dir, const Admission& a
   header(out, "qmesh_router_connections_refused_total", "counter",
          "Client connections turned away with a 503 because router.max_connections were open.");
   out += "qmesh_router_connections_refused_total " + std::to_string(connectionsRefused_) + "\n";
+  header(out, "qmesh_router_connections_evicted_total", "counter",
+         "Idle client connections (no request in progress) closed at router.max_connections to admit a new one.");
+  out += "qmesh_router_connections_evicted_total " + std::to_string(connectionsEvicted_) + "\n";
   header(out, "qmesh_router_time_to_first_byte_seconds", "histogram",
          "Request received to first response body byte sent, per model.");
   for (const auto& [model, h] : ttfb_) h.render(out, "qmesh_router_time_to_first_byte_seconds", label(model));

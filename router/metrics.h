@@ -42,6 +42,8 @@ class RouterMetrics {
   void clientGone(const std::string& model) { ++clientGone_[model]; }
   void connectionRefused() { ++connectionsRefused_; }  // over router.max_connections
   uint64_t connectionsRefused() const { return connectionsRefused_; }
+  void connectionEvicted() { ++connectionsEvicted_; }  // idle, closed at the cap for a newcomer
+  uint64_t connectionsEvicted() const { return connectionsEvicted_; }
   int64_t inFlight() const { return inFlight_; }
   uint64_t requests() const;
 
@@ -56,6 +58,7 @@ class RouterMetrics {
   std::map<std::string, uint64_t> sseEvents_, retries_, clientGone_;
   uint64_t bytesToClient_ = 0, bytesFromClient_ = 0;
   uint64_t connectionsRefused_ = 0;
+  uint64_t connectionsEvicted_ = 0;
 };
 
 }  // namespace qmesh::router

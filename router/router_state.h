@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <set>
@@ -49,6 +50,11 @@ struct RouterState {
   // router.max_connections, lowered to what RLIMIT_NOFILE allows (connection_cap.h).
   int64_t maxConnections = 1024;
   int turningAway = 0;  // connections being answered 503 by the listener
+  // Sessions with no request in progress (waiting for a request header: a new connection or
+  // an idle keep-alive one), the longest-waiting first. At the cap the listener closes the
+  // front one to admit a newcomer, as nginx reuses its "reusable" connections: idle sockets
+  // (a flood of them, or slowloris) cannot lock clients out; only busy ones earn a 503.
+  std::list<HttpSession*> idleSessions;
 
   // Mesh (null when the node is a mesh of one). Requests from other routers arrive through
   // the data-plane bridge, which connects to our listener from these loopback ports: such a

@@ -24,8 +24,25 @@ HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<RouterState> state)
 }
 
 HttpSession::~HttpSession() {
-  state_->sessions.erase(this);
+  setIdle(false);
+  // An evicted session left the set already (and the last one to leave said so).
+  if (state_->sessions.erase(this) == 0) return;
   if (state_->sessions.empty() && state_->draining && state_->onAllSessionsClosed) state_->onAllSessionsClosed();
+}
+
+void HttpSession::setIdle(bool idle) {
+  if (idle == idle_) return;
+  idle_ = idle;
+  if (idle)
+    idlePos_ = state_->idleSessions.insert(state_->idleSessions.end(), this);
+  else
+    state_->idleSessions.erase(idlePos_);
+}
+
+void HttpSession::evict() {
+  setIdle(false);
+  state_->sessions.erase(this);
+  close();
 }
 
 void HttpSession::start() {
@@ -85,19 +102,22 @@ net::awaitable<void> HttpSession::run() {
   const RouterConfig& cfg = state_->config;
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.header_limit(32 * 1024);
+    parser.header_limit(kMaxHeaderBytes);
     parser.body_limit(static_cast<std::uint64_t>(cfg.max_body_bytes));
-    idle_ = true;
+    setIdle(true);
     if (state_->draining) break;
     stream_.expires_after(cfg.header_timeout);
     error_code ec;
     co_await http::async_read_header(stream_, buffer_, parser, awaitEc(ec));
-    idle_ = false;
+    setIdle(false);
     // Beast's stream timeout closes the socket, so a slow client is simply cut off (no
     // 408 can be written any more); a quiet keep-alive connection ends the same way.
     // Beast reports a Content-Length over body_limit already while parsing the header.
     const bool tooLarge = ec == http::error::body_limit;
-    if (ec && !tooLarge) break;
+    if (ec && !tooLarge) {
+      if (isMalformedHeader(ec)) co_await refuseHeader(ec);
+      break;
+    }
     auto& h = parser.get();
     RequestCtx ctx;
     const auto clientId = h["x-request-id"];
@@ -110,6 +130,14 @@ net::awaitable<void> HttpSession::run() {
     ctx.route = state_->config.node_name + "/router (local)";  // until a worker is chosen
     ctx.fromPeer = meshPeer();
     state_->metrics.requestStarted();
+    if (h.target().size() > kMaxTargetBytes) {
+      ctx.keepAlive = false;  // a body may follow unread
+      co_await writeError(ctx, 414, "uri_too_long",
+                          "the request target is longer than " + std::to_string(kMaxTargetBytes) + " bytes");
+      finish(ctx);
+      co_await lingeringClose();
+      break;
+    }
     if (tooLarge ||
         (parser.content_length() && *parser.content_length() > static_cast<std::uint64_t>(cfg.max_body_bytes))) {
       ctx.keepAlive = false;  // the unread body is still on the wire
@@ -164,6 +192,36 @@ net::awaitable<void> HttpSession::run() {
     if (!keep || !ctx.keepAlive || clientGone_) break;
   }
   close();
+}
+
+bool isMalformedHeader(const error_code& ec) {
+  // Not malformed: the client went away (before or in the middle of a header), or our own
+  // buffer needs (which async_read_header handles itself).
+  static const auto& category = make_error_code(http::error::bad_method).category();
+  return ec.category() == category && ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::need_more && ec != http::error::need_buffer;
+}
+
+// A header Beast refused: over kMaxHeaderBytes, or not HTTP/1.1 as RFC 9112 frames it (e.g.
+// Content-Length together with Transfer-Encoding, the request-smuggling shape, or a bare CR).
+// The client hears why; then the connection closes, since nothing after that point on it
+// can be framed: a "second request" hidden in the first's body is never read as one.
+net::awaitable<void> HttpSession::refuseHeader(const error_code& ec) {
+  RequestCtx ctx;
+  ctx.id = newRequestId();
+  ctx.start = SteadyClock::now();
+  ctx.method = "-";
+  ctx.path = "-";
+  ctx.keepAlive = false;
+  ctx.route = state_->config.node_name + "/router (local)";
+  state_->metrics.requestStarted();
+  if (ec == http::error::header_limit)
+    co_await writeError(ctx, 431, "request_header_too_large",
+                        "the request header is larger than " + std::to_string(kMaxHeaderBytes) + " bytes");
+  else
+    co_await writeError(ctx, 400, "invalid_request", "malformed HTTP request: " + ec.message());
+  finish(ctx);
+  co_await lingeringClose();
 }
 
 // After answering before the body was read (413), the client is still sending: closing at

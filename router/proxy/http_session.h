@@ -29,6 +29,16 @@ struct RequestCtx {
   unsigned version = 11;
 };
 
+// Request line and header fields together (Node's default is 16 KiB, nginx's 4 x 8 KiB); over
+// it: 431. The request target alone may be kMaxTargetBytes (nginx's 8 KiB line); over it:
+// 414, so a long query string is not relayed to a worker.
+inline constexpr std::size_t kMaxHeaderBytes = 32 * 1024;
+inline constexpr std::size_t kMaxTargetBytes = 8 * 1024;
+
+// Whether a header read failed because of what the client sent (answered 400 or 431), not
+// because it went away or was too slow.
+bool isMalformedHeader(const error_code& ec);
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(tcp::socket socket, std::shared_ptr<RouterState> state);
@@ -39,6 +49,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void closeIfIdle();
   // Grace is over: the client is told nothing more; a forward in progress sees "client gone".
   void forceClose();
+  // At the connection cap, to admit a newcomer (only while idle: RouterState::idleSessions):
+  // closes now and stops counting against router.max_connections.
+  void evict();
 
   // For the Forwarder.
   beast::tcp_stream& stream() { return stream_; }
@@ -64,12 +77,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // The peer router's name when this connection comes through the mesh data-plane bridge.
   std::string meshPeer() const;
   net::awaitable<void> lingeringClose();
+  net::awaitable<void> refuseHeader(const error_code& ec);
   void close();
+  // Keeps RouterState::idleSessions in step with idle_.
+  void setIdle(bool idle);
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::shared_ptr<RouterState> state_;
-  bool idle_ = true;
+  bool idle_ = false;
+  std::list<HttpSession*>::iterator idlePos_;  // valid while idle_
   bool clientGone_ = false;
   bool watching_ = false;
   uint64_t watchGeneration_ = 0;

@@ -57,12 +57,19 @@ net::awaitable<void> Listener::acceptLoop() {
       co_await t.async_wait(awaitEc(ec));
       continue;
     }
-    if (static_cast<int64_t>(state_->sessions.size()) >= state_->maxConnections) {
+    if (static_cast<int64_t>(state_->sessions.size()) >= state_->maxConnections && !evictIdle()) {
       turnAway(std::move(socket));
       continue;
     }
     std::make_shared<HttpSession>(std::move(socket), state_)->start();
   }
+}
+
+bool Listener::evictIdle() {
+  if (state_->idleSessions.empty()) return false;
+  state_->idleSessions.front()->evict();
+  state_->metrics.connectionEvicted();
+  return true;
 }
 
 void Listener::turnAway(tcp::socket socket) {

@@ -1,5 +1,7 @@
 // Accepts client connections and starts one HttpSession per connection, up to
-// RouterState::maxConnections; beyond it a connection gets a 503 and is closed.
+// RouterState::maxConnections. At the cap a newcomer takes the place of the connection that
+// has waited longest for a request (RouterState::idleSessions); only when every connection
+// has a request in progress does it get a 503 and is closed.
 #pragma once
 
 #include <memory>
@@ -22,6 +24,8 @@ class Listener {
 
  private:
   net::awaitable<void> acceptLoop();
+  // Closes the longest-idle session to make room; false when every session is busy.
+  bool evictIdle();
   // Answers 503 and closes. At most kMaxTurningAway at once; beyond that, closed unanswered.
   void turnAway(tcp::socket socket);
   static constexpr int kMaxTurningAway = 64;

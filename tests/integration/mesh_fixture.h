@@ -47,6 +47,10 @@ class MeshTestNode {
   bool stop();
 
   std::string gossipAddress() const { return spec_.address + ":" + std::to_string(gossipPort_); }
+  uint16_t routerPort() const { return routerPort_; }
+  uint16_t gossipPort() const { return gossipPort_; }  // UDP gossip and TCP push-pull
+  uint16_t dataPort() const { return dataPort_; }
+  uint16_t controlPort() const { return controlPort_; }
   pid_t supervisorPid() const { return proc_ ? proc_->pid() : -1; }
   std::string routerUrl(const std::string& path = "") const;
   const std::filesystem::path& config() const { return config_; }

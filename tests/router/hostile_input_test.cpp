@@ -120,23 +120,56 @@ TEST(HostileInput, WrongKeyIsRefusedBeforeTheBodyIsSent) {
             200);
 }
 
-TEST(HostileInput, ConnectionsBeyondMaxConnectionsGet503AndTheCapFreesUp) {
+TEST(HostileInput, ConnectionsBeyondMaxConnectionsGet503WhenEveryOneIsBusyAndTheCapFreesUp) {
   FakeUpstream up(plainOk());
   auto cfg = configFor(up);
   cfg.max_connections = 2;
-  cfg.header_timeout = seconds(30);  // the idle connections below must stay open
+  cfg.body_timeout = seconds(30);  // the requests below must stay in progress
   RouterHarness r(cfg);
+  // Each connection has a request in progress: its header is in (the router said "100
+  // Continue"), its body is awaited.
+  const std::string busy = "POST /v1/chat/completions HTTP/1.1\r\n" + hostHeader(r) +
+                           "Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n";
   auto first = std::make_unique<RawConnection>(r.port());
   RawConnection second(r.port());
   ASSERT_TRUE(first->connected() && second.connected());
+  ASSERT_TRUE(first->send(busy) && second.send(busy));
+  ASSERT_EQ(statusOf(first->readResponse()), 100);
+  ASSERT_EQ(statusOf(second.readResponse()), 100);
   const auto refused = httpGet(r.url("/health"));
   EXPECT_EQ(refused.status, 503) << refused.error;
   EXPECT_EQ(errorOf(refused.body)["code"], "too_many_connections");
+  EXPECT_FALSE(second.closedWithin(milliseconds(100))) << "a busy connection was evicted";
   first.reset();  // one slot frees up once the router notices the close
   EXPECT_TRUE(waitUntil([&] { return httpGet(r.url("/health")).status == 200; }, seconds(5)));
   const auto metrics = httpGet(r.url("/metrics"));
   // /metrics itself may have been the refused one while the cap was full; the first 503 counts.
   EXPECT_EQ(metrics.body.find("qmesh_router_connections_refused_total 0"), std::string::npos) << metrics.body;
+}
+
+// nginx's rule for reusable connections: idle sockets (never a request, or an idle
+// keep-alive) cannot lock clients out; the one idle longest makes room for a newcomer.
+TEST(HostileInput, AtMaxConnectionsANewConnectionEvictsTheLongestIdleOne) {
+  FakeUpstream up(plainOk());
+  auto cfg = configFor(up);
+  cfg.max_connections = 2;
+  cfg.header_timeout = seconds(30);  // idle connections stay unless evicted
+  RouterHarness r(cfg);
+  RawConnection oldest(r.port());
+  ASSERT_TRUE(oldest.connected());
+  // Never a request, then a served one kept alive: both wait for a header, `oldest` longer.
+  RawConnection keptAlive(r.port());
+  ASSERT_TRUE(keptAlive.send("GET /health HTTP/1.1\r\n" + hostHeader(r) + "\r\n"));
+  ASSERT_EQ(statusOf(keptAlive.readResponse()), 200);
+  const auto served = httpGet(r.url("/health"));
+  EXPECT_EQ(served.status, 200) << served.body << served.error;
+  EXPECT_TRUE(oldest.closedWithin(seconds(2))) << "the longest-idle connection was not evicted";
+  // The other idle one survived and still serves.
+  ASSERT_TRUE(keptAlive.send("GET /health HTTP/1.1\r\n" + hostHeader(r) + "\r\n"));
+  EXPECT_EQ(statusOf(keptAlive.readResponse()), 200);
+  const auto metrics = httpGet(r.url("/metrics")).body;
+  EXPECT_EQ(metrics.find("qmesh_router_connections_evicted_total 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("qmesh_router_connections_refused_total 0"), std::string::npos) << metrics;
 }
 
 TEST(HostileInput, ForeignHostIsRefusedWithoutKeys) {
