@@ -109,7 +109,7 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
         reused = true;
       } else {
         ec = co_await up_->connectMesh(w.info.dataAddress, w.info.peer, st_.mesh->identity(),
-                                       st_.config.connect_timeout);
+                                       st_.config.connect_timeout, st_.config.header_timeout);
       }
     } else if (remote)
       ec = net::error::not_connected;
@@ -126,7 +126,9 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
       ctx_.status = 499;
       co_return false;
     }
-    if (ec && reused) {
+    // timed_out is not that: the peer went silent (dataplane/tcp_liveness.h), and a fresh
+    // connect would only wait out connect_timeout on it too.
+    if (ec && reused && ec != net::error::timed_out) {
       // The peer closed the idle channel as we reused it (its keep-alive timeout, a
       // restart): not the worker's failure. Same worker, new channel, same attempt.
       spdlog::debug("req={} pooled channel to {} was closed ({}): reconnecting", ctx_.id, w.info.node, ec.message());

@@ -26,18 +26,21 @@ struct FakeUpstreamScript {
   // own), then nothing for this long, then the rest, as a worker stalling mid-write would.
   std::chrono::milliseconds pauseInsideFirst{0};
   bool hangAfterHeader = false;          // send the header, then nothing until closed
+  // Nothing at all for this long after the request, as a non-streaming completion thinks.
+  std::chrono::milliseconds pauseBeforeHeader{0};
   std::string body = R"({"object":"chat.completion","choices":[]})";  // non-SSE body
 };
 
 class FakeUpstream {
  public:
-  explicit FakeUpstream(FakeUpstreamScript script = {});
+  // bindAddress: an IPv4 literal; loopback unless a test reaches it from another namespace.
+  explicit FakeUpstream(FakeUpstreamScript script = {}, const std::string& bindAddress = "127.0.0.1");
   ~FakeUpstream();
   FakeUpstream(const FakeUpstream&) = delete;
   FakeUpstream& operator=(const FakeUpstream&) = delete;
 
   uint16_t port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return "http://" + host_ + ":" + std::to_string(port_); }
   int requests() const { return requests_.load(); }
   int open() const { return open_.load(); }  // connections currently being answered
   std::string lastRequest();
@@ -56,6 +59,7 @@ class FakeUpstream {
 
   int listenFd_ = -1;
   uint16_t port_ = 0;
+  std::string host_;
   std::atomic<bool> stop_{false};
   std::atomic<int> requests_{0}, open_{0};
   std::mutex mu_;
