@@ -126,11 +126,11 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
       ctx_.status = 499;
       co_return false;
     }
-    // timed_out is not that: the peer went silent (dataplane/tcp_liveness.h), and a fresh
-    // connect would only wait out connect_timeout on it too.
     if (ec && reused && ec != net::error::timed_out) {
       // The peer closed the idle channel as we reused it (its keep-alive timeout, a
-      // restart): not the worker's failure. Same worker, new channel, same attempt.
+      // restart): not the worker's failure. Same worker, new channel, same attempt. Not so
+      // for timed_out: the peer went silent (dataplane/tcp_liveness.h), and a fresh
+      // connect would only wait out connect_timeout on it too.
       spdlog::debug("req={} pooled channel to {} was closed ({}): reconnecting", ctx_.id, w.info.node, ec.message());
       freshChannel = true;
       --attempt;
