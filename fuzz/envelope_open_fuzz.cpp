@@ -5,9 +5,13 @@
 //     seeds are real packets sealed under the fixed test key), it must not open twice.
 //   mode bit 1 set: `rest` scripts two peers sealing packets with the real Envelope::seal
 //     and a network that delivers, replays and reorders them, with restarts and forgetPeer
-//     in between; every packet must open at most once, and with the plaintext sealed.
+//     in between; every packet must open at most once, and with the plaintext sealed. On
+//     the push-pull channel a packet may be large (a sealed stream of several 64 KiB
+//     pieces, sealed_stream.h), and the network may tamper with one: flip a byte, cut it,
+//     swap two pieces or splice a piece from another; a tampered packet never opens.
 #include <fuzzer/FuzzedDataProvider.h>
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -31,7 +35,8 @@ void openOne(Channel channel, std::span<const uint8_t> packet) {
     FUZZ_CHECK(rx.stats().rejected() == 1);
     return;
   }
-  FUZZ_CHECK(opened->plaintext.size() + Envelope::kOverhead == packet.size());
+  if (channel == Channel::kDatagram) FUZZ_CHECK(opened->plaintext.size() + Envelope::kOverhead == packet.size());
+  else FUZZ_CHECK(opened->plaintext.size() < packet.size());
   FUZZ_CHECK(!(opened->sender == fuzz::identity(1).id()));
   FUZZ_CHECK(!rx.open(packet));  // the same packet again is a replay
   FUZZ_CHECK(rx.stats().replayed == 1);
@@ -52,10 +57,12 @@ void script(Channel channel, FuzzedDataProvider& in) {
   std::vector<Sealed> sent;
   for (int step = 0; step < 256 && in.remaining_bytes() > 0; ++step) {
     const int p = in.ConsumeBool() ? 1 : 0;
-    switch (in.ConsumeIntegralInRange<int>(0, 4)) {
+    switch (in.ConsumeIntegralInRange<int>(0, 5)) {
       case 0: {  // seal one (not delivered yet)
         Sealed s;
         s.plaintext = in.ConsumeBytes<uint8_t>(in.ConsumeIntegralInRange<std::size_t>(0, 32));
+        if (channel == Channel::kReliable && in.ConsumeBool())  // several pieces of filler
+          s.plaintext.resize(in.ConsumeIntegralInRange<std::size_t>(0, 3 * kReliableChunk), 0x5a);
         auto packet = tx[p]->seal(s.plaintext);
         FUZZ_CHECK(packet.has_value());
         s.packet = std::move(*packet);
@@ -81,6 +88,29 @@ void script(Channel channel, FuzzedDataProvider& in) {
       case 4:  // the mesh reaps the peer
         rx.forgetPeer(peers[p].id());
         break;
+      case 5: {  // deliver a tampered copy of any packet sent so far
+        if (sent.empty()) break;
+        const Sealed& s = sent[in.ConsumeIntegralInRange<std::size_t>(0, sent.size() - 1)];
+        const Sealed& other = sent[in.ConsumeIntegralInRange<std::size_t>(0, sent.size() - 1)];
+        std::vector<uint8_t> t = s.packet;
+        const std::size_t at = in.ConsumeIntegralInRange<std::size_t>(0, t.size() - 1);
+        const std::size_t pieces = (t.size() + kReliableChunk - 1) / kReliableChunk;
+        switch (in.ConsumeIntegralInRange<int>(0, 3)) {
+          case 0: t[at] ^= in.ConsumeIntegralInRange<uint8_t>(1, 255); break;
+          case 1: t.resize(at); break;
+          case 2:  // swap the first two pieces
+            if (t.size() >= 2 * kReliableChunk)
+              std::swap_ranges(t.begin(), t.begin() + kReliableChunk, t.begin() + kReliableChunk);
+            break;
+          case 3:  // the second piece from another packet
+            if (pieces >= 3 && other.packet.size() >= 2 * kReliableChunk)
+              std::copy(other.packet.begin() + kReliableChunk, other.packet.begin() + 2 * kReliableChunk,
+                        t.begin() + kReliableChunk);
+            break;
+        }
+        if (t != s.packet) FUZZ_CHECK(!rx.open(t));
+        break;
+      }
     }
   }
 }

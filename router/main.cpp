@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> meshSeeds;
   std::vector<std::string> workers, apiKeys;
   bool version = false;
+  int64_t headerTimeoutMs = 0;
   app.add_option("--config", configFile, "node YAML (supervised mode: reads node: and router:)");
   app.add_option("--listen", listen, "static mode: HOST:PORT to serve on (default 127.0.0.1:8080)");
   app.add_option("--worker", workers, "static mode: MODEL=http://HOST:PORT[,slots=N], repeatable");
@@ -93,6 +94,10 @@ int main(int argc, char** argv) {
   app.add_option("--mesh-members-file", meshMembersFile,
                  "static mode: where this node remembers the members it saw alive, to rejoin them at its "
                  "next start (default: mesh.members beside the identity file)");
+  app.add_option("--header-timeout", headerTimeoutMs,
+                 "static mode: router.header_timeout in ms (client headers, idle keep-alive, and how long a "
+                 "silent mesh peer may hold a request; default 10000)")
+      ->check(CLI::Range(int64_t{100}, int64_t{3600000}));
   app.add_flag("--version", version, "print the version and exit");
   try {
     app.parse(argc, argv);
@@ -109,8 +114,8 @@ int main(int argc, char** argv) {
 
   RouterConfig cfg;
   if (!configFile.empty()) {
-    if (!workers.empty() || !listen.empty() || !control.empty() || !apiKeys.empty())
-      return usageError("--config cannot be combined with --listen/--worker/--control/--api-key; "
+    if (!workers.empty() || !listen.empty() || !control.empty() || !apiKeys.empty() || headerTimeoutMs != 0)
+      return usageError("--config cannot be combined with --listen/--worker/--control/--api-key/--header-timeout; "
                         "put those in the router: section of the YAML");
     auto node = loadNodeConfig(configFile);
     if (!node) return usageError(node.error().message);
@@ -127,6 +132,7 @@ int main(int argc, char** argv) {
     cfg.node_name = nodeName.empty() ? hostName() : nodeName;
     cfg.log_level = logLevel;
     cfg.api_keys = apiKeys;
+    if (headerTimeoutMs != 0) cfg.header_timeout = std::chrono::milliseconds(headerTimeoutMs);
     if (!listen.empty()) {
       auto hp = parseListenAddress(listen);
       if (!hp) return usageError("--listen: " + hp.error().message);

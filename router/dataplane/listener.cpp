@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "router/dataplane/bridge.h"
+#include "router/dataplane/tcp_liveness.h"
 
 namespace qmesh::dataplane {
 namespace {
@@ -23,6 +24,8 @@ net::awaitable<void> acceptLoop(std::shared_ptr<detail::ListenerShared> shared) 
     }
     ++shared->counters.accepted;
     const auto source = socket.remote_endpoint(ec).address();
+    // Before the handshake: a bridge whose peer vanished silently must not live forever.
+    if (!ec) ec = applyTcpLiveness(socket, tcpLivenessFor(shared->options.silentPeerLimit));
     if (ec) {  // reset before we looked: nothing to serve
       ++shared->counters.handshakeIoErrors;
       socket.close(ec);

@@ -50,6 +50,9 @@ struct DataPlaneListenerOptions {
   std::size_t maxPendingHandshakes = 256;
   std::size_t maxPendingPerSource = 32;
   std::chrono::milliseconds targetConnectTimeout{2000};
+  // A peer silent this long (no ACK of data or keepalive probe) breaks its channel, idle or
+  // busy: router.header_timeout, so the other end's limit matches (see tcp_liveness.h).
+  std::chrono::milliseconds silentPeerLimit{10000};
   std::chrono::milliseconds finalLinger{5000};
   // e.g. "is an alive mesh member"; unset rejects everyone. Asked before the signature is
   // verified (see SecureChannel::handshakeAsServer): a pure lookup.

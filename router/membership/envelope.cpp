@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include "router/membership/sealed_stream.h"
 #include "router/membership/wire.h"
 
 namespace qmesh::membership {
@@ -35,6 +36,11 @@ std::optional<std::vector<uint8_t>> Envelope::seal(std::span<const uint8_t> plai
   w.bytes(self_.bytes);
   w.u64(epoch_);
   w.u64(counter_++);
+  if (channel_ == Channel::kReliable) {
+    ++stats_.sealed;
+    return sealed_stream::seal(std::span<const uint8_t, kHeaderBytes>(out.data(), kHeaderBytes), plaintext,
+                               subkey(keyring_.primary()));
+  }
   out.resize(kHeaderBytes + kNonceBytes);
   uint8_t* nonce = out.data() + kHeaderBytes;
   randombytes_buf(nonce, kNonceBytes);
@@ -47,8 +53,28 @@ std::optional<std::vector<uint8_t>> Envelope::seal(std::span<const uint8_t> plai
   return out;
 }
 
+std::optional<Envelope::Opened> Envelope::openReliable(std::span<const uint8_t> message) {
+  if (message.size() > kMaxReliable) {
+    ++stats_.malformed;
+    return std::nullopt;
+  }
+  std::optional<Opened> out;
+  SealedStreamOpener opener(*this, [&](const std::string&, const NodeId& sender, std::span<const uint8_t> plain) {
+    out = Opened{sender, std::vector<uint8_t>(plain.begin(), plain.end())};
+  });
+  std::size_t at = 0;
+  do {
+    const std::size_t n = std::min(kReliableChunk, message.size() - at);
+    if (!opener.chunk(message.subspan(at, n))) return std::nullopt;
+    at += n;
+  } while (at < message.size());
+  if (!opener.finish("")) return std::nullopt;
+  return out;
+}
+
 std::optional<Envelope::Opened> Envelope::open(std::span<const uint8_t> datagram) {
-  const std::size_t max = channel_ == Channel::kDatagram ? kMaxDatagram : kMaxReliable;
+  if (channel_ == Channel::kReliable) return openReliable(datagram);
+  const std::size_t max = kMaxDatagram;
   if (datagram.size() < kOverhead || datagram.size() > max) {
     ++stats_.malformed;
     return std::nullopt;

@@ -6,8 +6,11 @@
 //    \____________ associated data (49 bytes) ____________/
 //
 // The format byte names the channel and its version together: 1 = gossip datagram (gossip
-// subkey, at most 1,400 bytes), 2 = push-pull message over the reliable channel (push-pull
-// subkey, up to kMaxReliable). A receiver that gets both through one handler tells them
+// subkey, at most 1,400 bytes), 3 = push-pull message over the reliable channel (push-pull
+// subkey, up to kMaxReliable), which carries the same clear header but is sealed as a
+// stream of 64 KiB chunks, each verified before the next is read (sealed_stream.h; 2 was
+// the same header over one AEAD for the whole message, which a receiver could only check
+// after buffering all of it). A receiver that gets both through one handler tells them
 // apart by it, and each channel has its own key, counter and replay windows, so a packet
 // of one can never be passed off as the other.
 //
@@ -48,8 +51,9 @@ struct EnvelopeStats {
   uint64_t authFailed = 0;   // no installed key opens it: wrong mesh key or tampered
   uint64_t replayed = 0;     // duplicate, too old, or from an earlier boot of the sender
   uint64_t reflected = 0;    // claims to come from ourselves
+  uint64_t truncated = 0;    // a reliable message that ended before its FINAL chunk
 
-  uint64_t rejected() const { return malformed + badVersion + authFailed + replayed + reflected; }
+  uint64_t rejected() const { return malformed + badVersion + authFailed + replayed + reflected + truncated; }
 };
 
 enum class Channel : uint8_t { kDatagram, kReliable };
@@ -57,13 +61,16 @@ enum class Channel : uint8_t { kDatagram, kReliable };
 class Envelope {
  public:
   static constexpr uint8_t kVersion = 1;          // format byte of a gossip datagram
-  static constexpr uint8_t kReliableVersion = 2;  // format byte of a push-pull message
+  static constexpr uint8_t kReliableVersion = 3;  // format byte of a push-pull message (a sealed stream)
   static constexpr std::size_t kHeaderBytes = 1 + NodeId::kSize + 8 + 8;  // the AD
   static constexpr std::size_t kNonceBytes = 24;
   static constexpr std::size_t kTagBytes = 16;
   static constexpr std::size_t kOverhead = kHeaderBytes + kNonceBytes + kTagBytes;
   static constexpr std::size_t kMaxPlaintext = kMaxDatagram - kOverhead;
-  static constexpr std::size_t kMaxReliablePlaintext = kMaxReliable - kOverhead;
+  // What fits kMaxReliable as a sealed stream: its prefix, then 17 bytes per chunk of at
+  // most kReliableChunk (one more chunk than a whole division, for the prefix's room).
+  static constexpr std::size_t kMaxReliablePlaintext =
+      kMaxReliable - kHeaderBytes - 24 - 17 * (kMaxReliable / kReliableChunk + 1);
 
   // bootEpoch must grow across restarts of this node (boot_epoch.h); peers reject packets
   // from an epoch older than they have seen. `clock` times the handover between a sender's
@@ -79,6 +86,8 @@ class Envelope {
     NodeId sender;
     std::vector<uint8_t> plaintext;
   };
+  // A reliable message here arrives whole (a transport that does not stream); it is read
+  // piece by piece all the same, by the same SealedStreamOpener a streaming transport uses.
   std::optional<Opened> open(std::span<const uint8_t> datagram);
 
   // Drops the replay windows of a sender the mesh has forgotten (reaped), keeping only its
@@ -94,6 +103,8 @@ class Envelope {
   const EnvelopeStats& stats() const { return stats_; }
 
  private:
+  friend class SealedStreamOpener;  // the reliable channel's stream: keys, windows, stats
+  std::optional<Opened> openReliable(std::span<const uint8_t> message);
   uint8_t format() const { return channel_ == Channel::kDatagram ? kVersion : kReliableVersion; }
   const Subkey& subkey(const Keyring::Entry& e) const {
     return channel_ == Channel::kDatagram ? e.gossip : e.pushPull;

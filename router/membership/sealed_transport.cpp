@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "router/membership/sealed_stream.h"
+
 namespace qmesh::membership {
 
 SealedTransport::SealedTransport(std::unique_ptr<Transport> inner, const Keyring& keyring,
@@ -24,18 +26,32 @@ void SealedTransport::setReceiveHandler(ReceiveHandler handler) {
   handler_ = std::move(handler);
   if (!handler_) {
     inner_->setReceiveHandler(nullptr);
+    inner_->setReliableSinkFactory(nullptr);
     return;
   }
   inner_->setReceiveHandler([this](const Address& from, std::span<const uint8_t> data) {
-    // Both channels arrive here; the clear format byte says which envelope opens it (and
-    // anything else is the datagram envelope's to count as a bad version).
+    // Datagrams, and whole reliable messages from a transport that does not stream; the
+    // clear format byte says which envelope opens it (and anything else is the datagram
+    // envelope's to count as a bad version).
     const bool reliable = !data.empty() && data[0] == Envelope::kReliableVersion;
     auto opened = reliable ? reliable_.open(data) : datagrams_.open(data);
-    if (!opened || !handler_) return;
-    receiving_ = opened->sender;  // for authenticatedSender(), while the handler runs
-    handler_(from, opened->plaintext);
-    receiving_.reset();
+    if (opened) deliverOpened(from, opened->sender, opened->plaintext);
   });
+  // A streaming transport hands each push-pull piece to an opener that verifies it before
+  // the next is read (sealed_stream.h).
+  inner_->setReliableSinkFactory([this]() -> std::unique_ptr<ReliableChunkSink> {
+    return std::make_unique<SealedStreamOpener>(
+        reliable_, [this](const Address& from, const NodeId& sender, std::span<const uint8_t> plaintext) {
+          deliverOpened(from, sender, plaintext);
+        });
+  });
+}
+
+void SealedTransport::deliverOpened(const Address& from, const NodeId& sender, std::span<const uint8_t> plaintext) {
+  if (!handler_) return;
+  receiving_ = sender;  // for authenticatedSender(), while the handler runs
+  handler_(from, plaintext);
+  receiving_.reset();
 }
 
 std::size_t SealedTransport::maxPayload() const {

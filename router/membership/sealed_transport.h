@@ -3,7 +3,9 @@
 // replays) reach the protocol. The protocol sees a smaller maxPayload(): the crypto
 // overhead is inside the 1,400-byte datagram limit. Reliable messages (push-pull) are
 // sealed on their own channel: push-pull subkey, own counter and replay windows, no
-// datagram limit (up to kMaxReliable), and their own stats.
+// datagram limit (up to kMaxReliable), and their own stats; they are sealed as a stream of
+// chunks (sealed_stream.h), and over a streaming transport (UdpTransport) each arriving
+// piece is verified by a SealedStreamOpener before the transport reads the next.
 #pragma once
 
 #include <memory>
@@ -39,6 +41,8 @@ class SealedTransport final : public Transport {
   Transport& inner() { return *inner_; }
 
  private:
+  void deliverOpened(const Address& from, const NodeId& sender, std::span<const uint8_t> plaintext);
+
   std::unique_ptr<Transport> inner_;
   Envelope datagrams_;
   Envelope reliable_;

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -23,6 +24,27 @@ using Address = std::string;
 inline constexpr std::size_t kMaxDatagram = 1400;
 // A reliable message (full-state push-pull) may be this large: ~1,000 members' records.
 inline constexpr std::size_t kMaxReliable = 8u << 20;
+// A streaming reliable transport (UdpTransport) reads a message this many bytes at a time
+// (the last piece shorter) and hands each piece to a ReliableChunkSink before it reads the
+// next, so a sealing layer can verify every piece first: nothing unauthenticated larger
+// than this is ever held per connection. Part of the protocol: senders that seal in chunks
+// (SealedStream) cut their messages at the same boundaries.
+inline constexpr std::size_t kReliableChunk = 64 * 1024;
+
+// Takes one incoming reliable message piece by piece (see kReliableChunk). Installed by the
+// layer above a streaming transport (SealedTransport), one sink per message.
+class ReliableChunkSink {
+ public:
+  virtual ~ReliableChunkSink() = default;
+  // The next piece, in order. false: it is bad (forged, out of order, after the end); the
+  // transport drops the connection, counts it and reads nothing more.
+  virtual bool chunk(std::span<const uint8_t> piece) = 0;
+  // Every piece arrived. false: the message is incomplete (truncated) and is dropped and
+  // counted; true: the sink has handed it to the protocol (`from`: the frame's address).
+  virtual bool finish(const std::string& from) = 0;
+  // Bytes the sink keeps (verified plaintext), for the transport's memory budget.
+  virtual std::size_t heldBytes() const = 0;
+};
 
 class Transport {
  public:
@@ -58,6 +80,11 @@ class Transport {
     (void)to;
     (void)data;
   }
+  // A streaming transport gives each incoming reliable message to a sink from `factory`
+  // instead of the receive handler (null: back to the handler). Others deliver whole
+  // messages to the handler and ignore this; the layer above then reads them in pieces itself.
+  using ReliableSinkFactory = std::function<std::unique_ptr<ReliableChunkSink>()>;
+  virtual void setReliableSinkFactory(ReliableSinkFactory factory) { (void)factory; }
 };
 
 }  // namespace qmesh::membership

@@ -96,6 +96,7 @@ void UdpTransport::Core::close() {
   outbound_.clear();
   for (auto& c : open) c->abort();
   handler = nullptr;
+  sinkFactory = nullptr;
 }
 
 std::optional<udp::endpoint> UdpTransport::Core::endpointFor(const Address& to) {
@@ -206,6 +207,39 @@ void UdpTransport::Core::deliver(const Address& from, std::span<const uint8_t> d
   if (ReceiveHandler h = handler) h(from, data);
 }
 
+namespace {
+
+// Without a sink from above: the pieces are gathered and the whole data handed to the
+// receive handler, as a transport that does not stream would.
+class GatheringSink final : public ReliableChunkSink {
+ public:
+  using Deliver = std::function<void(const Address&, std::span<const uint8_t>)>;
+  explicit GatheringSink(Deliver deliver) : deliver_(std::move(deliver)) {}
+  bool chunk(std::span<const uint8_t> piece) override {
+    data_.insert(data_.end(), piece.begin(), piece.end());
+    return true;
+  }
+  bool finish(const std::string& from) override {
+    deliver_(from, data_);
+    return true;
+  }
+  std::size_t heldBytes() const override { return data_.size(); }
+
+ private:
+  Deliver deliver_;
+  std::vector<uint8_t> data_;
+};
+
+}  // namespace
+
+std::unique_ptr<ReliableChunkSink> UdpTransport::Core::newSink() {
+  if (sinkFactory)
+    if (auto sink = sinkFactory()) return sink;
+  return std::make_unique<GatheringSink>([weak = weak_from_this()](const Address& from, std::span<const uint8_t> d) {
+    if (auto core = weak.lock(); core && !core->closed) core->deliver(from, d);
+  });
+}
+
 // ---- UdpTransport ---------------------------------------------------------------------
 
 Result<std::unique_ptr<UdpTransport>> UdpTransport::open(net::io_context& io, const HostPort& bind,
@@ -306,6 +340,10 @@ void UdpTransport::sendReliable(const Address& to, std::span<const uint8_t> data
 
 void UdpTransport::setReceiveHandler(ReceiveHandler handler) {
   if (!core_->closed) core_->handler = std::move(handler);
+}
+
+void UdpTransport::setReliableSinkFactory(ReliableSinkFactory factory) {
+  if (!core_->closed) core_->sinkFactory = std::move(factory);
 }
 
 const Address& UdpTransport::localAddress() const { return core_->local; }

@@ -10,9 +10,12 @@
 //
 // Reliable frame (integers big-endian):
 //   [u16 n][n bytes: the sender's advertised "host:port"][u32 m][m bytes of data]
-// The address in the frame, not the TCP peer's (ephemeral) one, is what the receive handler
-// sees as `from`, so a reply can be sent there. It is not authenticated here: the data is
-// sealed by SealedTransport above us and this transport never interprets it.
+// The data is read in pieces of kReliableChunk bytes, each handed to the ReliableChunkSink
+// of the layer above (setReliableSinkFactory) before the next is read, so SealedTransport
+// verifies every piece first (sealed_stream.h). Without a sink factory the pieces are
+// gathered and the whole data goes to the receive handler. The address in the frame, not
+// the TCP peer's (ephemeral) one, is what the handler sees as `from`, so a reply can be sent
+// there. It is not authenticated here, and this transport never interprets the data.
 //
 // Addresses are "host:port" with a numeric IPv4 host or a bracketed IPv6 one; a host name
 // is refused and counted (resolveFailures): looking it up would block the loop, and the
@@ -66,6 +69,9 @@ struct UdpTransportCounters {
   uint64_t inboundOverMemoryBudget = 0;  // inbound: dropped, frames being read held the budget
   uint64_t inboundFirstBytesTimeouts = 0;  // inbound: no whole frame header within firstBytesTimeout
   uint64_t inboundBufferedBytes = 0;  // gauge: reserved by inbound frames still being read
+  uint64_t inboundBufferedPeak = 0;   // the most inboundBufferedBytes ever was
+  uint64_t reliableChunksRejected = 0;  // inbound: the sink refused a piece or an incomplete
+                                        // message (forged, reordered, truncated): dropped
   uint64_t acceptErrors = 0;
 };
 
@@ -88,11 +94,13 @@ class UdpTransport final : public Transport {
     std::size_t maxInboundConnections = 32;
     std::size_t maxInboundPerSource = 8;
     std::size_t maxOutboundConnections = 32;
-    // Bytes that inbound frames still being read may hold together. A frame's data is read
-    // in chunks as it arrives, never allocated from its (unauthenticated) length, and this
-    // bounds what strangers can make us hold before any MAC is checked: without it 32
-    // connections announcing 8 MiB each could pin 256 MiB. Honest push-pull states are a
-    // few hundred bytes per member, so two maximal frames is generous.
+    // Bytes that inbound frames still being read may hold together: the piece being read
+    // plus what the sink kept. A frame's data is read in kReliableChunk pieces as it
+    // arrives, never allocated from its (unauthenticated) length, and with a verifying sink
+    // a stranger holds at most one piece per connection before it is refused. This bounds
+    // what authenticated members' frames hold too: without it 32 connections of 8 MiB each
+    // could pin 256 MiB. Honest push-pull states are a few hundred bytes per member, so two
+    // maximal frames is generous.
     std::size_t maxInboundBufferedBytes = 2 * kMaxReliable;
     // The frame header (sender address and data length) must arrive this soon after
     // accept: an honest sender writes it in its first segment.
@@ -128,6 +136,7 @@ class UdpTransport final : public Transport {
   const Address& localAddress() const override;
   bool supportsReliable() const override { return true; }
   void sendReliable(const Address& to, std::span<const uint8_t> data) override;
+  void setReliableSinkFactory(ReliableSinkFactory factory) override;
 
   // The port both sockets are bound to (the advertised port may differ behind NAT).
   uint16_t boundPort() const;

@@ -8,10 +8,6 @@ namespace qmesh::membership {
 namespace udp_detail {
 namespace {
 
-// A frame's data is read this much at a time, so a peer that announces 8 MiB and sends
-// nothing costs us nothing: memory grows with what actually arrived.
-constexpr std::size_t kReadChunk = 256 * 1024;
-
 void putBigEndian(std::vector<uint8_t>& out, uint32_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
@@ -101,9 +97,12 @@ void UdpTransport::Connection::done(Core& core) {
   core.forget(id_, inbound_);
 }
 
-void UdpTransport::Connection::releaseBudget(Core& core) {
-  core.counters.inboundBufferedBytes -= budgeted_;
-  budgeted_ = 0;
+void UdpTransport::Connection::releaseBudget(Core& core) { setBudget(core, 0); }
+
+void UdpTransport::Connection::setBudget(Core& core, std::size_t bytes) {
+  core.counters.inboundBufferedBytes = core.counters.inboundBufferedBytes - budgeted_ + bytes;
+  budgeted_ = bytes;
+  core.counters.inboundBufferedPeak = std::max(core.counters.inboundBufferedPeak, core.counters.inboundBufferedBytes);
 }
 
 void UdpTransport::Connection::onConnect(const error_code& ec) {
@@ -160,34 +159,54 @@ void UdpTransport::Connection::onAddress(const error_code& ec) {
   headerRead_ = true;
   const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(steady_clock::now() - acceptedAt_);
   arm(std::max(core->options.reliableReadTimeout - spent, std::chrono::milliseconds(0)));
-  readData(*core);
+  sink_ = core->newSink();
+  readPiece(*core);
 }
 
-void UdpTransport::Connection::readData(Core& core) {
-  if (buf_.size() == expected_) return deliver(core);
-  const std::size_t got = buf_.size();
-  const std::size_t want = std::min(kReadChunk, expected_ - got);
-  if (core.counters.inboundBufferedBytes + want > core.options.maxInboundBufferedBytes) {
+// One piece at a time: a peer that announces 8 MiB and sends nothing costs nothing, and
+// one whose piece the sink refuses is dropped before anything more is read.
+void UdpTransport::Connection::readPiece(Core& core) {
+  if (received_ == expected_) return finish(core);
+  const std::size_t want = std::min(kReliableChunk, expected_ - received_);
+  const std::size_t held = sink_->heldBytes();
+  if (core.counters.inboundBufferedBytes - budgeted_ + held + want > core.options.maxInboundBufferedBytes) {
     ++core.counters.inboundOverMemoryBudget;
     return drop(core);
   }
-  core.counters.inboundBufferedBytes += want;
-  budgeted_ += want;
-  buf_.resize(got + want);
-  net::async_read(socket_, net::buffer(buf_.data() + got, want),
-                  [self = shared_from_this()](const error_code& ec, std::size_t) {
-                    auto core = self->live();
-                    if (!core) return;
-                    if (ec) return self->drop(*core);
-                    self->readData(*core);
-                  });
+  setBudget(core, held + want);
+  buf_.resize(want);
+  net::async_read(socket_, net::buffer(buf_),
+                  [self = shared_from_this()](const error_code& ec, std::size_t) { self->onPiece(ec); });
 }
 
-void UdpTransport::Connection::deliver(Core& core) {
-  ++core.counters.reliableReceived;
-  core.counters.reliableBytesReceived += buf_.size();
-  done(core);  // releases the budget: the handler gets the data, and opens it at once
-  core.deliver(from_, buf_);
+void UdpTransport::Connection::onPiece(const error_code& ec) {
+  auto core = live();
+  if (!core) return;
+  if (ec) return drop(*core);
+  received_ += buf_.size();
+  if (!sink_->chunk(buf_)) {
+    ++core->counters.reliableChunksRejected;
+    return drop(*core);
+  }
+  readPiece(*core);
+}
+
+void UdpTransport::Connection::finish(Core& core) {
+  auto sink = std::move(sink_);
+  const Address from = from_;
+  const std::size_t bytes = expected_;
+  done(core);  // releases the budget: the sink hands the data on at once
+  // The sink may run the receive handler, which may close or destroy the transport.
+  auto keep = core.shared_from_this();
+  if (sink->finish(from)) {
+    if (!core.closed) {
+      ++core.counters.reliableReceived;
+      core.counters.reliableBytesReceived += bytes;
+    }
+  } else if (!core.closed) {
+    ++core.counters.reliableChunksRejected;
+    ++core.counters.reliableDropped;
+  }
 }
 
 }  // namespace qmesh::membership

@@ -2,7 +2,12 @@
 // reliable frame (Connection). Only udp_transport*.cpp include this.
 //
 // Reliable frame on the wire: u16 sender-address length, the sender's "host:port", u32
-// data length, the data; one frame per connection, then FIN.
+// data length, the data; one frame per connection, then FIN. The receiver reads the data in
+// pieces of kReliableChunk bytes (the last shorter) and gives each to the connection's
+// ReliableChunkSink before reading the next; the sink from SealedTransport authenticates
+// each piece as one secretstream chunk (sealed_stream.h), so a frame that fails is dropped
+// after at most one piece of unauthenticated bytes, whatever length it announced. Without a
+// sink factory (a bare transport) a gathering sink hands the whole data to the handler.
 #pragma once
 
 #include <array>
@@ -51,6 +56,7 @@ struct UdpTransport::Core : std::enable_shared_from_this<Core> {
   void acceptNext();
   void onAccept(const error_code& ec, tcp::socket s);
   void deliver(const Address& from, std::span<const uint8_t> data);
+  std::unique_ptr<ReliableChunkSink> newSink();
   void forget(uint64_t id, bool inbound);
   // Registers an accepted connection, closing the oldest ones over the caps.
   void admitInbound(const std::shared_ptr<Connection>& c, const net::ip::address& source);
@@ -64,6 +70,7 @@ struct UdpTransport::Core : std::enable_shared_from_this<Core> {
   uint16_t port = 0;
   bool v6 = false;  // the sockets' family
   ReceiveHandler handler;
+  ReliableSinkFactory sinkFactory;  // null: whole frames go to `handler`
   UdpTransportCounters counters;
   bool closed = false;
 
@@ -97,6 +104,7 @@ class UdpTransport::Connection : public std::enable_shared_from_this<Connection>
  private:
   void onFirstBytesDeadline();
   void releaseBudget(Core& core);
+  void setBudget(Core& core, std::size_t bytes);
   // The deadline closes the socket, which fails whichever operation is pending.
   void arm(std::chrono::milliseconds timeout);
   // The Core, unless the transport was closed or destroyed: then the completion is ignored.
@@ -108,8 +116,9 @@ class UdpTransport::Connection : public std::enable_shared_from_this<Connection>
   void drop(Core& core);
   void onAddressLength(const error_code& ec);
   void onAddress(const error_code& ec);
-  void readData(Core& core);
-  void deliver(Core& core);
+  void readPiece(Core& core);
+  void onPiece(const error_code& ec);
+  void finish(Core& core);
 
   std::weak_ptr<Core> core_;
   const uint64_t id_;
@@ -117,8 +126,10 @@ class UdpTransport::Connection : public std::enable_shared_from_this<Connection>
   net::steady_timer deadline_;
   const bool inbound_;
   std::array<uint8_t, 2> head_{};
-  std::vector<uint8_t> buf_;  // outbound: the whole frame; inbound: address, then data
+  std::vector<uint8_t> buf_;  // outbound: the whole frame; inbound: address, then a piece
   std::size_t expected_ = 0;  // data bytes of the frame
+  std::size_t received_ = 0;  // inbound: data bytes read so far
+  std::unique_ptr<ReliableChunkSink> sink_;  // inbound: takes each piece
   std::size_t budgeted_ = 0;  // inbound: our share of counters.inboundBufferedBytes
   bool headerRead_ = false;   // inbound: address and length arrived
   steady_clock::time_point acceptedAt_{};

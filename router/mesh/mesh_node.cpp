@@ -97,6 +97,7 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
   HostPort target{wildcard ? "127.0.0.1" : listenHost, routerPort};
   dataplane::DataPlaneListenerOptions dp;
   dp.target = target;
+  dp.silentPeerLimit = st_.config.header_timeout;
   dp.accept = [this](const membership::NodeId& id) { return acceptPeer(id); };
   dp.onBridgeOpen = [this](uint16_t port, const membership::NodeId& peer) {
     const Member* m = gossip_ ? gossip_->members().find(peer) : nullptr;

@@ -48,7 +48,8 @@ json memberJson(const Member& m) {
 json envelopeJson(const membership::EnvelopeStats& e) {
   return {{"sealed", e.sealed},         {"opened", e.opened},         {"rejected", e.rejected()},
           {"malformed", e.malformed},   {"bad_version", e.badVersion}, {"auth_failed", e.authFailed},
-          {"replayed", e.replayed},     {"reflected", e.reflected},    {"too_large", e.tooLarge}};
+          {"replayed", e.replayed},     {"reflected", e.reflected},    {"too_large", e.tooLarge},
+          {"truncated", e.truncated}};
 }
 
 json transportJson(const membership::UdpTransportCounters& c) {
@@ -61,7 +62,10 @@ json transportJson(const membership::UdpTransportCounters& c) {
           {"connections_over_limit", c.connectionsOverLimit},
           {"inbound_over_source_limit", c.inboundOverSourceLimit},
           {"inbound_over_memory_budget", c.inboundOverMemoryBudget},
-          {"inbound_first_bytes_timeouts", c.inboundFirstBytesTimeouts}};
+          {"inbound_first_bytes_timeouts", c.inboundFirstBytesTimeouts},
+          // A push-pull piece that failed its check (sealed_stream.h): dropped there.
+          {"reliable_chunks_rejected", c.reliableChunksRejected},
+          {"inbound_buffered_peak", c.inboundBufferedPeak}};
 }
 
 json dataPlaneJson(const dataplane::DataPlaneCounters& c, const dataplane::ChannelPool& pool) {
@@ -154,6 +158,7 @@ void MeshNode::renderMetrics(std::string& out) const {
     counter(out, "qmesh_mesh_packets_rejected_total", ch + "reason=\"malformed\"", e.malformed);
     counter(out, "qmesh_mesh_packets_rejected_total", ch + "reason=\"bad_version\"", e.badVersion);
     counter(out, "qmesh_mesh_packets_rejected_total", ch + "reason=\"reflected\"", e.reflected);
+    counter(out, "qmesh_mesh_packets_rejected_total", ch + "reason=\"truncated\"", e.truncated);
     counter(out, "qmesh_mesh_packets_opened_total", std::string("channel=\"") + channel + "\"", e.opened);
   }
   // Connections anyone can open, closed before they authenticated, next to the packets above.
@@ -173,6 +178,8 @@ void MeshNode::renderMetrics(std::string& out) const {
           udp.inboundOverSourceLimit);
   counter(out, "qmesh_mesh_connections_dropped_total", "channel=\"tcp\",reason=\"memory_budget\"",
           udp.inboundOverMemoryBudget);
+  counter(out, "qmesh_mesh_connections_dropped_total", "channel=\"tcp\",reason=\"chunk_rejected\"",
+          udp.reliableChunksRejected);
   counter(out, "qmesh_mesh_connections_dropped_total", "channel=\"tcp\",reason=\"timeout\"",
           udp.inboundFirstBytesTimeouts);
   out += "# TYPE qmesh_mesh_bad_signatures_total counter\n";

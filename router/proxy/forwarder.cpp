@@ -109,7 +109,7 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
         reused = true;
       } else {
         ec = co_await up_->connectMesh(w.info.dataAddress, w.info.peer, st_.mesh->identity(),
-                                       st_.config.connect_timeout);
+                                       st_.config.connect_timeout, st_.config.header_timeout);
       }
     } else if (remote)
       ec = net::error::not_connected;
@@ -126,9 +126,11 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
       ctx_.status = 499;
       co_return false;
     }
-    if (ec && reused) {
+    if (ec && reused && ec != net::error::timed_out) {
       // The peer closed the idle channel as we reused it (its keep-alive timeout, a
-      // restart): not the worker's failure. Same worker, new channel, same attempt.
+      // restart): not the worker's failure. Same worker, new channel, same attempt. Not so
+      // for timed_out: the peer went silent (dataplane/tcp_liveness.h), and a fresh
+      // connect would only wait out connect_timeout on it too.
       spdlog::debug("req={} pooled channel to {} was closed ({}): reconnecting", ctx_.id, w.info.node, ec.message());
       freshChannel = true;
       --attempt;

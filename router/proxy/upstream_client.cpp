@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "common/node_config.h"
+#include "router/dataplane/tcp_liveness.h"
 
 namespace qmesh::router {
 
@@ -32,11 +33,14 @@ net::awaitable<error_code> UpstreamClient::connect(const std::string& host, uint
 
 net::awaitable<error_code> UpstreamClient::connectMesh(const std::string& address, const membership::NodeId& peer,
                                                        const membership::Identity& self,
-                                                       std::chrono::milliseconds timeout) {
+                                                       std::chrono::milliseconds timeout,
+                                                       std::chrono::milliseconds silentPeerLimit) {
   auto hp = parseHostPort(address);
   if (!hp) co_return make_error_code(net::error::invalid_argument);
   secure_ = std::make_unique<dataplane::SecureChannel>(socket_.get_executor());
-  co_return co_await secure_->connect(hp->host, hp->port, self, peer, timeout);
+  error_code ec = co_await secure_->connect(hp->host, hp->port, self, peer, timeout);
+  if (!ec) ec = dataplane::applyTcpLiveness(secure_->socket(), dataplane::tcpLivenessFor(silentPeerLimit));
+  co_return ec;
 }
 
 net::awaitable<error_code> UpstreamClient::send(http::request<http::span_body<const char>>& req) {

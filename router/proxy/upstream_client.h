@@ -31,8 +31,11 @@ class UpstreamClient {
   net::awaitable<error_code> connect(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
   // Another node's router: TCP to its data-plane address, then the authenticated handshake
   // that proves it is `peer`; everything after is sealed (see dataplane/secure_channel.h).
+  // A peer silent for silentPeerLimit then breaks the channel (timed_out), whether a
+  // request waits on it or it idles in the pool (dataplane/tcp_liveness.h).
   net::awaitable<error_code> connectMesh(const std::string& address, const membership::NodeId& peer,
-                                         const membership::Identity& self, std::chrono::milliseconds timeout);
+                                         const membership::Identity& self, std::chrono::milliseconds timeout,
+                                         std::chrono::milliseconds silentPeerLimit);
   // A pooled channel from an earlier exchange with the same peer (see ChannelPool).
   void adoptMesh(std::unique_ptr<dataplane::SecureChannel> channel) { secure_ = std::move(channel); }
   // Registers the mesh channel with `pool` while this client uses it, so that the peer's

@@ -180,5 +180,32 @@ TEST_F(EnvelopeTest, ReliableChannelHasItsOwnKeyFormatAndNoDatagramLimit) {
   EXPECT_EQ(aliceReliable.stats().tooLarge, 1u);
 }
 
+// A whole reliable message (from a transport that does not stream) is opened piece by piece
+// like a streamed one: cut short, reordered or with bytes after its end, it is refused.
+TEST_F(EnvelopeTest, ReliableMessageCutReorderedOrExtendedIsRefused) {
+  Envelope aliceReliable(aliceKeys, idOf(1), 100, Channel::kReliable);
+  Envelope bobReliable(bobKeys, idOf(2), 200, Channel::kReliable);
+  const std::vector<uint8_t> big(3 * kReliableChunk, 9);
+  auto cut = *aliceReliable.seal(big);
+  cut.resize(2 * kReliableChunk);
+  EXPECT_FALSE(bobReliable.open(cut));
+  EXPECT_EQ(bobReliable.stats().truncated, 1u);
+  auto swapped = *aliceReliable.seal(big);
+  std::swap_ranges(swapped.begin(), swapped.begin() + 10, swapped.begin() + kReliableChunk + 10);
+  EXPECT_FALSE(bobReliable.open(swapped));
+  auto reordered = *aliceReliable.seal(big);
+  std::swap_ranges(reordered.begin() + kReliableChunk, reordered.begin() + 2 * kReliableChunk,
+                   reordered.begin() + 2 * kReliableChunk);
+  EXPECT_FALSE(bobReliable.open(reordered));
+  EXPECT_EQ(bobReliable.stats().rejected(), 3u);
+  auto extended = *aliceReliable.seal(bytesOf("state"));
+  const auto tail = *aliceReliable.seal(bytesOf("more"));
+  extended.insert(extended.end(), tail.begin(), tail.end());  // in the same piece as the FINAL chunk
+  EXPECT_FALSE(bobReliable.open(extended));
+  EXPECT_EQ(bobReliable.stats().rejected(), 4u);
+  EXPECT_TRUE(bobReliable.open(*aliceReliable.seal(big)));
+  EXPECT_EQ(bobReliable.stats().opened, 1u);
+}
+
 }  // namespace
 }  // namespace qmesh::membership

@@ -120,12 +120,12 @@ TEST_F(UdpTransportLimits, OverThePerSourceCapTheOldestFromThatSourceIsClosed) {
 
 TEST_F(UdpTransportLimits, FramesBeyondTheMemoryBudgetAreDroppedBeforeTheyAllocate) {
   UdpTransport::Options o;
-  o.maxInboundBufferedBytes = 300 * 1024;  // room for one 256 KiB read chunk
+  o.maxInboundBufferedBytes = kReliableChunk + kReliableChunk / 2;  // room for one piece
   open(o);
-  // Two strangers announce 8 MiB each: the first reserves its first chunk, the second
+  // Two strangers announce 8 MiB each: the first reserves its first piece, the second
   // finds no room and is closed at once; nothing near 16 MiB is ever held.
   connectFrom("127.0.0.2", frameHeader("127.0.0.2:1", kMaxReliable));
-  ASSERT_TRUE(runUntil(io, [&] { return b->counters().inboundBufferedBytes == 256 * 1024; }));
+  ASSERT_TRUE(runUntil(io, [&] { return b->counters().inboundBufferedBytes == kReliableChunk; }));
   tcp::socket& second = connectFrom("127.0.0.3", frameHeader("127.0.0.3:1", kMaxReliable));
   ASSERT_TRUE(closedByTransport(second));
   EXPECT_EQ(b->counters().inboundOverMemoryBudget, 1u);

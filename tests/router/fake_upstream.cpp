@@ -14,15 +14,16 @@ namespace qmesh::test {
 
 using namespace std::chrono;
 
-FakeUpstream::FakeUpstream(FakeUpstreamScript script) : script_(std::move(script)) {
+FakeUpstream::FakeUpstream(FakeUpstreamScript script, const std::string& bindAddress)
+    : host_(bindAddress), script_(std::move(script)) {
   listenFd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   int one = 1;
   ::setsockopt(listenFd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof addr;
-  if (::bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listenFd_, 512) != 0 ||
+  if (::inet_pton(AF_INET, bindAddress.c_str(), &addr.sin_addr) != 1 ||
+      ::bind(listenFd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listenFd_, 512) != 0 ||
       ::getsockname(listenFd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
     throw std::runtime_error("FakeUpstream cannot listen");
   port_ = ntohs(addr.sin_port);
@@ -127,7 +128,9 @@ void FakeUpstream::serve(int fd) {
   }
   ++requests_;
   bool complete = false;
-  if (!s.sse) {
+  if (s.pauseBeforeHeader.count() > 0 && !pause(fd, s.pauseBeforeHeader)) {
+    // the router let go while we were thinking
+  } else if (!s.sse) {
     complete = sendAll(fd, "HTTP/1.1 " + std::to_string(s.status) + " X\r\nContent-Type: application/json\r\n"
                            "Content-Length: " + std::to_string(s.body.size()) + "\r\nConnection: close\r\n\r\n" + s.body);
   } else if (sendAll(fd, "HTTP/1.1 " + std::to_string(s.status) +

@@ -29,18 +29,21 @@ struct FakeUpstreamScript {
   // Die after this many events (>= 0): the connection is reset with neither [DONE] nor the
   // chunked terminator, as when the worker is killed mid-stream. -1: never.
   int dieAfterEvents = -1;
+  // Nothing at all for this long after the request, as a non-streaming completion thinks.
+  std::chrono::milliseconds pauseBeforeHeader{0};
   std::string body = R"({"object":"chat.completion","choices":[]})";  // non-SSE body
 };
 
 class FakeUpstream {
  public:
-  explicit FakeUpstream(FakeUpstreamScript script = {});
+  // bindAddress: an IPv4 literal; loopback unless a test reaches it from another namespace.
+  explicit FakeUpstream(FakeUpstreamScript script = {}, const std::string& bindAddress = "127.0.0.1");
   ~FakeUpstream();
   FakeUpstream(const FakeUpstream&) = delete;
   FakeUpstream& operator=(const FakeUpstream&) = delete;
 
   uint16_t port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return "http://" + host_ + ":" + std::to_string(port_); }
   int requests() const { return requests_.load(); }
   int open() const { return open_.load(); }  // connections currently being answered
   std::string lastRequest();
@@ -59,6 +62,7 @@ class FakeUpstream {
 
   int listenFd_ = -1;
   uint16_t port_ = 0;
+  std::string host_;
   std::atomic<bool> stop_{false};
   std::atomic<int> requests_{0}, open_{0};
   std::mutex mu_;

@@ -1,0 +1,103 @@
+// Both ends of a data-plane channel carry the keepalive and TCP_USER_TIMEOUT settings derived
+// from router.header_timeout (dataplane/tcp_liveness.h): the forwarding side as
+// UpstreamClient::connectMesh leaves it, the accepting side as DataPlaneListener accepts it.
+// Both live in this process, so the test finds each end among its own descriptors by port
+// and asks the kernel what it holds.
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <optional>
+
+#include "router/dataplane/listener.h"
+#include "router/dataplane/tcp_liveness.h"
+#include "router/proxy/upstream_client.h"
+#include "tests/dataplane/test_loop.h"
+
+namespace qmesh::dataplane {
+namespace {
+
+using namespace test;
+
+struct Ends {
+  uint16_t local = 0, peer = 0;
+};
+
+// Every connected IPv4 TCP socket of this process, by fd.
+std::vector<std::pair<int, Ends>> connectedSockets() {
+  std::vector<std::pair<int, Ends>> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    int fd = -1;
+    try {
+      fd = std::stoi(e.path().filename().string());
+    } catch (const std::exception&) {
+      continue;
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_in local{}, peer{};
+    socklen_t ll = sizeof local, pl = sizeof peer;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0 || local.sin_family != AF_INET) continue;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
+    out.push_back({fd, {ntohs(local.sin_port), ntohs(peer.sin_port)}});
+  }
+  return out;
+}
+
+int tcpOption(int fd, int level, int name) {
+  int v = -1;
+  socklen_t len = sizeof v;
+  EXPECT_EQ(::getsockopt(fd, level, name, &v, &len), 0) << "option " << name;
+  return v;
+}
+
+void expectLiveness(int fd, const char* side) {
+  const TcpLiveness want = tcpLivenessFor(std::chrono::milliseconds(3000));
+  EXPECT_EQ(tcpOption(fd, SOL_SOCKET, SO_KEEPALIVE), 1) << side;
+  EXPECT_EQ(tcpOption(fd, IPPROTO_TCP, TCP_KEEPIDLE), want.idle.count()) << side;
+  EXPECT_EQ(tcpOption(fd, IPPROTO_TCP, TCP_KEEPINTVL), want.interval.count()) << side;
+  EXPECT_EQ(tcpOption(fd, IPPROTO_TCP, TCP_KEEPCNT), want.probes) << side;
+  EXPECT_EQ(tcpOption(fd, IPPROTO_TCP, TCP_USER_TIMEOUT), 3000) << side;
+}
+
+TEST(MeshHopLiveness, BothEndsOfADataPlaneChannelDetectASilentPeer) {
+  net::io_context io;
+  const Identity alice = identityFromByte(1), bob = identityFromByte(2);
+  tcp::acceptor target = loopbackAcceptor(io);  // stands in for bob's router HTTP listener
+  DataPlaneListenerOptions o;
+  o.target = {"127.0.0.1", target.local_endpoint().port()};
+  o.accept = [&](const NodeId& id) { return id == alice.id(); };
+  o.silentPeerLimit = std::chrono::milliseconds(3000);
+  DataPlaneListener listener(io.get_executor(), bob, o);
+  ASSERT_FALSE(listener.open({"127.0.0.1", 0}));
+  listener.start();
+  const uint16_t dataPort = listener.port();
+
+  router::UpstreamClient up(io.get_executor());
+  const error_code ec = runCoro(io, up.connectMesh("127.0.0.1:" + std::to_string(dataPort), bob.id(), alice, 5s,
+                                                   std::chrono::milliseconds(3000)));
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_TRUE(runUntil(io, [&] { return listener.counters().bridged == 1; }));
+
+  std::optional<int> forwarding, accepting;
+  const auto sockets = connectedSockets();
+  for (const auto& [fd, ends] : sockets)
+    if (ends.peer == dataPort) forwarding = fd;
+  ASSERT_TRUE(forwarding) << "the forwarding end is not among this process's fds";
+  uint16_t forwardingPort = 0;
+  for (const auto& [fd, ends] : sockets)
+    if (fd == *forwarding) forwardingPort = ends.local;
+  for (const auto& [fd, ends] : sockets)
+    if (ends.local == dataPort && ends.peer == forwardingPort) accepting = fd;
+  ASSERT_TRUE(accepting) << "the accepting end is not among this process's fds";
+  expectLiveness(*forwarding, "forwarding end");
+  expectLiveness(*accepting, "accepting end");
+  listener.stop();
+}
+
+}  // namespace
+}  // namespace qmesh::dataplane
