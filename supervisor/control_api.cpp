@@ -180,7 +180,11 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
     out << "# HELP qmesh_supervisor_event_loop_exceptions_total Exceptions that reached the event "
            "loop (logged; the supervisor carried on).\n"
            "# TYPE qmesh_supervisor_event_loop_exceptions_total counter\n"
-        << "qmesh_supervisor_event_loop_exceptions_total " << c.loop_exceptions << "\n";
+        << "qmesh_supervisor_event_loop_exceptions_total " << c.loop_exceptions << "\n"
+        << "# HELP qmesh_supervisor_control_accept_errors_total Connections the control API could not "
+           "accept (e.g. out of descriptors); it retried.\n"
+           "# TYPE qmesh_supervisor_control_accept_errors_total counter\n"
+        << "qmesh_supervisor_control_accept_errors_total " << c.accept_errors << "\n";
     return out.str();
   }
 
@@ -238,7 +242,7 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
 
 ControlApi::ControlApi(boost::asio::io_context& io, NodeSupervisor& node,
                        std::function<void()> onShutdown, std::string token)
-    : io_(io), node_(node), onShutdown_(std::move(onShutdown)), token_(std::move(token)), acceptor_(io) {}
+    : io_(io), node_(node), onShutdown_(std::move(onShutdown)), token_(std::move(token)), acceptor_(io), acceptRetry_(io) {}
 
 ControlApi::~ControlApi() { close(); }
 
@@ -263,7 +267,19 @@ Status ControlApi::listen(const HostPort& address) {
 
 void ControlApi::accept() {
   acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
-    if (ec) return;  // closed
+    if (ec == boost::asio::error::operation_aborted || !acceptor_.is_open()) return;  // closed
+    if (ec) {
+      // EMFILE/ENFILE (a flood of connections, or children holding descriptors) or an
+      // aborted handshake: the listener itself is fine. Returning here used to end the
+      // control API for good; wait a moment (the connection stays in the backlog) and retry.
+      ++counters_.accept_errors;
+      spdlog::warn("control API: accept failed ({}); retrying in {} ms", ec.message(), kAcceptRetry.count());
+      acceptRetry_.expires_after(kAcceptRetry);
+      acceptRetry_.async_wait([this](boost::system::error_code timerEc) {
+        if (!timerEc && acceptor_.is_open()) accept();
+      });
+      return;
+    }
     std::make_shared<Session>(std::move(socket), *this)->start();
     accept();
   });
@@ -272,6 +288,7 @@ void ControlApi::accept() {
 void ControlApi::close() {
   boost::system::error_code ec;
   acceptor_.close(ec);
+  acceptRetry_.cancel();
   notifyChange();
 }
 

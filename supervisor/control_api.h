@@ -44,6 +44,7 @@ class ControlApi {
     uint64_t forbidden = 0;       // a mutating request with a wrong token (403)
     uint64_t handler_errors = 0;  // a handler threw; answered 500
     uint64_t loop_exceptions = 0; // exceptions that reached the event loop (event_loop.h)
+    uint64_t accept_errors = 0;   // accept() failed (e.g. out of descriptors); retried
   };
 
   // `token`: what POSTs must carry (control_token.h); never empty.
@@ -69,6 +70,8 @@ class ControlApi {
   std::string token_;
   Counters counters_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer acceptRetry_;
+  static constexpr std::chrono::milliseconds kAcceptRetry{50};
   // Long-polls park on these timers; notifyChange() cancels them all.
   std::list<std::weak_ptr<boost::asio::steady_timer>> waiters_;
 };

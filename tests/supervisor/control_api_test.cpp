@@ -6,9 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <thread>
+#include <vector>
 
 #include "supervisor/node_supervisor.h"
 #include "tests/supervisor/raw_http.h"
@@ -144,6 +147,63 @@ TEST_F(ControlApiTest, RefusalsAreCountedInMetrics) {
   EXPECT_NE(m.find("qmesh_supervisor_control_requests_rejected_total{reason=\"forbidden\"} 1"), std::string::npos) << m;
   EXPECT_NE(m.find("qmesh_supervisor_control_requests_rejected_total{reason=\"origin\"} 1"), std::string::npos) << m;
   EXPECT_NE(m.find("qmesh_supervisor_event_loop_exceptions_total 0"), std::string::npos) << m;
+}
+
+// A flood of connections, or children holding descriptors, can make accept() fail with
+// EMFILE. The API used to stop accepting for good at the first failed accept; now it
+// retries, and the connection that waited in the backlog is served once descriptors free up.
+TEST_F(ControlApiTest, AcceptFailingForLackOfDescriptorsIsRetriedAndTheWaitingClientServed) {
+  // While the descriptor table is full, the test touches no member through `this`: UBSan's
+  // vptr check of this polymorphic fixture needs a descriptor (a pipe) on a cache miss, and
+  // would report a false "invalid vptr".
+  boost::asio::io_context& io = io_;
+  ControlApi& api = api_;
+  const uint16_t port = control_.port;
+  // Read on the API's thread; no std::promise, whose shared state is one more such check.
+  auto acceptErrors = [&io, &api] {
+    std::atomic<int64_t> seen{-1};
+    boost::asio::post(io, [&] { seen = static_cast<int64_t>(api.counters().accept_errors); });
+    while (seen < 0) std::this_thread::yield();
+    return static_cast<uint64_t>(seen);
+  };
+  // The client's socket exists before the table is full; its connect needs no descriptor.
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(client, 0);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int highest = ::dup(0);
+  ASSERT_GE(highest, 0);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(highest + 1);  // no descriptor above the highest one used
+  std::vector<int> fillers{highest};
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  for (int fd; (fd = ::dup(0)) >= 0;) fillers.push_back(fd);  // fills any gap below it
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool connected = ::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (connected && acceptErrors() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);  // polling a counter with a deadline
+  const uint64_t errorsWhileFull = acceptErrors();
+  for (int fd : fillers) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(connected);
+  EXPECT_GE(errorsWhileFull, 1u);
+
+  const std::string req = "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(client, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  std::string answer;
+  pollfd p{client, POLLIN, 0};
+  for (char buf[4096]; ::poll(&p, 1, 5000) > 0;) {
+    const ssize_t n = ::recv(client, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    answer.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(client);
+  EXPECT_TRUE(startsWith(answer, "HTTP/1.1 200")) << answer;
+  EXPECT_TRUE(statusAnswers());
 }
 
 }  // namespace

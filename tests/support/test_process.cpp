@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -34,9 +35,16 @@ TestProcess::TestProcess(std::vector<std::string> argv, const fs::path& logFile,
   envp.push_back(nullptr);
   const int fd = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("cannot open " + logFile.string());
+  const pid_t testPid = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
     ::setpgid(0, 0);  // its own group, so the destructor can kill everything it started
+    // A test binary that dies before its destructors run (a crash, SIGPIPE from `| head`, a
+    // ctest timeout) takes its processes with it; a supervisor's own children follow through
+    // their PDEATHSIG (supervisor/child_process.cpp). Fires when the forking *thread* ends:
+    // tests start processes from the thread that owns them.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != testPid) ::_exit(127);  // the test died before prctl took effect
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     ::execve(args[0], args.data(), envp.data());
