@@ -292,7 +292,7 @@ def report(args, runs, rows, loads, env):
         "user+system seconds of that router process (`/proc/PID/stat`, 10 ms ticks, summed over all "
         "repetitions) per 1,000 events, as *raw / net*: net subtracts the router's idle CPU (gossip, timers: "
         f"A {idle['cpu_a'] * 1000:.1f} ms/s, B {idle['cpu_b'] * 1000:.1f} ms/s, measured while it was off the "
-        "path) over the runs' wall time. On A→B→w, B's figure includes its data-plane bridge.",
+        "path) over the runs' wall time. On A→B→w, B's figure includes serving the hop on the data-plane channel.",
         "",
         f"**Time to first byte** (`m-ttfb`: the worker answers one event and `[DONE]` at once; N clients send "
         f"about {args.ttfb_requests} streaming requests in all per path and repetition, each client one after "

@@ -2,7 +2,7 @@
 //
 // Why: Debian's default soft limit is 1,024 descriptors, while the hard limit is usually
 // 524,288 (systemd) or at least 4,096. Every client connection, upstream connection,
-// data-plane channel and bridge, push-pull connection and pending handshake holds one, so
+// data-plane channel, push-pull connection and pending handshake holds one, so
 // at 1,024 a modest flood (or just a busy node) makes accept() fail with EMFILE for
 // everyone. Raising the soft limit needs no privilege. The per-source and overall caps on
 // unauthenticated connections keep the count bounded either way; this gives them room.

@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
     }
   }
   initLogging("router", cfg.node_name, cfg.log_level, cfg.log_format);
-  raiseFdLimitAndLog("router");  // every client, upstream, channel and bridge holds a descriptor
+  raiseFdLimitAndLog("router");  // every client, upstream and channel holds a descriptor
 
   // A client vanishing mid-write must be an error code on that socket, not a dead process.
   std::signal(SIGPIPE, SIG_IGN);

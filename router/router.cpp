@@ -6,6 +6,7 @@
 
 #include "router/membership/identity.h"
 #include "router/proxy/connection_cap.h"
+#include "router/proxy/hop_session.h"
 #include "router/proxy/http_session.h"
 
 namespace qmesh::router {
@@ -62,7 +63,10 @@ std::optional<StartError> Router::start() {
     auto identity = membership::loadOrCreateIdentity(cfg.mesh.identity_file);
     if (!identity) return StartError{2, "mesh.identity_file: " + identity.error().message};
     mesh_ = std::make_unique<MeshNode>(io_, *state_, std::move(*identity));
-    if (auto err = mesh_->start(port())) return err;
+    auto serveHop = [state = state_](dataplane::SecureChannel channel, std::string peer) {
+      std::make_shared<HopSession>(std::move(channel), std::move(peer), state)->start();
+    };
+    if (auto err = mesh_->start(serveHop)) return err;
     state_->mesh = mesh_.get();
     state_->admission->setOnLoadChanged([m = mesh_.get()] { m->localChanged(); });
   }
@@ -113,8 +117,8 @@ void Router::shutdown() {
     if (mesh_) mesh_->closeDataPlane();
   };
   // Copy: closing may destroy sessions, which erase themselves from the set.
-  const std::vector<HttpSession*> sessions(state_->sessions.begin(), state_->sessions.end());
-  for (HttpSession* s : sessions) s->closeIfIdle();
+  const std::vector<ClientLink*> sessions(state_->sessions.begin(), state_->sessions.end());
+  for (ClientLink* s : sessions) s->closeIfIdle();
   if (state_->sessions.empty()) {
     if (mesh_) mesh_->closeDataPlane();
     return;
@@ -127,8 +131,8 @@ void Router::shutdown() {
 
 void Router::finishShutdown() {
   spdlog::warn("grace over: cutting {} connection(s)", state_->sessions.size());
-  const std::vector<HttpSession*> sessions(state_->sessions.begin(), state_->sessions.end());
-  for (HttpSession* s : sessions) s->forceClose();
+  const std::vector<ClientLink*> sessions(state_->sessions.begin(), state_->sessions.end());
+  for (ClientLink* s : sessions) s->forceClose();
   if (mesh_) mesh_->closeDataPlane();
 }
 

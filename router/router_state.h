@@ -21,6 +21,7 @@
 
 namespace qmesh::router {
 
+class ClientLink;
 class HttpSession;
 class MeshNode;
 
@@ -56,17 +57,16 @@ struct RouterState {
   // (a flood of them, or slowloris) cannot lock clients out; only busy ones earn a 503.
   std::list<HttpSession*> idleSessions;
 
-  // Mesh (null when the node is a mesh of one). Requests from other routers arrive through
-  // the data-plane bridge, which connects to our listener from these loopback ports: such a
-  // connection is a mesh hop (authenticated by the data-plane handshake, never forwarded on).
+  // Mesh (null when the node is a mesh of one). Requests from other routers arrive on the
+  // authenticated data-plane channel and are served there (HopSession), never forwarded on.
   MeshNode* mesh = nullptr;
-  std::map<uint16_t, std::string> meshBridges;  // bridge's local port -> peer node name
+  int64_t hopSessions = 0;                      // channels from other routers being served
   dataplane::ChannelPool meshChannels;          // idle channels to other routers, for reuse
 
   // Graceful stop: no new requests on kept-alive connections; onIdle fires when the last
   // session ends.
   bool draining = false;
-  std::set<HttpSession*> sessions;
+  std::set<ClientLink*> sessions;  // HttpSession and HopSession
   std::function<void()> onAllSessionsClosed;
 };
 

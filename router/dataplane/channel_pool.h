@@ -1,17 +1,16 @@
 // Idle data-plane channels to other routers, kept for the next request to the same peer.
 //
-// Why: a fresh channel costs a TCP connect, the signed handshake (about 125 µs of CPU on
-// each side on these VMs) and, on the peer, a loopback connection from its bridge to its
-// router. HTTP/1.1 keep-alive over a pooled channel skips all of that.
+// Why: a fresh channel costs a TCP connect and the signed handshake (about 125 µs of CPU on
+// each side on these VMs). HTTP/1.1 keep-alive over a pooled channel skips both.
 //
 // A channel comes back only after an exchange that ended cleanly (see
-// UpstreamClient::releaseMesh). take() hands out the most recently used channel that is
+// MeshUpstream::releaseForReuse). take() hands out the most recently used channel that is
 // still quiescent (SecureChannel::quiescent: a peer that closed it has made it readable)
 // and has idled less than maxIdle. maxIdle stays below the peer's keep-alive timeout
 // (router.header_timeout, 10 s by default), so a peer seldom closes a channel just as it
 // is reused; when it does, the forwarder retries once on a fresh channel. Each idle
 // channel is also watched: when its peer closes it, it is closed here at once, so neither
-// side keeps the dead connection (nor the peer's bridge its lingering FINAL) around.
+// side keeps the dead connection around.
 // Channels to a peer that turns suspect or dead are dropped at once: over a silent
 // partition a pooled channel would hang where a fresh connect times out.
 //

@@ -19,8 +19,9 @@
 // identity (client) or ephemeral key (server), so a hello cannot be relayed to another node
 // and a server reply cannot be replayed into another session. The confirm frame is ours,
 // beyond the minimal design: the client's hello signs nothing fresh from the server, so
-// without it a recorded hello could be replayed to open a (useless, keyless) bridge; with
-// it the server bridges only a peer that holds the session key. It costs no round trip.
+// without it a recorded hello could be replayed to open a (useless, keyless) channel; with
+// it the server hands over only a channel to a peer that holds the session key. It costs
+// no round trip.
 // Also ours: the status byte lets a client tell "rejected by membership", "wrong node at
 // this address" (S_exp is sent in clear for that: a stale address after a re-key or an IP
 // reuse is the common case) and "other version" from a network failure. Refusals are not

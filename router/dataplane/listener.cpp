@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "router/dataplane/bridge.h"
+#include "router/dataplane/pending_channel.h"
 #include "router/dataplane/tcp_liveness.h"
 
 namespace qmesh::dataplane {
@@ -24,18 +24,18 @@ net::awaitable<void> acceptLoop(std::shared_ptr<detail::ListenerShared> shared) 
     }
     ++shared->counters.accepted;
     const auto source = socket.remote_endpoint(ec).address();
-    // Before the handshake: a bridge whose peer vanished silently must not live forever.
+    // Before the handshake: a channel whose peer vanished silently must not live forever.
     if (!ec) ec = applyTcpLiveness(socket, tcpLivenessFor(shared->options.silentPeerLimit));
     if (ec) {  // reset before we looked: nothing to serve
       ++shared->counters.handshakeIoErrors;
       socket.close(ec);
       continue;
     }
-    const uint64_t id = shared->nextBridgeId++;
-    auto bridge = std::make_shared<detail::Bridge>(shared, std::move(socket), id);
-    shared->bridges.emplace(id, bridge);
+    const uint64_t id = shared->nextId++;
+    auto p = std::make_shared<detail::PendingChannel>(shared, std::move(socket), id);
+    shared->handshaking.emplace(id, p);
     shared->admitPending(id, source);  // may evict older pending handshakes
-    bridge->start();
+    p->start();
   }
 }
 
@@ -80,14 +80,10 @@ void DataPlaneListener::stop() {
   shared_->stopped = true;
   error_code ignored;
   shared_->acceptor.close(ignored);
-  // Copy: notifyClosed may run owner code, and bridges unregister themselves as they end.
-  auto bridges = shared_->bridges;
-  for (auto& [id, weak] : bridges) {
-    if (auto bridge = weak.lock()) {
-      bridge->abort();
-      bridge->notifyClosed();
-    }
-  }
+  // Copy: handshakes unregister themselves as they end.
+  auto handshaking = shared_->handshaking;
+  for (auto& [id, weak] : handshaking)
+    if (auto p = weak.lock()) p->abort();
 }
 
 const DataPlaneCounters& DataPlaneListener::counters() const { return shared_->counters; }

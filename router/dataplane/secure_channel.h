@@ -183,7 +183,7 @@ class SecureChannel {
   // For an accepted connection. `accept` decides whether the client may talk to this node;
   // it is asked with the id the hello claims BEFORE the signature is verified (a stranger
   // must not cost a verify), so it must be a side-effect-free lookup: only a client that
-  // passes it and then proves the id is ever bridged. A refused client is told so (it reads
+  // passes it and then proves the id is ever handed over. A refused client is told so (it reads
   // peer_rejected). `self` must outlive the operation.
   net::awaitable<error_code> handshakeAsServer(const Identity& self, AcceptFn accept,
                                                std::chrono::milliseconds timeout);

@@ -16,9 +16,9 @@
 // The kernel takes whole seconds for the probe timings, at least 1, so a limit of 2 s gives
 // probes at 1 s and 2 s. Cost: one 66-byte probe per idle half-limit per connection.
 //
-// Where: both ends of every data-plane channel (UpstreamClient::connectMesh and the
+// Where: both ends of every data-plane channel (connectMeshChannel in mesh_upstream and the
 // listener's accept); a pooled idle channel keeps its socket and so its options. Not on the
-// loopback connections to llama-server or from a bridge to its own router: loopback cannot
+// loopback connections to llama-server: loopback cannot
 // be partitioned, and a hung local process is the supervisor's health check's business.
 #pragma once
 

@@ -75,7 +75,7 @@ MeshNode::~MeshNode() {
   }
 }
 
-std::optional<StartError> MeshNode::start(uint16_t routerPort) {
+std::optional<StartError> MeshNode::start(HopServer serveHops) {
   const MeshSettings& cfg = st_.config.mesh;
   if (cfg.keys.empty()) return StartError{2, "mesh: no mesh key (mesh.key_file " + cfg.key_file.string() + ")"};
   keyring_ = std::make_unique<membership::Keyring>(cfg.keys.front());
@@ -90,20 +90,14 @@ std::optional<StartError> MeshNode::start(uint16_t routerPort) {
                       "mesh.gossip: " + udp.error().message};
   udp_ = udp->get();
 
-  // Forwarded requests are handed to our own HTTP listener: loopback unless it listens on
-  // one specific address.
-  const std::string listenHost = st_.config.listen.host;
-  const bool wildcard = listenHost == "0.0.0.0" || listenHost == "::" || listenHost.empty();
-  HostPort target{wildcard ? "127.0.0.1" : listenHost, routerPort};
   dataplane::DataPlaneListenerOptions dp;
-  dp.target = target;
   dp.silentPeerLimit = st_.config.header_timeout;
   dp.accept = [this](const membership::NodeId& id) { return acceptPeer(id); };
-  dp.onBridgeOpen = [this](uint16_t port, const membership::NodeId& peer) {
-    const Member* m = gossip_ ? gossip_->members().find(peer) : nullptr;
-    st_.meshBridges[port] = m ? m->name : peerKey(peer).substr(0, 16);
+  dp.onChannel = [this, serve = std::move(serveHops)](dataplane::SecureChannel channel) {
+    const Member* m = gossip_ ? gossip_->members().find(channel.peer()) : nullptr;
+    std::string name = m ? m->name : peerKey(channel.peer()).substr(0, 16);
+    if (serve) serve(std::move(channel), std::move(name));
   };
-  dp.onBridgeClosed = [this](uint16_t port) { st_.meshBridges.erase(port); };
   dataPlane_ = std::make_unique<dataplane::DataPlaneListener>(io_.get_executor(), identity_, std::move(dp));
   if (const error_code err = dataPlane_->open(cfg.data)) {
     const bool inUse = err == net::error::address_in_use;

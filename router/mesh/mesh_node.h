@@ -3,7 +3,7 @@
 // glue both ways between gossip and routing:
 //
 //   local workers + load ──(node_meta, signed, rate-limited)──▶ gossip ──▶ other routers
-//   other routers' gossip ──▶ listener ──▶ WorkerDirectory remote entries ──▶ admission
+//   other routers' gossip ──▶ WorkerDirectory remote entries ──▶ admission
 //   suspect / dead / left ──▶ the node's workers removed at once (no new requests)
 //   membership changes ──▶ the member snapshot (member_snapshot.h), rejoined at the next start
 //
@@ -37,6 +37,7 @@ enum class MemberState : uint8_t;
 
 namespace qmesh::dataplane {
 class DataPlaneListener;
+class SecureChannel;
 }
 
 namespace qmesh::router {
@@ -53,14 +54,17 @@ class MeshNode {
   MeshNode(const MeshNode&) = delete;
   MeshNode& operator=(const MeshNode&) = delete;
 
+  // Serves one authenticated channel from another router (`peerName`: its member name).
+  using HopServer = std::function<void(dataplane::SecureChannel channel, std::string peerName)>;
+
   // Binds gossip and data plane (address in use: exit 4), joins the seeds and the members of
-  // the snapshot file (mesh.members beside the identity file). `routerPort` is
-  // the router's own HTTP port, where the data plane hands forwarded requests over.
-  std::optional<StartError> start(uint16_t routerPort);
+  // the snapshot file (mesh.members beside the identity file). Channels other routers open
+  // to this one go to `serveHops` once their handshake proved a live member.
+  std::optional<StartError> start(HopServer serveHops);
   // Graceful leave: announces it, keeps gossiping until it has spread (or a deadline), then
   // closes every socket and calls done.
   void stop(std::function<void()> done);
-  // After the router's last session closed (or its grace ran out): no more bridges.
+  // After the router's last session closed (or its grace ran out): no more channels.
   void closeDataPlane();
 
   // The local directory or load changed: publish (structure at once, load rate-limited).

@@ -68,7 +68,7 @@ json transportJson(const membership::UdpTransportCounters& c) {
           {"inbound_buffered_peak", c.inboundBufferedPeak}};
 }
 
-json dataPlaneJson(const dataplane::DataPlaneCounters& c, const dataplane::ChannelPool& pool) {
+json dataPlaneJson(const dataplane::DataPlaneCounters& c, int64_t activeHops, const dataplane::ChannelPool& pool) {
   uint64_t failures = c.handshakeIoErrors;
   for (uint64_t n : c.handshakeFailuresByReason) failures += n;
   const auto& p = pool.counters();
@@ -78,10 +78,9 @@ json dataPlaneJson(const dataplane::DataPlaneCounters& c, const dataplane::Chann
           {"pending_handshakes", c.pendingHandshakes},
           {"evicted_pending_cap", c.evictedPendingCap},
           {"evicted_per_source_cap", c.evictedPerSourceCap},
-          {"bridged", c.bridged},
-          {"active_bridges", c.activeBridges},
-          {"bytes_from_peers", c.bytesFromPeers},
-          {"bytes_to_peers", c.bytesToPeers},
+          {"authenticated", c.authenticated},
+          // Authenticated channels from other routers being served (HopSession).
+          {"active_hops", activeHops},
           // Outgoing channels kept for reuse (ChannelPool).
           {"pool",
            {{"idle", pool.idle()},
@@ -138,7 +137,7 @@ json MeshNode::statusJson() const {
                 {"envelope", envelopeJson(sealed_->stats())},
                 {"envelope_reliable", envelopeJson(sealed_->reliableStats())},
                 {"transport", transportJson(udp_->counters())},
-                {"data_plane", dataPlaneJson(dataPlane_->counters(), st_.meshChannels)}}}};
+                {"data_plane", dataPlaneJson(dataPlane_->counters(), st_.hopSessions, st_.meshChannels)}}}};
 }
 
 void MeshNode::renderMetrics(std::string& out) const {

@@ -1,23 +1,25 @@
-// Forwards one model request: admission (slot or queue), the attempt on the chosen worker,
-// one retry on another worker when connecting fails or it answers 5xx before any byte
-// reached the client, and the relay of the response, event by event.
+// Forwards one model request: admission (slot or queue), the attempt on the chosen worker
+// through its UpstreamConnector (local llama-server or mesh peer alike), one retry on
+// another worker when connecting fails or it answers 5xx before any byte reached the
+// client, then the ResponseRelay.
 //
 // The client is watched the whole time: when it hangs up (queued, or between two events)
 // the upstream connection is closed at once so llama-server frees the slot.
 #pragma once
 
 #include <memory>
-#include <optional>
+#include <string>
 
 #include "router/net.h"
-#include "router/proxy/http_session.h"
-#include "router/proxy/upstream_client.h"
+#include "router/proxy/client_link.h"
+#include "router/proxy/upstream_connector.h"
+#include "router/routing/admission.h"
 
 namespace qmesh::router {
 
 class Forwarder {
  public:
-  Forwarder(HttpSession& session, const http::request<http::string_body>& req, RequestCtx& ctx, bool stream);
+  Forwarder(ClientLink& client, const http::request<http::string_body>& req, RequestCtx& ctx, bool stream);
   ~Forwarder();
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
@@ -26,31 +28,26 @@ class Forwarder {
   net::awaitable<bool> run();
 
  private:
+  // What one try on one worker came to, before any byte reached the client.
+  struct Outcome {
+    error_code ec;
+    bool connected = false;
+    int status = 0;  // the worker's, when it answered
+  };
   net::awaitable<bool> attempts(Lease lease);
-  net::awaitable<bool> relay(UpstreamClient& up);
-  net::awaitable<error_code> writeBody(const char* data, std::size_t n, bool chunked);
-  http::request<http::span_body<const char>> upstreamRequest(const Worker& w) const;
+  net::awaitable<Outcome> tryWorker(Worker& w, const std::string& why);
+  net::awaitable<bool> giveUp(const Worker& w, const Outcome& o);
+  UpstreamRequest upstreamRequest() const;
   void onClientGone();
-  void startTicker();
-  void onTick();
-  bool clientGone() const { return session_.clientGone(); }
+  RequestTraits traits() const { return {ctx_.affinity, !ctx_.fromPeer.empty()}; }
 
-  HttpSession& session_;
+  ClientLink& client_;
   RouterState& st_;
   const http::request<http::string_body>& req_;
   RequestCtx& ctx_;
   bool stream_;
   uint64_t ticket_ = 0;
-  std::optional<UpstreamClient> up_;
-  // One timer per relay, not one per event (re-arming per event cost more CPU than the
-  // relay itself): it injects the idle keepalive and cuts a client that stopped reading.
-  net::steady_timer ticker_;
-  bool keepaliveDue_ = false;
-  bool sse_ = false;
-  bool writing_ = false;
-  TimePoint lastWrite_{};   // end of the last write to the client
-  TimePoint writeStart_{};
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // guards late timer handlers
+  std::unique_ptr<UpstreamConnector> up_;
 };
 
 }  // namespace qmesh::router

@@ -3,20 +3,12 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <random>
 #include <spdlog/spdlog.h>
 
 #include "router/proxy/forwarder.h"
 #include "router/proxy/local_pages.h"
 
 namespace qmesh::router {
-
-std::string newRequestId() {
-  static std::mt19937_64 gen{std::random_device{}()};
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(gen()));
-  return buf;
-}
 
 HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<RouterState> state)
     : stream_(std::move(socket)), state_(std::move(state)) {
@@ -128,13 +120,12 @@ net::awaitable<void> HttpSession::run() {
     ctx.version = h.version();
     ctx.keepAlive = h.keep_alive();
     ctx.route = state_->config.node_name + "/router (local)";  // until a worker is chosen
-    ctx.fromPeer = meshPeer();
     state_->metrics.requestStarted();
     if (h.target().size() > kMaxTargetBytes) {
       ctx.keepAlive = false;  // a body may follow unread
       co_await writeError(ctx, 414, "uri_too_long",
                           "the request target is longer than " + std::to_string(kMaxTargetBytes) + " bytes");
-      finish(ctx);
+      finishRequest(*state_, ctx);
       co_await lingeringClose();
       break;
     }
@@ -144,20 +135,20 @@ net::awaitable<void> HttpSession::run() {
       co_await writeError(ctx, 413, "request_too_large",
                           "the request body is larger than router.max_body_bytes (" +
                               std::to_string(cfg.max_body_bytes) + " bytes)");
-      finish(ctx);
+      finishRequest(*state_, ctx);
       co_await lingeringClose();
       break;
     }
     // A wrong key, foreign Host, unknown path or wrong method is answered now, before a body
     // (and before "100 Continue"): a stranger cannot make us read megabytes first.
-    const RouteContext rc = routeContext(ctx);
+    const RouteContext rc = routeContext();
     const IncomingRequest early{sv(h.method_string()), sv(h.target()), sv(h[http::field::authorization]), {},
                                 sv(h[http::field::host]), sv(h[http::field::origin])};
     if (auto refused = refuseBeforeBody(early, rc)) {
       const bool bodyPending = !parser.is_done();
       if (bodyPending) ctx.keepAlive = false;  // the unread body is still on the wire
       const bool keep = co_await writeLocal(ctx, refused->status, std::move(refused->body), "application/json");
-      finish(ctx);
+      finishRequest(*state_, ctx);
       if (bodyPending) co_await lingeringClose();
       if (bodyPending || !keep || clientGone_) break;
       continue;
@@ -167,7 +158,7 @@ net::awaitable<void> HttpSession::run() {
       static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
       co_await net::async_write(stream_, net::buffer(cont), awaitEc(ec));
       if (ec) {
-        finish(ctx);
+        finishRequest(*state_, ctx);
         break;
       }
     }
@@ -181,14 +172,14 @@ net::awaitable<void> HttpSession::run() {
                                 std::to_string(cfg.max_body_bytes) + " bytes)");
       else
         ctx.status = 408;  // too slow (the stream timeout closed it) or gone: nobody to answer
-      finish(ctx);
+      finishRequest(*state_, ctx);
       if (ec == http::error::body_limit) co_await lingeringClose();
       break;
     }
     state_->metrics.bytesFromClient(parser.get().body().size());
     auto req = parser.release();
     const bool keep = co_await handle(req, ctx);
-    finish(ctx);
+    finishRequest(*state_, ctx);
     if (!keep || !ctx.keepAlive || clientGone_) break;
   }
   close();
@@ -220,7 +211,7 @@ net::awaitable<void> HttpSession::refuseHeader(const error_code& ec) {
                         "the request header is larger than " + std::to_string(kMaxHeaderBytes) + " bytes");
   else
     co_await writeError(ctx, 400, "invalid_request", "malformed HTTP request: " + ec.message());
-  finish(ctx);
+  finishRequest(*state_, ctx);
   co_await lingeringClose();
 }
 
@@ -236,59 +227,16 @@ net::awaitable<void> HttpSession::lingeringClose() {
   while (!ec && total < (64u << 20)) total += co_await stream_.async_read_some(net::buffer(sink), awaitEc(ec));
 }
 
-void HttpSession::finish(RequestCtx& ctx) {
-  const double total = std::chrono::duration<double>(SteadyClock::now() - ctx.start).count();
-  state_->metrics.requestFinished(ctx.model, ctx.status, total);
-  // Pollers (the supervisor's /health every second, dashboards, tests) belong at debug.
-  const bool poll = ctx.method == "GET" && ctx.model.empty() && ctx.status == 200;
-  const auto level = poll ? spdlog::level::debug : spdlog::level::info;
-  spdlog::log(level, "req={} {} {} model={} route=\"{}\" status={} total_ms={:.1f}{}", ctx.id, ctx.method, ctx.path,
-               ctx.model.empty() ? "-" : ctx.model, ctx.route, ctx.status, total * 1000,
-               ctx.fromPeer.empty() ? "" : " from=" + ctx.fromPeer);
-}
-
-std::string HttpSession::meshPeer() const {
-  if (state_->meshBridges.empty()) return {};
-  error_code ec;
-  const auto ep = stream_.socket().remote_endpoint(ec);
-  if (ec) return {};
-  // On a dual-stack [::] listener the bridge's 127.0.0.1 arrives as ::ffff:127.0.0.1.
-  auto addr = ep.address();
-  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
-  // The bridge connects from this machine: to a loopback listener from loopback, to one on a
-  // specific address (a netns host, a LAN IP) from that same address. (Until hops are served
-  // on the authenticated channel itself, issue 9, the source port names the bridge.)
-  const auto local = stream_.socket().local_endpoint(ec);
-  auto localAddr = local.address();
-  if (localAddr.is_v6() && localAddr.to_v6().is_v4_mapped())
-    localAddr = net::ip::make_address_v4(net::ip::v4_mapped, localAddr.to_v6());
-  if (ec || !(addr.is_loopback() || addr == localAddr)) return {};
-  auto it = state_->meshBridges.find(ep.port());
-  return it == state_->meshBridges.end() ? std::string() : it->second;
-}
-
-RouteContext HttpSession::routeContext(const RequestCtx& ctx) const {
+RouteContext HttpSession::routeContext() const {
   RouteContext rc;
   rc.api_keys = &state_->config.api_keys;
   rc.models = state_->directory.models();
   rc.origins = &state_->origins;
-  if (!ctx.fromPeer.empty()) {
-    // The forwarding router checked the client's key; the data-plane handshake proved
-    // who that router is. Only our own workers may serve it: no second hop, no loops.
-    static const std::vector<std::string> noKeys;
-    rc.api_keys = &noKeys;
-    rc.origins = nullptr;
-    rc.models.clear();
-    for (const auto& w : state_->directory.all())
-      if (!w->info.remote) rc.models.push_back(w->info.model);
-    std::sort(rc.models.begin(), rc.models.end());
-    rc.models.erase(std::unique(rc.models.begin(), rc.models.end()), rc.models.end());
-  }
   return rc;
 }
 
 net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, RequestCtx& ctx) {
-  const RouteContext rc = routeContext(ctx);
+  const RouteContext rc = routeContext();
   IncomingRequest in{sv(req.method_string()), sv(req.target()), sv(req[http::field::authorization]), req.body(),
                      sv(req[http::field::host]), sv(req[http::field::origin])};
   Decision d = route(in, rc);
@@ -321,6 +269,21 @@ net::awaitable<bool> HttpSession::writeError(RequestCtx& ctx, int status, std::s
   return writeLocal(ctx, status, openaiError(message, errorTypeFor(status), code), "application/json",
                     retryAfterSeconds);
 }
+
+net::awaitable<error_code> HttpSession::writeHeader(http::response_serializer<http::empty_body>& sr) {
+  error_code ec;
+  stream_.expires_after(state_->config.write_timeout);
+  co_await http::async_write_header(stream_, sr, awaitEc(ec));
+  co_return ec;
+}
+
+// Straight to the socket, past tcp_stream's per-operation timeout machinery (see ClientLink).
+net::awaitable<error_code> HttpSession::writeBody(const char* data, std::size_t n, bool chunked) {
+  stream_.expires_never();
+  return writeBodyTo(stream_.socket(), data, n, chunked);
+}
+
+net::awaitable<error_code> HttpSession::writeLastChunk() { return writeLastChunkTo(stream_.socket()); }
 
 net::awaitable<bool> HttpSession::writeLocal(RequestCtx& ctx, int status, std::string body,
                                              std::string_view contentType, int retryAfterSeconds) {

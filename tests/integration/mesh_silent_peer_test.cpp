@@ -3,7 +3,7 @@
 // on the data port: no FIN, no reset, and gossip still sees n2 alive, so nothing but the
 // channel itself can end the wait). TCP keepalive and TCP_USER_TIMEOUT, derived from
 // router.header_timeout (dataplane/tcp_liveness.h), must break the channel on both ends
-// within about header_timeout: n1's client gets an OpenAI-shaped error, and n2's bridge
+// within about header_timeout: n1's client gets an OpenAI-shaped error, and n2's hop session
 // lets its worker go. A slow answer on a healthy path (longer than header_timeout) must
 // still arrive. Skipped, saying why, where namespaces cannot be created.
 #include <gtest/gtest.h>
@@ -137,7 +137,7 @@ TEST_F(MeshSilentPeerTest, SilentlyPartitionedPeerCostsTheClientAtMostHeaderTime
   ASSERT_TRUE(!err.is_discarded() && err.contains("error") && err["error"].contains("message")) << failed.body;
   EXPECT_FALSE(err["error"]["message"].get<std::string>().empty());
 
-  // n2's end broke too: its bridge closed, its router let the worker go.
+  // n2's end broke too: its hop session closed, its router let the worker go.
   ASSERT_TRUE(waitUntil([&] { return worker->lastPeerClose().has_value(); }, kHeaderTimeout + kSlack,
                         milliseconds(10)))
       << "n2's worker was not let go " << (kHeaderTimeout + kSlack).count() << " ms after the partition\n"

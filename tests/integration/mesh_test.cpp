@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "tests/integration/mesh_fixture.h"
@@ -45,6 +47,34 @@ std::vector<std::string> modelIds(MeshTestNode& n) {
       if (m["qmesh"].value("ready_workers", 0) > 0) ids.push_back(m.value("id", ""));
   return ids;
 }
+
+// Established TCP connections process `pid` holds to port `port` on any address (its own
+// end is the client end). A loopback bridge from b's data plane to b's own HTTP listener
+// would be one such connection from b's router to its own port.
+int connectionsTo(int pid, int port) {
+  std::set<std::string> inodes;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    const std::string target = std::filesystem::read_symlink(e.path(), ec).string();
+    if (!ec && target.rfind("socket:[", 0) == 0) inodes.insert(target.substr(8, target.size() - 9));
+  }
+  int n = 0;
+  for (const char* table : {"/net/tcp", "/net/tcp6"}) {
+    std::ifstream in("/proc/" + std::to_string(pid) + table);
+    std::string line;
+    std::getline(in, line);  // the column names
+    while (std::getline(in, line)) {
+      std::istringstream f(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      f >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+      const int remotePort = std::stoi(remote.substr(remote.find(':') + 1), nullptr, 16);
+      if (state == "01" && remotePort == port && inodes.count(inode)) ++n;
+    }
+  }
+  return n;
+}
+
+int portOf(const std::string& url) { return std::stoi(url.substr(url.rfind(':') + 1)); }
 
 bool servesAll(MeshTestNode& n, const std::vector<std::string>& models) {
   auto ids = modelIds(n);
@@ -126,14 +156,36 @@ TEST_F(MeshTest, RequestsToANodeShareOneEncryptedChannelUntilThePeerClosesIt) {
   EXPECT_EQ(dataPlane(*b)["accepted"].get<uint64_t>() - acceptedBefore, 1u) << dataPlane(*b).dump();
   EXPECT_EQ(dataPlane(*a)["pool"]["reused"].get<uint64_t>(), 2u) << dataPlane(*a).dump();
 
-  // b ends the idle connection after its 1 s header timeout; a's pool sees it and closes
-  // its end, so b's bridge goes too (not after its 5 s linger).
-  ASSERT_TRUE(waitUntil([&] { return dataPlane(*b)["active_bridges"] == 0; }, seconds(4))) << dataPlane(*b).dump();
+  // b ends the idle channel after its 1 s header timeout; a's pool sees it and closes its end.
+  ASSERT_TRUE(waitUntil([&] { return dataPlane(*b)["active_hops"] == 0; }, seconds(4))) << dataPlane(*b).dump();
   EXPECT_EQ(dataPlane(*a)["pool"]["stale"].get<uint64_t>(), 1u) << dataPlane(*a).dump();
   EXPECT_EQ(dataPlane(*a)["pool"]["idle"].get<uint64_t>(), 0u);
   // The next request opens a new channel and is served.
   ASSERT_EQ(httpPostJson(a->routerUrl("/v1/chat/completions"), chat("demo-b", 4, false)).status, 200);
   EXPECT_EQ(dataPlane(*b)["accepted"].get<uint64_t>() - acceptedBefore, 2u);
+}
+
+// b serves the hop on the data-plane channel itself: while a's request streams from b's
+// worker, b's router holds a connection to that worker and none to its own HTTP port.
+TEST_F(MeshTest, HopIsServedOnTheChannelWithoutAConnectionToTheRoutersOwnHttpPort) {
+  const auto status = b->supervisorStatus();
+  ASSERT_TRUE(status.has_value());
+  const int routerPid = (*status)["router"]["pid"].get<int>();
+  const int llamaPort = b->llamaPort("demo-b");
+  ASSERT_GT(llamaPort, 0);
+  int toWorker = -1, toOwnHttpPort = -1;
+  int64_t activeHops = -1;
+  httpPostStream(a->routerUrl("/v1/chat/completions"), chat("demo-b", 100000, true, "a long story"),
+                 [&](const std::string& chunk) {
+                   if (chunk.find("data: ") == std::string::npos) return true;
+                   toWorker = connectionsTo(routerPid, llamaPort);
+                   toOwnHttpPort = connectionsTo(routerPid, portOf(b->routerUrl()));
+                   activeHops = (*b->mesh())["stats"]["data_plane"]["active_hops"].get<int64_t>();
+                   return false;
+                 });
+  EXPECT_EQ(activeHops, 1);
+  EXPECT_EQ(toWorker, 1) << "the scan of b's sockets must see the hop's worker connection";
+  EXPECT_EQ(toOwnHttpPort, 0) << "b's router connected to its own HTTP listener for a hop";
 }
 
 TEST_F(MeshTest, ClientDisconnectAtAFreesTheSlotOnB) {
@@ -150,8 +202,8 @@ TEST_F(MeshTest, ClientDisconnectAtAFreesTheSlotOnB) {
                    return false;  // hang up after the first event
                  });
   ASSERT_EQ(busyAtHangUp, 1) << "b was not generating for the client when it left\n" << b->log();
-  // a closes its data-plane stream, b's bridge closes b's router connection, b's router
-  // closes the llama-server connection: the slot frees long before its 4096 tokens are out.
+  // a closes its data-plane channel, b's hop session sees it go and closes the llama-server
+  // connection: the slot frees long before its 4096 tokens are out.
   ASSERT_TRUE(waitUntil([&] { return busySlots(port) == 0; }, seconds(10))) << b->log();
   const auto freedAfter = duration_cast<milliseconds>(steady_clock::now() - hungUp).count();
   std::cout << "[ mesh ] b's slot freed " << freedAfter << " ms after the client hung up at a\n";

@@ -90,7 +90,7 @@ TEST_F(OverTheWire, SlowlorisOnTheDataPlanePortIsCutOffAtTheHandshakeDeadlineWhi
   const auto after = dataPlaneOf(b());
   EXPECT_GE(after["handshake_timeouts"].get<uint64_t>() - before["handshake_timeouts"].get<uint64_t>(), 200u)
       << after.dump();
-  EXPECT_GT(after["bridged"].get<uint64_t>(), before["bridged"].get<uint64_t>()) << "the request reused a channel";
+  EXPECT_GT(after["authenticated"].get<uint64_t>(), before["authenticated"].get<uint64_t>()) << "the request reused a channel";
 }
 
 TEST_F(OverTheWire, SlowlorisOnThePushPullPortIsCutOffAtTheFirstBytesDeadlineWhileMembersStayAlive) {

@@ -1,6 +1,6 @@
 // Both ends of a data-plane channel carry the keepalive and TCP_USER_TIMEOUT settings derived
 // from router.header_timeout (dataplane/tcp_liveness.h): the forwarding side as
-// UpstreamClient::connectMesh leaves it, the accepting side as DataPlaneListener accepts it.
+// connectMeshChannel (MeshUpstream) leaves it, the accepting side as DataPlaneListener accepts it.
 // Both live in this process, so the test finds each end among its own descriptors by port
 // and asks the kernel what it holds.
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@
 
 #include "router/dataplane/listener.h"
 #include "router/dataplane/tcp_liveness.h"
-#include "router/proxy/upstream_client.h"
+#include "router/proxy/mesh_upstream.h"
 #include "tests/dataplane/test_loop.h"
 
 namespace qmesh::dataplane {
@@ -67,9 +67,9 @@ void expectLiveness(int fd, const char* side) {
 TEST(MeshHopLiveness, BothEndsOfADataPlaneChannelDetectASilentPeer) {
   net::io_context io;
   const Identity alice = identityFromByte(1), bob = identityFromByte(2);
-  tcp::acceptor target = loopbackAcceptor(io);  // stands in for bob's router HTTP listener
+  std::vector<SecureChannel> served;  // bob's ends, kept open as a HopSession would
   DataPlaneListenerOptions o;
-  o.target = {"127.0.0.1", target.local_endpoint().port()};
+  o.onChannel = [&](SecureChannel c) { served.push_back(std::move(c)); };
   o.accept = [&](const NodeId& id) { return id == alice.id(); };
   o.silentPeerLimit = std::chrono::milliseconds(3000);
   DataPlaneListener listener(io.get_executor(), bob, o);
@@ -77,11 +77,11 @@ TEST(MeshHopLiveness, BothEndsOfADataPlaneChannelDetectASilentPeer) {
   listener.start();
   const uint16_t dataPort = listener.port();
 
-  router::UpstreamClient up(io.get_executor());
-  const error_code ec = runCoro(io, up.connectMesh("127.0.0.1:" + std::to_string(dataPort), bob.id(), alice, 5s,
-                                                   std::chrono::milliseconds(3000)));
+  SecureChannel channel(io.get_executor());
+  const error_code ec = runCoro(io, router::connectMeshChannel(channel, "127.0.0.1:" + std::to_string(dataPort),
+                                                               bob.id(), alice, 5s, std::chrono::milliseconds(3000)));
   ASSERT_FALSE(ec) << ec.message();
-  ASSERT_TRUE(runUntil(io, [&] { return listener.counters().bridged == 1; }));
+  ASSERT_TRUE(runUntil(io, [&] { return listener.counters().authenticated == 1; }));
 
   std::optional<int> forwarding, accepting;
   const auto sockets = connectedSockets();

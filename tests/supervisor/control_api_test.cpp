@@ -153,9 +153,13 @@ TEST_F(ControlApiTest, RefusalsAreCountedInMetrics) {
 // EMFILE. The API used to stop accepting for good at the first failed accept; now it
 // retries, and the connection that waited in the backlog is served once descriptors free up.
 TEST_F(ControlApiTest, AcceptFailingForLackOfDescriptorsIsRetriedAndTheWaitingClientServed) {
-  // While the descriptor table is full, the test touches no member through `this`: UBSan's
-  // vptr check of this polymorphic fixture needs a descriptor (a pipe) on a cache miss, and
-  // would report a false "invalid vptr".
+#ifdef __SANITIZE_ADDRESS__  // QMESH_SANITIZE=address is ASan + UBSan
+  // UBSan's vptr check, on a type-cache miss, probes memory through a pipe(); with the table
+  // full it cannot, and reports a false "invalid vptr" in spdlog/fmt on the retry path.
+  // Runs in the plain build (scripts/test.sh --also-plain).
+  GTEST_SKIP() << "needs a build without UBSan's vptr check (it needs free descriptors)";
+#endif
+  // While the descriptor table is full, the test touches no member through `this`.
   boost::asio::io_context& io = io_;
   ControlApi& api = api_;
   const uint16_t port = control_.port;

@@ -193,7 +193,7 @@ class ChaosSoak : public ::testing::Test {
     // in_flight counts the /api/status request that reads it.
     if (!st.is_object() || !mesh || st.value("in_flight", -1) != 1) return false;
     const auto& dp = (*mesh)["stats"]["data_plane"];
-    return dp.value("active_bridges", -1) == 0 && dp["pool"].value("idle", -1) == 0;
+    return dp.value("active_hops", -1) == 0 && dp["pool"].value("idle", -1) == 0;
   }
   std::string restState() const {
     std::ostringstream s;

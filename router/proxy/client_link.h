@@ -1,0 +1,85 @@
+// The client side of a forwarded request, as the Forwarder and the relay see it: an
+// HttpSession (a client's TCP connection) or a HopSession (another router, on the
+// authenticated data-plane channel). Also what RouterState::sessions holds, so a graceful
+// stop reaches both.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "router/net.h"
+
+namespace qmesh::router {
+
+struct RouterState;
+
+// One request's identity and outcome, for headers, logs and metrics.
+struct RequestCtx {
+  std::string id;        // the client's x-request-id, or a new one
+  TimePoint start;
+  std::string method;
+  std::string path;
+  std::string model;     // set when forwarded
+  std::string route;     // x-qmesh-route value
+  int status = 0;
+  bool keepAlive = true;
+  std::string fromPeer;  // the forwarding router's name, proved by the data-plane handshake
+  uint64_t affinity = 0;
+  unsigned version = 11;
+};
+
+class ClientLink {
+ public:
+  virtual ~ClientLink() = default;
+
+  virtual net::any_io_executor executor() = 0;
+  virtual RouterState& state() = 0;
+  // An OpenAI-shaped error answer; true when the connection can take another request.
+  virtual net::awaitable<bool> writeError(RequestCtx& ctx, int status, std::string_view code,
+                                          std::string_view message, int retryAfterSeconds = 0) = 0;
+  // The response header, under router.write_timeout.
+  virtual net::awaitable<error_code> writeHeader(http::response_serializer<http::empty_body>& sr) = 0;
+  // Body bytes, in a chunk when `chunked`. No deadline of its own: the relay's ticker
+  // watches for a client that stopped reading (a timer per event cost more than the relay).
+  virtual net::awaitable<error_code> writeBody(const char* data, std::size_t n, bool chunked) = 0;
+  virtual net::awaitable<error_code> writeLastChunk() = 0;
+
+  // Notices the client hanging up while we are not reading from it (queued, or waiting
+  // for the next event): onGone runs once, at once. stopWatching() before onGone's
+  // captures die.
+  virtual void watchClient(std::function<void()> onGone) = 0;
+  virtual void stopWatching() = 0;
+  virtual bool clientGone() const = 0;
+
+  // Graceful stop: an idle connection closes now, a busy one after its response.
+  virtual void closeIfIdle() = 0;
+  // Grace is over: the client is told nothing more; a forward in progress sees "client gone".
+  virtual void forceClose() = 0;
+};
+
+// The access log line and the request metrics, once the request is over.
+void finishRequest(RouterState& state, const RequestCtx& ctx);
+// A fresh request id: 16 hex digits.
+std::string newRequestId();
+
+// writeBody for any stream. make_chunk never emits an empty chunk (which would end the
+// body early); the Beast serializer's buffer_body would, unless data == nullptr for size 0.
+template <class Stream>
+net::awaitable<error_code> writeBodyTo(Stream& s, const char* data, std::size_t n, bool chunked) {
+  error_code ec;
+  if (chunked)
+    co_await net::async_write(s, http::make_chunk(net::buffer(data, n)), awaitEc(ec));
+  else
+    co_await net::async_write(s, net::buffer(data, n), awaitEc(ec));
+  co_return ec;
+}
+
+template <class Stream>
+net::awaitable<error_code> writeLastChunkTo(Stream& s) {
+  error_code ec;
+  co_await net::async_write(s, http::make_chunk_last(), awaitEc(ec));
+  co_return ec;
+}
+
+}  // namespace qmesh::router

@@ -1,0 +1,53 @@
+#include "router/proxy/local_upstream.h"
+
+#include "router/router_state.h"
+
+namespace qmesh::router {
+
+LocalUpstream::LocalUpstream(Worker& w, RouterState& state, net::any_io_executor ex)
+    : worker_(w), st_(state), socket_(ex), connectTimer_(ex) {}
+
+LocalUpstream::~LocalUpstream() { close(); }
+
+net::awaitable<error_code> LocalUpstream::connect(bool) {
+  error_code ec;
+  const auto addr = net::ip::make_address(worker_.info.host, ec);
+  if (ec) co_return ec;
+  connectTimer_.expires_after(st_.config.connect_timeout);
+  connectTimer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](error_code e) {
+    if (!e && !alive.expired()) socket_.close();  // a connect that hangs: treat as refused
+  });
+  co_await socket_.async_connect(tcp::endpoint(addr, worker_.info.port), awaitEc(ec));
+  connectTimer_.cancel();
+  if (!ec) socket_.set_option(tcp::no_delay(true), ec);
+  co_return ec;
+}
+
+void LocalUpstream::prepare(UpstreamRequest& req) const {
+  req.set(http::field::host, worker_.info.host + ":" + std::to_string(worker_.info.port));
+  req.keep_alive(false);
+}
+
+void LocalUpstream::cancelRead() {
+  error_code ignored;
+  socket_.cancel(ignored);
+}
+
+void LocalUpstream::close() {
+  error_code ignored;
+  connectTimer_.cancel();
+  if (socket_.is_open()) {
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+}
+
+void LocalUpstream::markUnreachable() {
+  st_.directory.markUnreachable(worker_, SteadyClock::now(), st_.config.unreachable_hold);
+}
+
+std::string LocalUpstream::route(std::string_view self, std::string_view why) const {
+  return std::string(self) + "/" + worker_.id + " (" + std::string(why) + ")";
+}
+
+}  // namespace qmesh::router
