@@ -8,45 +8,19 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
-#include <filesystem>
 #include <optional>
 
 #include "router/dataplane/listener.h"
 #include "router/dataplane/tcp_liveness.h"
 #include "router/proxy/mesh_upstream.h"
 #include "tests/dataplane/test_loop.h"
+#include "tests/router/own_sockets.h"
 
 namespace qmesh::dataplane {
 namespace {
 
 using namespace test;
-
-struct Ends {
-  uint16_t local = 0, peer = 0;
-};
-
-// Every connected IPv4 TCP socket of this process, by fd.
-std::vector<std::pair<int, Ends>> connectedSockets() {
-  std::vector<std::pair<int, Ends>> out;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
-    int fd = -1;
-    try {
-      fd = std::stoi(e.path().filename().string());
-    } catch (const std::exception&) {
-      continue;
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    sockaddr_in local{}, peer{};
-    socklen_t ll = sizeof local, pl = sizeof peer;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0 || local.sin_family != AF_INET) continue;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;
-    out.push_back({fd, {ntohs(local.sin_port), ntohs(peer.sin_port)}});
-  }
-  return out;
-}
 
 int tcpOption(int fd, int level, int name) {
   int v = -1;
@@ -83,19 +57,16 @@ TEST(MeshHopLiveness, BothEndsOfADataPlaneChannelDetectASilentPeer) {
   ASSERT_FALSE(ec) << ec.message();
   ASSERT_TRUE(runUntil(io, [&] { return listener.counters().authenticated == 1; }));
 
-  std::optional<int> forwarding, accepting;
-  const auto sockets = connectedSockets();
-  for (const auto& [fd, ends] : sockets)
-    if (ends.peer == dataPort) forwarding = fd;
+  std::optional<qmesh::test::OwnSocket> forwarding, accepting;
+  const auto sockets = qmesh::test::connectedSockets();
+  for (const auto& so : sockets)
+    if (so.peerPort == dataPort) forwarding = so;
   ASSERT_TRUE(forwarding) << "the forwarding end is not among this process's fds";
-  uint16_t forwardingPort = 0;
-  for (const auto& [fd, ends] : sockets)
-    if (fd == *forwarding) forwardingPort = ends.local;
-  for (const auto& [fd, ends] : sockets)
-    if (ends.local == dataPort && ends.peer == forwardingPort) accepting = fd;
+  for (const auto& so : sockets)
+    if (so.localPort == dataPort && so.peerPort == forwarding->localPort) accepting = so;
   ASSERT_TRUE(accepting) << "the accepting end is not among this process's fds";
-  expectLiveness(*forwarding, "forwarding end");
-  expectLiveness(*accepting, "accepting end");
+  expectLiveness(forwarding->fd, "forwarding end");
+  expectLiveness(accepting->fd, "accepting end");
   listener.stop();
 }
 

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "tests/router/fake_upstream.h"
+#include "tests/router/own_sockets.h"
 #include "tests/router/router_harness.h"
 
 using namespace qmesh;
@@ -20,26 +21,11 @@ using namespace qmesh::test;
 
 namespace {
 
-uint16_t portOf(const sockaddr_in& a) { return ntohs(a.sin_port); }
-
 // The fd whose local end is the router's port and whose peer is `client`: the router's
 // side of that connection. nullopt when there is none.
 std::optional<int> acceptedSocketFor(uint16_t routerPort, uint16_t clientPort) {
-  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
-    int fd = -1;
-    try {
-      fd = std::stoi(e.path().filename().string());
-    } catch (const std::exception&) {
-      continue;
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
-    sockaddr_in local{}, peer{};
-    socklen_t ll = sizeof local, pl = sizeof peer;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &ll) != 0 || local.sin_family != AF_INET) continue;
-    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &pl) != 0) continue;  // the listener
-    if (portOf(local) == routerPort && portOf(peer) == clientPort) return fd;
-  }
+  for (const auto& s : test::connectedSockets())
+    if (s.localPort == routerPort && s.peerPort == clientPort) return s.fd;
   return std::nullopt;
 }
 
