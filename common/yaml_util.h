@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/duration.h"
+
 namespace qmesh {
 
 class YamlReader {
@@ -52,8 +54,6 @@ class YamlReader {
   std::vector<std::string> errors_;
 };
 
-std::optional<std::chrono::milliseconds> parseDuration(std::string_view text);
-std::string formatDuration(std::chrono::milliseconds d);
 std::string joinPath(const std::string& parent, std::string_view key);
 
 }  // namespace qmesh

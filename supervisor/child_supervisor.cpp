@@ -1,7 +1,9 @@
 #include "supervisor/child_supervisor.h"
 
 #include <signal.h>
-#include <spdlog/spdlog.h>
+
+#include "common/duration.h"
+#include "common/logging.h"
 
 namespace qmesh {
 

@@ -32,7 +32,6 @@
 #include "common/metrics.h"
 #include "common/node_config.h"
 #include "common/random.h"
-#include "common/yaml_util.h"
 #include "supervisor/backoff.h"
 #include "supervisor/child_process.h"
 #include "supervisor/health_prober.h"

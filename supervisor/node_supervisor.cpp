@@ -1,12 +1,13 @@
 #include "supervisor/node_supervisor.h"
 
 #include <signal.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
 #include <sstream>
 
+#include "common/duration.h"
+#include "common/logging.h"
 #include "supervisor/llama_args.h"
 #include "supervisor/ports.h"
 
