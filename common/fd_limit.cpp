@@ -6,7 +6,7 @@
 #include <cstring>
 #include <fstream>
 
-#include <spdlog/spdlog.h>
+#include "common/logging.h"
 
 namespace qmesh {
 namespace {

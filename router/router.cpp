@@ -1,9 +1,8 @@
 #include "router/router.h"
 
-#include <spdlog/spdlog.h>
-
 #include <ctime>
 
+#include "common/logging.h"
 #include "router/membership/identity.h"
 #include "router/proxy/connection_cap.h"
 #include "router/proxy/hop_session.h"

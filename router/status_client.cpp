@@ -1,6 +1,6 @@
 #include "router/status_client.h"
 
-#include <spdlog/spdlog.h>
+#include "common/logging.h"
 
 namespace qmesh::router {
 

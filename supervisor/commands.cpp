@@ -1,7 +1,6 @@
 #include "supervisor/commands.h"
 
 #include <signal.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <boost/asio/ip/address.hpp>

@@ -1,12 +1,11 @@
 #include "supervisor/control_api.h"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <sstream>
 
+#include "common/logging.h"
 #include "supervisor/control_token.h"
 #include "supervisor/node_supervisor.h"
 

@@ -1,8 +1,8 @@
 #include "supervisor/event_loop.h"
 
-#include <spdlog/spdlog.h>
-
 #include <exception>
+
+#include "common/logging.h"
 
 namespace qmesh {
 

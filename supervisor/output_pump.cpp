@@ -1,10 +1,10 @@
 #include "supervisor/output_pump.h"
 
-#include <spdlog/spdlog.h>
-
 #include <array>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <memory>
+
+#include "common/logging.h"
 
 namespace qmesh {
 

@@ -1,6 +1,6 @@
 #include "router/dataplane/listener.h"
 
-#include <spdlog/spdlog.h>
+#include "common/logging.h"
 
 #include "router/dataplane/pending_channel.h"
 #include "router/dataplane/tcp_liveness.h"

@@ -1,6 +1,6 @@
 #include "router/dataplane/pending_channel.h"
 
-#include <spdlog/spdlog.h>
+#include "common/logging.h"
 
 namespace qmesh::dataplane::detail {
 namespace {

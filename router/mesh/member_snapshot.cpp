@@ -1,7 +1,5 @@
 #include "router/mesh/member_snapshot.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -9,6 +7,7 @@
 #include <sstream>
 
 #include "common/atomic_file.h"
+#include "common/logging.h"
 #include "common/node_config.h"
 
 namespace qmesh::router {

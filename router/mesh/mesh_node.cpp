@@ -1,10 +1,10 @@
 #include "router/mesh/mesh_node.h"
 
 #include <sodium.h>
-#include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
 
+#include "common/logging.h"
 #include "common/mesh_keys.h"
 #include "common/names.h"
 #include "router/dataplane/listener.h"

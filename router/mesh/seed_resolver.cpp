@@ -1,9 +1,8 @@
 #include "router/mesh/seed_resolver.h"
 
-#include <spdlog/spdlog.h>
-
 #include <memory>
 
+#include "common/logging.h"
 #include "router/membership/messages.h"
 
 namespace qmesh::router {

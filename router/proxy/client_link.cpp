@@ -1,6 +1,6 @@
 #include "router/proxy/client_link.h"
 
-#include <spdlog/spdlog.h>
+#include "common/logging.h"
 
 #include <random>
 

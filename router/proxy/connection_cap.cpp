@@ -3,9 +3,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <spdlog/spdlog.h>
 
 #include "common/fd_limit.h"
+#include "common/logging.h"
 
 namespace qmesh::router {
 

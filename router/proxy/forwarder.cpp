@@ -1,6 +1,6 @@
 #include "router/proxy/forwarder.h"
 
-#include <spdlog/spdlog.h>
+#include "common/logging.h"
 
 #include "router/proxy/response_relay.h"
 #include "router/router_state.h"

@@ -3,7 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <spdlog/spdlog.h>
+#include "common/logging.h"
 
 #include "router/proxy/forwarder.h"
 #include "router/router_state.h"

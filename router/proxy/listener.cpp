@@ -1,7 +1,6 @@
 #include "router/proxy/listener.h"
 
-#include <spdlog/spdlog.h>
-
+#include "common/logging.h"
 #include "router/proxy/http_session.h"
 #include "router/proxy/routes.h"
 

@@ -1,6 +1,6 @@
 #include "router/proxy/response_relay.h"
 
-#include <spdlog/spdlog.h>
+#include "common/logging.h"
 
 #include "router/proxy/routes.h"
 #include "router/proxy/sse.h"

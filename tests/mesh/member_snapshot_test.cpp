@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <sys/stat.h>
 
@@ -10,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/logging.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/test_env.h"
 

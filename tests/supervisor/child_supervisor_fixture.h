@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spdlog/spdlog.h>
 
 #include <deque>
 #include <memory>
@@ -13,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/logging.h"
 #include "supervisor/child_supervisor.h"
 #include "tests/support/fake_clock.h"
 #include "tests/support/fake_random.h"
