@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/node_config.h"
+#include "common/sodium_init.h"
 
 namespace qmesh {
 
@@ -15,10 +16,6 @@ constexpr std::size_t kChecksumBytes = 4;
 constexpr std::size_t kMinPayload = 1 + 32 + 1 + kChecksumBytes;
 constexpr const char* kMistyped = "the token was mistyped or truncated: copy it again from "
                                   "`qmesh-supervisor invite` on a node of the mesh";
-
-void ensureSodium() {
-  if (sodium_init() < 0) std::abort();  // no usable randomness: nothing safe to do
-}
 
 std::array<uint8_t, kChecksumBytes> checksum(const uint8_t* data, std::size_t size) {
   ensureSodium();

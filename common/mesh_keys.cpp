@@ -10,6 +10,7 @@
 
 #include "common/atomic_file.h"
 #include "common/private_file.h"
+#include "common/sodium_init.h"
 
 namespace qmesh {
 
@@ -19,10 +20,6 @@ namespace {
 
 constexpr std::string_view kAppliedPrefix = "# invite-applied ";
 constexpr std::size_t kEncodedKeyChars = 44;
-
-void ensureSodium() {
-  if (sodium_init() < 0) std::abort();  // no usable randomness: nothing safe to do
-}
 
 std::string_view trim(std::string_view s) {
   const auto first = s.find_first_not_of(" \t\r\n");

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "common/atomic_file.h"
+#include "common/sodium_init.h"
 
 namespace qmesh {
 
@@ -21,7 +22,7 @@ constexpr std::string_view kBearer = "bearer ";
 }  // namespace
 
 std::string generateControlToken() {
-  if (sodium_init() < 0) std::abort();  // no usable randomness: nothing safe to do
+  ensureSodium();
   std::array<unsigned char, kTokenBytes> raw{};
   randombytes_buf(raw.data(), raw.size());
   std::string hex(raw.size() * 2 + 1, '\0');

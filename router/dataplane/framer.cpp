@@ -4,14 +4,11 @@
 
 #include <cstdlib>
 
+#include "common/sodium_init.h"
 #include "router/dataplane/errors.h"
 
 namespace qmesh::dataplane {
 namespace {
-
-void ensureSodium() {
-  if (sodium_init() < 0) std::abort();  // no usable randomness: nothing safe to do
-}
 
 uint32_t readBigEndian32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};

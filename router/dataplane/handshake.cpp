@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/sodium_init.h"
 #include "router/dataplane/errors.h"
 
 namespace qmesh::dataplane {
@@ -21,10 +22,6 @@ constexpr std::size_t kKeyBytes = crypto_kx_PUBLICKEYBYTES;
 
 static_assert(NodeId::kSize == 32 && kKeyBytes == 32 && sizeof(Signature) == 64);
 static_assert(crypto_kx_SESSIONKEYBYTES == SecretStreamFramer::kKeyBytes);
-
-void ensureSodium() {
-  if (sodium_init() < 0) std::abort();  // no usable randomness: nothing safe to do
-}
 
 // label || parts..., the exact bytes a signature covers.
 std::vector<uint8_t> transcript(std::string_view label, std::initializer_list<Bytes> parts) {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/private_file.h"
+#include "common/sodium_init.h"
 
 namespace qmesh::membership {
 namespace {
@@ -15,10 +16,6 @@ namespace {
 static_assert(NodeId::kSize == crypto_sign_PUBLICKEYBYTES);
 static_assert(Identity::kSecretBytes == crypto_sign_SECRETKEYBYTES);
 static_assert(sizeof(Signature) == crypto_sign_BYTES);
-
-void ensureSodium() {
-  if (sodium_init() < 0) std::abort();  // no usable randomness: nothing safe to do
-}
 
 std::string toHex(std::span<const uint8_t> bytes) {
   std::string out(bytes.size() * 2 + 1, '\0');

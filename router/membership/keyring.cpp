@@ -5,15 +5,13 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "common/sodium_init.h"
+
 namespace qmesh::membership {
 namespace {
 
 // crypto_kdf contexts are exactly 8 bytes; versioned so a future scheme gets fresh keys.
 constexpr char kKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "qmesh-v1";
-
-void ensureSodium() {
-  if (sodium_init() < 0) std::abort();  // no usable randomness: nothing safe to do
-}
 
 static_assert(sizeof(MeshKey) == crypto_kdf_KEYBYTES);
 static_assert(sizeof(Subkey) == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
