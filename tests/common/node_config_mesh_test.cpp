@@ -13,16 +13,16 @@ namespace fs = std::filesystem;
 using test::Contains;
 using test::yaml;
 
-constexpr const char* kFile = "/cfg/node.yaml";
+constexpr const char* kMeshConfigFile = "/cfg/node.yaml";
 
 NodeConfig parseOk(const std::string& text) {
-  auto r = parseNodeConfig(text, kFile);
+  auto r = parseNodeConfig(text, kMeshConfigFile);
   if (!r) ADD_FAILURE() << "unexpected error:\n" << r.error().message;
   return r ? *r : NodeConfig{};
 }
 
 std::string parseError(const std::string& text) {
-  auto r = parseNodeConfig(text, kFile);
+  auto r = parseNodeConfig(text, kMeshConfigFile);
   if (r) {
     ADD_FAILURE() << "expected an error, the config was accepted:\n" << text;
     return "";

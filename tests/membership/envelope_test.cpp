@@ -8,12 +8,7 @@ namespace qmesh::membership {
 namespace {
 
 using test::idOf;
-
-MeshKey keyOf(uint8_t b) {
-  MeshKey k;
-  k.fill(b);
-  return k;
-}
+using test::keyOf;
 
 std::vector<uint8_t> bytesOf(const std::string& s) { return {s.begin(), s.end()}; }
 

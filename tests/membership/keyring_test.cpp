@@ -2,14 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/membership/membership_test_util.h"
+
 namespace qmesh::membership {
 namespace {
 
-MeshKey keyOf(uint8_t b) {
-  MeshKey k;
-  k.fill(b);
-  return k;
-}
+using test::keyOf;
 
 TEST(Keyring, SubkeysDifferPerPurposeAndPerKey) {
   const MeshKey a = keyOf(1);

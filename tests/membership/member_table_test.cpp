@@ -10,7 +10,7 @@ namespace {
 using test::idOf;
 using test::memberOf;
 
-constexpr uint8_t kSelf = 1;
+constexpr uint8_t kSelfId = 1;
 constexpr uint8_t kPeer = 2;
 constexpr uint8_t kAccuser = 3;
 
@@ -28,7 +28,7 @@ MergeResult apply(MemberTable& t, Claim c, uint8_t subject, uint32_t inc) {
 
 // Puts the peer into `state` at incarnation `inc` through the public merge rules.
 MemberTable tableWithPeer(MemberState state, uint32_t inc) {
-  MemberTable t(memberOf(kSelf));
+  MemberTable t(memberOf(kSelfId));
   t.applyAlive(memberOf(kPeer, inc));
   if (state == MemberState::kSuspect) t.applySuspect(Suspect{idOf(kPeer), inc, idOf(kAccuser)});
   if (state == MemberState::kDead) t.applyDead(Dead{idOf(kPeer), inc, idOf(kAccuser)});
@@ -112,8 +112,8 @@ const RefuteCase kRefuteCases[] = {
 
 TEST(MemberTable, ClaimsAboutUsAreRefutedByBumpingIncarnation) {
   for (const RefuteCase& c : kRefuteCases) {
-    MemberTable t(memberOf(kSelf, 3));
-    const MergeResult r = apply(t, c.claim, kSelf, c.claimInc);
+    MemberTable t(memberOf(kSelfId, 3));
+    const MergeResult r = apply(t, c.claim, kSelfId, c.claimInc);
     EXPECT_EQ(r.outcome, c.outcome) << c.rule;
     EXPECT_EQ(t.self().incarnation, c.selfIncAfter) << c.rule;
     EXPECT_EQ(t.self().state, MemberState::kAlive) << c.rule;
@@ -121,25 +121,25 @@ TEST(MemberTable, ClaimsAboutUsAreRefutedByBumpingIncarnation) {
 }
 
 TEST(MemberTable, DifferentRecordOfUsAtOurIncarnationIsRefuted) {
-  MemberTable t(memberOf(kSelf, 3));
-  Member forged = memberOf(kSelf, 3);
+  MemberTable t(memberOf(kSelfId, 3));
+  Member forged = memberOf(kSelfId, 3);
   forged.address = "10.9.9.9:1";
   EXPECT_EQ(t.applyAlive(forged).outcome, O::kRefuted);
   EXPECT_EQ(t.self().incarnation, 4u);
-  EXPECT_EQ(t.self().address, memberOf(kSelf).address);
+  EXPECT_EQ(t.self().address, memberOf(kSelfId).address);
 }
 
 TEST(MemberTable, LeavingNodeDoesNotRefute) {
-  MemberTable t(memberOf(kSelf, 3));
+  MemberTable t(memberOf(kSelfId, 3));
   t.leaveSelf();
   EXPECT_EQ(t.self().state, MemberState::kLeft);
   EXPECT_EQ(t.self().incarnation, 4u);
-  EXPECT_EQ(t.applyDead(Dead{idOf(kSelf), 4, idOf(kAccuser)}).outcome, O::kIgnored);
+  EXPECT_EQ(t.applyDead(Dead{idOf(kSelfId), 4, idOf(kAccuser)}).outcome, O::kIgnored);
   EXPECT_EQ(t.self().state, MemberState::kLeft);
 }
 
 TEST(MemberTable, ClaimsAboutUnknownMembersOtherThanAliveAreIgnored) {
-  MemberTable t(memberOf(kSelf));
+  MemberTable t(memberOf(kSelfId));
   EXPECT_EQ(apply(t, Claim::kSuspect, 9, 1).outcome, O::kIgnored);
   EXPECT_EQ(apply(t, Claim::kDead, 9, 1).outcome, O::kIgnored);
   EXPECT_EQ(apply(t, Claim::kLeave, 9, 1).outcome, O::kIgnored);
@@ -150,7 +150,7 @@ TEST(MemberTable, ClaimsAboutUnknownMembersOtherThanAliveAreIgnored) {
 }
 
 TEST(MemberTable, NewerAliveReplacesAddressAndMeta) {
-  MemberTable t(memberOf(kSelf));
+  MemberTable t(memberOf(kSelfId));
   t.applyAlive(memberOf(kPeer, 1));
   Member moved = memberOf(kPeer, 2);
   moved.address = "10.1.1.1:9";
@@ -161,7 +161,7 @@ TEST(MemberTable, NewerAliveReplacesAddressAndMeta) {
 }
 
 TEST(MemberTable, LiveCountTracksAliveAndSuspectIncludingSelf) {
-  MemberTable t(memberOf(kSelf));
+  MemberTable t(memberOf(kSelfId));
   for (uint8_t n = 2; n <= 5; ++n) t.applyAlive(memberOf(n));
   EXPECT_EQ(t.liveCount(), 5u);
   t.applySuspect(Suspect{idOf(2), 0, idOf(kAccuser)});
@@ -187,21 +187,21 @@ TEST(MemberTable, SayWhetherAClaimCouldChangeAnythingExactlyAsTheMergeDoes) {
     }
   }
   for (const RefuteCase& c : kRefuteCases) {
-    MemberTable t(memberOf(kSelf, 3));
+    MemberTable t(memberOf(kSelfId, 3));
     bool predicted = true;
-    if (c.claim == Claim::kAlive) predicted = t.aliveWouldApply(memberOf(kSelf, c.claimInc));
-    if (c.claim == Claim::kLeave) predicted = t.leaveWouldApply(Leave{idOf(kSelf), c.claimInc});
+    if (c.claim == Claim::kAlive) predicted = t.aliveWouldApply(memberOf(kSelfId, c.claimInc));
+    if (c.claim == Claim::kLeave) predicted = t.leaveWouldApply(Leave{idOf(kSelfId), c.claimInc});
     if (c.claim == Claim::kAlive || c.claim == Claim::kLeave) {
       EXPECT_EQ(predicted, c.outcome != O::kIgnored) << c.rule;
     }
   }
-  MemberTable t(memberOf(kSelf));
+  MemberTable t(memberOf(kSelfId));
   EXPECT_TRUE(t.aliveWouldApply(memberOf(9)));  // a newcomer
   EXPECT_FALSE(t.leaveWouldApply(Leave{idOf(9), 1}));  // a stranger's goodbye
 }
 
 TEST(MemberTable, KeepsTheSignedRecordWhenALeaveMovesTheStatePastIt) {
-  MemberTable t(memberOf(kSelf));
+  MemberTable t(memberOf(kSelfId));
   Member peer = memberOf(kPeer, 2);
   peer.signature.fill(7);
   t.applyAlive(peer);
@@ -217,11 +217,11 @@ TEST(MemberTable, KeepsTheSignedRecordWhenALeaveMovesTheStatePastIt) {
 }
 
 TEST(MemberTable, RemovesOnlyDeadOrLeftMembersAndNeverItself) {
-  MemberTable t(memberOf(kSelf));
+  MemberTable t(memberOf(kSelfId));
   for (uint8_t n = 2; n <= 4; ++n) t.applyAlive(memberOf(n));
   t.applyDead(Dead{idOf(2), 0, idOf(kAccuser)});
   t.applyLeave(Leave{idOf(3), 1});
-  EXPECT_FALSE(t.remove(idOf(kSelf)));
+  EXPECT_FALSE(t.remove(idOf(kSelfId)));
   EXPECT_FALSE(t.remove(idOf(4)));
   EXPECT_FALSE(t.remove(idOf(9)));
   EXPECT_TRUE(t.remove(idOf(2)));
@@ -234,7 +234,7 @@ TEST(MemberTable, RemovesOnlyDeadOrLeftMembersAndNeverItself) {
 }
 
 TEST(MemberTable, UpdatingOwnMetaBumpsIncarnation) {
-  MemberTable t(memberOf(kSelf, 2));
+  MemberTable t(memberOf(kSelfId, 2));
   const Member& me = t.updateSelfMeta({9, 9});
   EXPECT_EQ(me.incarnation, 3u);
   EXPECT_EQ(me.meta, (std::vector<uint8_t>{9, 9}));

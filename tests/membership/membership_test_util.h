@@ -4,9 +4,17 @@
 #include <string>
 
 #include "router/membership/claim_authority.h"
+#include "router/membership/keyring.h"
 #include "router/membership/messages.h"
 
 namespace qmesh::membership::test {
+
+// A mesh key of 32 equal bytes: distinct keys for distinct b.
+inline MeshKey keyOf(uint8_t b) {
+  MeshKey k;
+  k.fill(b);
+  return k;
+}
 
 inline NodeId idOf(uint8_t n) {
   NodeId id;

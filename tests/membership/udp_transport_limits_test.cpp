@@ -8,6 +8,7 @@
 #include <list>
 
 #include "router/membership/udp_transport.h"
+#include "tests/membership/udp_test_util.h"
 
 namespace qmesh::membership {
 namespace {
@@ -16,23 +17,8 @@ namespace net = router::net;
 using router::error_code;
 using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
-
-bool runUntil(net::io_context& io, const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    if (io.stopped()) io.restart();
-    io.run_one_until(deadline);
-  }
-  return true;
-}
-
-std::vector<uint8_t> frameHeader(const std::string& from, uint32_t dataLen) {
-  std::vector<uint8_t> f{static_cast<uint8_t>(from.size() >> 8), static_cast<uint8_t>(from.size())};
-  f.insert(f.end(), from.begin(), from.end());
-  for (int i = 3; i >= 0; --i) f.push_back(static_cast<uint8_t>(dataLen >> (8 * i)));
-  return f;
-}
+using test::frameHeader;
+using test::runUntil;
 
 class UdpTransportLimits : public ::testing::Test {
  protected:

@@ -15,6 +15,7 @@
 #include "router/membership/gossip.h"
 #include "router/membership/identity.h"
 #include "router/membership/sealed_transport.h"
+#include "tests/membership/udp_test_util.h"
 
 namespace qmesh::membership {
 namespace {
@@ -24,19 +25,10 @@ using router::error_code;
 using tcp = net::ip::tcp;
 using udp = net::ip::udp;
 using namespace std::chrono_literals;
+using test::frameHeader;
+using test::runUntil;
 
 const HostPort kLoopback{"127.0.0.1", 0};
-
-bool runUntil(net::io_context& io, const std::function<bool()>& done,
-              std::chrono::milliseconds limit = 5s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    if (io.stopped()) io.restart();
-    if (io.run_one_until(deadline) == 0 && io.stopped()) return done();  // out of work
-  }
-  return true;
-}
 
 // Runs the loop for a while with no condition: lets anything that would wrongly happen happen.
 void runFor(net::io_context& io, std::chrono::milliseconds d) {
@@ -81,13 +73,6 @@ void writeRawTcp(net::io_context& io, uint16_t port, const std::vector<uint8_t>&
   ASSERT_FALSE(ec) << ec.message();
   if (!raw.empty()) net::write(s, net::buffer(raw), ec);
   ASSERT_FALSE(ec) << ec.message();
-}
-
-std::vector<uint8_t> frameHeader(const std::string& from, uint32_t dataLen) {
-  std::vector<uint8_t> f{static_cast<uint8_t>(from.size() >> 8), static_cast<uint8_t>(from.size())};
-  f.insert(f.end(), from.begin(), from.end());
-  for (int i = 3; i >= 0; --i) f.push_back(static_cast<uint8_t>(dataLen >> (8 * i)));
-  return f;
 }
 
 // ---- datagrams ------------------------------------------------------------------------

@@ -23,10 +23,10 @@ using membership::Identity;
 using membership::NodeId;
 using test::FakeUpstream;
 using test::FakeUpstreamScript;
+using test::kStreamingChat;
 using namespace dataplane::test;
 using namespace std::chrono;
 
-const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true})";
 
 class HopSessionTest : public ::testing::Test {
  protected:
@@ -104,7 +104,7 @@ class HopSessionTest : public ::testing::Test {
 
 TEST_F(HopSessionTest, ServesAHopOnTheChannelWithoutAnApiKey) {
   start();
-  const auto res = exchange(hop(kChat));
+  const auto res = exchange(hop(kStreamingChat));
   EXPECT_EQ(res.result_int(), 200) << res.body();
   EXPECT_NE(res.body().find("data: [DONE]"), std::string::npos);
   EXPECT_EQ(std::string(res["x-qmesh-route"]).rfind("b/m@127.0.0.1:", 0), 0u) << res["x-qmesh-route"];
@@ -116,13 +116,13 @@ TEST_F(HopSessionTest, KeepsTheChannelForTheNextRequest) {
   FakeUpstreamScript s;
   s.sse = false;
   start(s);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(exchange(hop(kChat)).result_int(), 200);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(exchange(hop(kStreamingChat)).result_int(), 200);
   EXPECT_EQ(upstream->requests(), 3);
 }
 
 TEST_F(HopSessionTest, HopClaimingAnEarlierHopIsRefusedAsALoop) {
   start();
-  const auto res = exchange(hop(kChat, "2"));
+  const auto res = exchange(hop(kStreamingChat, "2"));
   EXPECT_EQ(res.result_int(), 508) << res.body();
   EXPECT_EQ(errorCode(res), "loop_detected");
   EXPECT_EQ(upstream->requests(), 0);
@@ -130,7 +130,7 @@ TEST_F(HopSessionTest, HopClaimingAnEarlierHopIsRefusedAsALoop) {
 
 TEST_F(HopSessionTest, HopWithoutAHopCountIsRefusedAsALoop) {
   start();
-  const auto res = exchange(hop(kChat, nullptr));
+  const auto res = exchange(hop(kStreamingChat, nullptr));
   EXPECT_EQ(res.result_int(), 508) << res.body();
   EXPECT_EQ(errorCode(res), "loop_detected");
 }
@@ -151,7 +151,7 @@ TEST_F(HopSessionTest, ChannelClosedMidStreamClosesTheUpstreamWithin100ms) {
   s.events = 3;
   s.pauseAfterFirst = milliseconds(10000);
   start(s);
-  auto req = hop(kChat);
+  auto req = hop(kStreamingChat);
   auto wrote = spawn(io, [](SecureChannel& ch, http::request<http::string_body> r) -> net::awaitable<error_code> {
     error_code ec;
     co_await http::async_write(ch, r, awaitEc(ec));
@@ -185,12 +185,12 @@ TEST(HopHeaders, OnAPlainHttpConnectionMakeNoHopAndNeedTheApiKey) {
   cfg.api_keys = {"secret"};
   test::RouterHarness r(cfg);
   const std::map<std::string, std::string> forged = {{kHopCountHeader, "1"}, {"x-qmesh-hop", "a"}};
-  auto res = test::httpPostJson(r.url("/v1/chat/completions"), kChat, forged);
+  auto res = test::httpPostJson(r.url("/v1/chat/completions"), kStreamingChat, forged);
   EXPECT_EQ(res.status, 401) << res.body;
   EXPECT_EQ(up.requests(), 0);
   auto withKey = forged;
   withKey["Authorization"] = "Bearer secret";
-  res = test::httpPostJson(r.url("/v1/chat/completions"), kChat, withKey);
+  res = test::httpPostJson(r.url("/v1/chat/completions"), kStreamingChat, withKey);
   EXPECT_EQ(res.status, 200) << res.body;
 }
 

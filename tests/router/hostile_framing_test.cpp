@@ -17,7 +17,6 @@ using namespace std::chrono;
 
 namespace {
 
-const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
 
 class HostileFraming : public ::testing::Test {
  protected:

@@ -19,7 +19,6 @@ using router::StaticWorker;
 
 namespace {
 
-const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
 
 FakeUpstreamScript plainOk() {
   FakeUpstreamScript s;

@@ -12,7 +12,7 @@ using namespace qmesh::router;
 
 namespace {
 
-const std::vector<std::string> kKeys = {"sk-test-123456"};
+const std::vector<std::string> kApiKeys = {"sk-test-123456"};
 const std::vector<std::string> kNoKeys;
 
 Decision chat(std::string_view body) {
@@ -125,7 +125,7 @@ TEST(RoutesHostileTest, AffinityKeyIsRoleAndContentTextNotTheRawJson) {
 }
 
 TEST(RoutesHostileTest, BearerSchemeIsCaseInsensitive) {
-  RouteContext ctx{&kKeys, {"demo"}};
+  RouteContext ctx{&kApiKeys, {"demo"}};
   for (const char* auth : {"Bearer sk-test-123456", "bearer sk-test-123456", "BEARER sk-test-123456",
                            "bEaReR  sk-test-123456"})
     EXPECT_EQ(route({"GET", "/v1/models", auth, ""}, ctx).action, Action::Models) << auth;
@@ -134,7 +134,7 @@ TEST(RoutesHostileTest, BearerSchemeIsCaseInsensitive) {
 }
 
 TEST(RoutesHostileTest, RefusesBeforeTheBodyOnKeyPathAndMethod) {
-  RouteContext ctx{&kKeys, {"demo"}};
+  RouteContext ctx{&kApiKeys, {"demo"}};
   const IncomingRequest noKey{"POST", "/v1/chat/completions", "", ""};
   ASSERT_TRUE(refuseBeforeBody(noKey, ctx));
   EXPECT_EQ(refuseBeforeBody(noKey, ctx)->status, 401);
@@ -183,7 +183,7 @@ TEST(OriginGuardTest, RouteAppliesItOnlyWithoutKeys) {
   EXPECT_EQ(route({"POST", "/v1/chat/completions", "", body, "127.0.0.1:8080", "http://evil.example"}, open).status,
             403);
   EXPECT_EQ(route({"POST", "/v1/chat/completions", "", body, "127.0.0.1:8080"}, open).action, Action::Forward);
-  RouteContext keyed{&kKeys, {"demo"}, &p};
+  RouteContext keyed{&kApiKeys, {"demo"}, &p};
   EXPECT_EQ(route({"POST", "/v1/chat/completions", "Bearer sk-test-123456", body, "my-box.lan:8080",
                    "http://elsewhere"},
                   keyed)

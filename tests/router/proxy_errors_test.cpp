@@ -17,7 +17,6 @@ using router::StaticWorker;
 
 namespace {
 
-const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
 
 StaticWorker at(uint16_t port, int slots = 4) { return StaticWorker{"m", "127.0.0.1", port, slots}; }
 

@@ -18,7 +18,6 @@ using router::StaticWorker;
 
 namespace {
 
-const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true})";
 
 StaticWorker worker(const FakeUpstream& up, int slots = 4) { return StaticWorker{"m", "127.0.0.1", up.port(), slots}; }
 
@@ -50,7 +49,7 @@ TEST(ProxyStreaming, RelaysEachEventAsItArrivesWithSseHeaders) {
   const auto t0 = steady_clock::now();
   std::vector<milliseconds> arrivals;
   std::string trace;
-  auto res = httpPostStream(r.url("/v1/chat/completions"), kChat, [&](const std::string& chunk) {
+  auto res = httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [&](const std::string& chunk) {
     arrivals.push_back(duration_cast<milliseconds>(steady_clock::now() - t0));
     trace += std::to_string(arrivals.back().count()) + "ms:" + std::to_string(chunk.size()) + "B ";
     return true;
@@ -73,7 +72,7 @@ TEST(ProxyStreaming, RelaysEachEventAsItArrivesWithSseHeaders) {
 TEST(ProxyStreaming, KeepsTheClientsRequestIdAndForwardsIt) {
   FakeUpstream up;
   RouterHarness r(RouterHarness::config({worker(up)}));
-  auto res = httpPostJson(r.url("/v1/chat/completions"), kChat, {{"x-request-id", "client-abc-1"}});
+  auto res = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat, {{"x-request-id", "client-abc-1"}});
   EXPECT_EQ(res.headers["x-request-id"], "client-abc-1");
   EXPECT_NE(up.lastRequest().find("x-request-id: client-abc-1"), std::string::npos);
   EXPECT_EQ(up.lastRequest().find("Authorization"), std::string::npos);
@@ -100,7 +99,7 @@ TEST(ProxyStreaming, StreamLargerThanBeastsDefaultBodyLimitSurvives) {
   s.interval = milliseconds(0);
   FakeUpstream up(s);
   RouterHarness r(RouterHarness::config({worker(up)}));
-  auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  auto res = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat);
   ASSERT_EQ(res.status, 200) << res.error;
   EXPECT_GT(res.body.size(), 8u << 20);
   EXPECT_TRUE(res.body == expectedStream(s)) << "stream differs, size " << res.body.size();
@@ -115,7 +114,7 @@ TEST(ProxyStreaming, IdleStreamGetsKeepaliveCommentsBetweenEvents) {
   auto cfg = RouterHarness::config({worker(up)});
   cfg.keepalive_interval = milliseconds(100);
   RouterHarness r(cfg);
-  auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  auto res = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat);
   ASSERT_EQ(res.status, 200);
   // Exactly: the first event whole, then only comments, then the rest of the stream.
   const std::string first = FakeUpstream::event(s.eventBytes, 0);
@@ -135,7 +134,7 @@ TEST(ProxyStreaming, ClientHangingUpMidStreamClosesUpstreamWithin100ms) {
   FakeUpstream up(s);
   RouterHarness r(RouterHarness::config({worker(up, 1)}));
   steady_clock::time_point hungUp;
-  httpPostStream(r.url("/v1/chat/completions"), kChat, [&](const std::string& chunk) {
+  httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [&](const std::string& chunk) {
     if (chunk.find("data:") == std::string::npos) return true;
     hungUp = steady_clock::now();
     return false;
@@ -148,7 +147,7 @@ TEST(ProxyStreaming, ClientHangingUpMidStreamClosesUpstreamWithin100ms) {
   FakeUpstreamScript quick;
   quick.sse = false;
   up.setScript(quick);
-  auto next = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  auto next = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat);
   EXPECT_EQ(next.status, 200) << next.body;
   EXPECT_EQ(next.headers["x-qmesh-route"], "testnode/m@127.0.0.1:" + std::to_string(up.port()) + " (least-loaded 0/1)");
 }
@@ -160,9 +159,9 @@ TEST(ProxyStreaming, ClientHangingUpWhileQueuedLeavesTheQueue) {
   auto cfg = RouterHarness::config({worker(up, 1)});
   cfg.queue_timeout = seconds(20);
   RouterHarness r(cfg);
-  std::thread holder([&] { httpPostJson(r.url("/v1/chat/completions"), kChat, {}, milliseconds(1500)); });
+  std::thread holder([&] { httpPostJson(r.url("/v1/chat/completions"), kStreamingChat, {}, milliseconds(1500)); });
   ASSERT_TRUE(waitUntil([&] { return up.requests() == 1; }, milliseconds(2000)));
-  const auto queuedClient = httpPostJson(r.url("/v1/chat/completions"), kChat, {}, milliseconds(300));
+  const auto queuedClient = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat, {}, milliseconds(300));
   EXPECT_EQ(queuedClient.status, 0);  // it gave up, nothing was answered
   EXPECT_TRUE(waitUntil([&] { return apiQueued(r) == 0; }, milliseconds(500)));
   holder.join();
@@ -199,7 +198,7 @@ TEST(ProxyStreaming, WorkerDyingMidStreamEndsTheStreamWithAnInBandErrorEvent) {
   s.dieAfterEvents = 2;
   FakeUpstream up(s);
   RouterHarness r(RouterHarness::config({worker(up)}));
-  auto res = httpPostStream(r.url("/v1/chat/completions"), kChat, [](const std::string&) { return true; });
+  auto res = httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [](const std::string&) { return true; });
   ASSERT_EQ(res.status, 200) << res.error;
   const std::string relayed = FakeUpstream::event(s.eventBytes, 0) + FakeUpstream::event(s.eventBytes, 1);
   ASSERT_EQ(res.body.rfind(relayed, 0), 0u) << res.body;

@@ -12,6 +12,11 @@
 
 namespace qmesh::test {
 
+// The smallest chat completion request, as the proxy tests send it, and its streaming form.
+inline const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}]})";
+inline const std::string kStreamingChat =
+    R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true})";
+
 class RouterHarness {
  public:
   explicit RouterHarness(router::RouterConfig cfg);
