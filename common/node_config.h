@@ -15,26 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "common/host_port.h"
 #include "common/result.h"
 
 namespace qmesh {
 
 using Millis = std::chrono::milliseconds;
-
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-  std::string str() const;
-};
-// "HOST:PORT", "[::1]:PORT" or ":PORT" (host defaults to 127.0.0.1).
-Result<HostPort> parseHostPort(const std::string& text);
-// An address to listen on: parseHostPort, and the host must be an IP literal (localhost
-// becomes 127.0.0.1) with IPv6 in brackets ("[::]:8080"), since a name would need DNS and
-// "::1:8080" is ambiguous.
-Result<HostPort> parseListenAddress(const std::string& text);
-bool isLoopbackHost(const std::string& host);
-// "0.0.0.0", "::" or empty: binds every interface, so it is no address to dial.
-bool isWildcardHost(const std::string& host);
 
 struct NodeSection {
   std::string name;                    // default: the host name

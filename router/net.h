@@ -1,34 +1,23 @@
-// The one place router code includes Asio and Beast from. Boost 1.74's awaitable.hpp uses
-// std::exchange without including <utility>, so <utility> must come first.
+// The router's names for Asio and Beast: common/net.h's, under qmesh::router too so that
+// router::net::io_context and friends keep their spelling; plus the router's clock types.
 #pragma once
 
-#include <utility>
+#include <chrono>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include "common/net.h"
 
 namespace qmesh::router {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
-using error_code = boost::system::error_code;
-
-// Every awaited operation reports its error as a value: exceptions never cross the loop.
-inline auto awaitEc(error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
-
-// Beast 1.74 speaks boost::string_view; the rest of qmesh speaks std::string_view.
-inline std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
-inline beast::string_view bsv(std::string_view s) { return {s.data(), s.size()}; }
-
-// Completion for co_spawn'ed loops: an exception escaping one (a bug) is logged where it
-// happened instead of unwinding out of io_context::run and taking the process down.
-void logEscapedException(const char* what, std::exception_ptr e);
-inline auto logExceptions(const char* what) {
-  return [what](std::exception_ptr e) { logEscapedException(what, e); };
-}
+namespace net = qmesh::net;
+namespace beast = qmesh::beast;
+namespace http = qmesh::http;
+using qmesh::awaitEc;
+using qmesh::bsv;
+using qmesh::error_code;
+using qmesh::logEscapedException;
+using qmesh::logExceptions;
+using qmesh::sv;
+using qmesh::tcp;
 
 using SteadyClock = std::chrono::steady_clock;
 using TimePoint = SteadyClock::time_point;

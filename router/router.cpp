@@ -10,17 +10,6 @@
 
 namespace qmesh::router {
 
-void logEscapedException(const char* what, std::exception_ptr e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& ex) {
-    spdlog::error("{} ended by an unexpected exception: {}", what, ex.what());
-  } catch (...) {
-    spdlog::error("{} ended by an unexpected exception", what);
-  }
-}
-
 Router::Router(net::io_context& io, RouterConfig config)
     : io_(io), state_(std::make_shared<RouterState>(std::move(config))), listener_(io, state_), grace_(io) {
   state_->startedUnix = static_cast<int64_t>(std::time(nullptr));

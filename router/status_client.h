@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "common/node_config.h"
+#include "common/host_port.h"
 #include "router/net.h"
 #include "router/routing/worker_directory.h"
 

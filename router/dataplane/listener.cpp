@@ -8,8 +8,6 @@
 namespace qmesh::dataplane {
 namespace {
 
-using router::awaitEc;
-
 net::awaitable<void> acceptLoop(std::shared_ptr<detail::ListenerShared> shared) {
   for (;;) {
     error_code ec;

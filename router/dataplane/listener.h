@@ -19,7 +19,7 @@
 #include <functional>
 #include <memory>
 
-#include "common/node_config.h"
+#include "common/host_port.h"
 #include "router/dataplane/secure_channel.h"
 
 namespace qmesh::dataplane {

@@ -108,13 +108,13 @@ SecretStreamFramer::Header headerFrom(const uint8_t* p) {
 net::awaitable<error_code> clientSteps(std::shared_ptr<Core> core, const Identity& self, NodeId expected) {
   error_code ec;
   ClientHandshake hs(self, expected);
-  co_await net::async_write(core->socket, net::buffer(hs.hello()), router::awaitEc(ec));
+  co_await net::async_write(core->socket, net::buffer(hs.hello()), awaitEc(ec));
   if (ec) co_return ec;
   std::array<uint8_t, kReplyHeadBytes> head;
-  co_await net::async_read(core->socket, net::buffer(head), router::awaitEc(ec));
+  co_await net::async_read(core->socket, net::buffer(head), awaitEc(ec));
   if (ec || (ec = hs.checkReplyHead(head))) co_return ec;
   std::array<uint8_t, kReplyBodyBytes + SecretStreamFramer::kHeaderBytes> body;
-  co_await net::async_read(core->socket, net::buffer(body), router::awaitEc(ec));
+  co_await net::async_read(core->socket, net::buffer(body), awaitEc(ec));
   if (ec) co_return ec;
   SessionKeys keys;
   if ((ec = hs.finish(std::span(body).first<kReplyBodyBytes>(), keys))) co_return ec;
@@ -124,7 +124,7 @@ net::awaitable<error_code> clientSteps(std::shared_ptr<Core> core, const Identit
   // Our header and an empty confirm frame: proof that we hold the session key.
   std::vector<uint8_t> out(header.begin(), header.end());
   core->framer.seal({}, false, out);
-  co_await net::async_write(core->socket, net::buffer(out), router::awaitEc(ec));
+  co_await net::async_write(core->socket, net::buffer(out), awaitEc(ec));
   if (!ec) core->peer = expected;
   co_return ec;
 }
@@ -133,7 +133,7 @@ net::awaitable<error_code> clientSteps(std::shared_ptr<Core> core, const Identit
 net::awaitable<error_code> refuse(std::shared_ptr<Core> core, std::span<const uint8_t> reply, error_code why) {
   error_code ignored;
   if (!reply.empty())
-    co_await net::async_write(core->socket, net::buffer(reply.data(), reply.size()), router::awaitEc(ignored));
+    co_await net::async_write(core->socket, net::buffer(reply.data(), reply.size()), awaitEc(ignored));
   co_return why;
 }
 
@@ -141,11 +141,11 @@ net::awaitable<error_code> serverSteps(std::shared_ptr<Core> core, const Identit
   error_code ec;
   ServerHandshake hs(self);
   std::array<uint8_t, kPrefixBytes> prefix;
-  co_await net::async_read(core->socket, net::buffer(prefix), router::awaitEc(ec));
+  co_await net::async_read(core->socket, net::buffer(prefix), awaitEc(ec));
   if (ec) co_return ec;
   if ((ec = hs.receivePrefix(prefix))) co_return co_await refuse(core, hs.reply(), ec);
   std::array<uint8_t, kClientHelloBodyBytes> body;
-  co_await net::async_read(core->socket, net::buffer(body), router::awaitEc(ec));
+  co_await net::async_read(core->socket, net::buffer(body), awaitEc(ec));
   if (ec) co_return ec;
   SessionKeys keys;
   if ((ec = hs.receiveBody(body, accept, keys))) co_return co_await refuse(core, hs.reply(), ec);
@@ -154,14 +154,14 @@ net::awaitable<error_code> serverSteps(std::shared_ptr<Core> core, const Identit
   const auto header = core->framer.initPush(keys.tx);
   const std::array<net::const_buffer, 2> reply{net::buffer(hs.reply().data(), hs.reply().size()),
                                                net::buffer(header)};
-  co_await net::async_write(core->socket, reply, router::awaitEc(ec));
+  co_await net::async_write(core->socket, reply, awaitEc(ec));
   if (ec) co_return ec;
 
   // The client's header and confirm frame. Exact reads: data the client pipelines after
   // them stays in the socket for the channel's own reads.
   constexpr std::size_t kConfirmBytes = SecretStreamFramer::kLengthBytes + SecretStreamFramer::kTagBytes;
   std::array<uint8_t, SecretStreamFramer::kHeaderBytes + kConfirmBytes> confirm;
-  co_await net::async_read(core->socket, net::buffer(confirm), router::awaitEc(ec));
+  co_await net::async_read(core->socket, net::buffer(confirm), awaitEc(ec));
   if (ec) co_return ec;
   core->framer.initPull(keys.rx, headerFrom(confirm.data()));
   std::vector<uint8_t> plain;
@@ -179,7 +179,7 @@ net::awaitable<error_code> writeWhole(std::shared_ptr<Core> core, std::span<cons
   do {
     ec = {};
     done += co_await net::async_write(core->socket, net::buffer(data.data() + done, data.size() - done),
-                                      router::awaitEc(ec));
+                                      awaitEc(ec));
   } while (ec == net::error::operation_aborted && core->socket.is_open() && done < data.size());
   co_return done == data.size() ? error_code{} : ec;
 }
@@ -207,7 +207,7 @@ net::awaitable<error_code> SecureChannel::connect(std::string host, uint16_t por
   const auto addr = net::ip::make_address(host, ec);
   if (ec) co_return ec;
   Deadline deadline(core, timeout);
-  co_await core->socket.async_connect(tcp::endpoint(addr, port), router::awaitEc(ec));
+  co_await core->socket.async_connect(tcp::endpoint(addr, port), awaitEc(ec));
   if (ec) {
     if (core->timedOut) ec = net::error::timed_out;
     core->closeSocket();

@@ -27,17 +27,12 @@
 #include <string>
 #include <vector>
 
+#include "common/net.h"
 #include "router/dataplane/errors.h"
 #include "router/dataplane/framer.h"
 #include "router/dataplane/handshake.h"
-#include "router/net.h"
 
 namespace qmesh::dataplane {
-
-namespace net = router::net;
-namespace beast = router::beast;
-using router::error_code;
-using router::tcp;
 
 namespace detail {
 

@@ -22,9 +22,9 @@ TcpLiveness tcpLivenessFor(std::chrono::milliseconds limit) {
   return t;
 }
 
-router::error_code applyTcpLiveness(router::tcp::socket& socket, const TcpLiveness& settings) {
-  router::error_code ec;
-  socket.set_option(router::net::socket_base::keep_alive(true), ec);
+error_code applyTcpLiveness(tcp::socket& socket, const TcpLiveness& settings) {
+  error_code ec;
+  socket.set_option(net::socket_base::keep_alive(true), ec);
   if (ec) return ec;
   const int fd = socket.native_handle();
   const int values[][2] = {{TCP_KEEPIDLE, static_cast<int>(settings.idle.count())},
@@ -33,7 +33,7 @@ router::error_code applyTcpLiveness(router::tcp::socket& socket, const TcpLivene
                            {TCP_USER_TIMEOUT, static_cast<int>(settings.userTimeout.count())}};
   for (const auto& [name, value] : values)
     if (::setsockopt(fd, IPPROTO_TCP, name, &value, sizeof value) != 0)
-      return router::error_code(errno, boost::system::system_category());
+      return error_code(errno, boost::system::system_category());
   return ec;
 }
 

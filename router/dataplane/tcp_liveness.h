@@ -24,7 +24,7 @@
 
 #include <chrono>
 
-#include "router/net.h"
+#include "common/net.h"
 
 namespace qmesh::dataplane {
 
@@ -39,6 +39,6 @@ struct TcpLiveness {
 TcpLiveness tcpLivenessFor(std::chrono::milliseconds limit);
 
 // Enables SO_KEEPALIVE and sets the four options on a connected socket.
-router::error_code applyTcpLiveness(router::tcp::socket& socket, const TcpLiveness& settings);
+error_code applyTcpLiveness(tcp::socket& socket, const TcpLiveness& settings);
 
 }  // namespace qmesh::dataplane

@@ -2,8 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include "common/host_port.h"
 #include "common/names.h"
-#include "common/node_config.h"
 #include "router/membership/wire.h"
 
 namespace qmesh::membership {

@@ -3,15 +3,15 @@
 namespace qmesh::membership {
 namespace {
 
-router::net::ip::address canonical(router::net::ip::address a) {
-  namespace ip = router::net::ip;
+net::ip::address canonical(net::ip::address a) {
+  namespace ip = net::ip;
   if (a.is_v6() && a.to_v6().is_v4_mapped()) return ip::make_address_v4(ip::v4_mapped, a.to_v6());
   return a;
 }
 
 }  // namespace
 
-std::vector<uint64_t> PendingAdmission::admit(uint64_t id, router::net::ip::address source) {
+std::vector<uint64_t> PendingAdmission::admit(uint64_t id, net::ip::address source) {
   source = canonical(source);
   std::vector<uint64_t> evicted;
   if (auto it = bySource_.find(source); it != bySource_.end() && it->second.size() >= limits_.perSource) {
@@ -38,7 +38,7 @@ void PendingAdmission::release(uint64_t id) {
   pending_.erase(it);
 }
 
-std::size_t PendingAdmission::pendingFrom(router::net::ip::address source) const {
+std::size_t PendingAdmission::pendingFrom(net::ip::address source) const {
   const auto it = bySource_.find(canonical(source));
   return it == bySource_.end() ? 0 : it->second.size();
 }

@@ -17,7 +17,7 @@
 #include <set>
 #include <vector>
 
-#include "router/net.h"
+#include "common/net.h"
 
 namespace qmesh::membership {
 
@@ -36,19 +36,19 @@ class PendingAdmission {
 
   // Records `id` (ids must grow with time) from `source` as pending and returns the ids the
   // caller must close now, already released. IPv4-mapped IPv6 sources count as IPv4.
-  std::vector<uint64_t> admit(uint64_t id, router::net::ip::address source);
+  std::vector<uint64_t> admit(uint64_t id, net::ip::address source);
   // `id` finished (or failed); a no-op for an id no longer pending.
   void release(uint64_t id);
 
   std::size_t pending() const { return pending_.size(); }
-  std::size_t pendingFrom(router::net::ip::address source) const;
+  std::size_t pendingFrom(net::ip::address source) const;
   const Counters& counters() const { return counters_; }
 
  private:
   Limits limits_;
   Counters counters_;
-  std::map<uint64_t, router::net::ip::address> pending_;  // the first is the oldest
-  std::map<router::net::ip::address, std::set<uint64_t>> bySource_;  // sets never empty
+  std::map<uint64_t, net::ip::address> pending_;  // the first is the oldest
+  std::map<net::ip::address, std::set<uint64_t>> bySource_;  // sets never empty
 };
 
 }  // namespace qmesh::membership

@@ -34,10 +34,10 @@
 #include <memory>
 #include <optional>
 
-#include "common/node_config.h"
+#include "common/host_port.h"
+#include "common/net.h"
 #include "common/result.h"
 #include "router/membership/transport.h"
-#include "router/net.h"
 
 namespace qmesh::membership {
 
@@ -119,10 +119,10 @@ class UdpTransport final : public Transport {
   // host if it is not a wildcard; for a wildcard, the first non-loopback IPv4 address of an
   // up interface (getifaddrs), falling back to 127.0.0.1 when there is none. Set `advertise`
   // whenever the node is reached through NAT or has several interfaces.
-  static Result<std::unique_ptr<UdpTransport>> open(router::net::io_context& io, const HostPort& bind,
+  static Result<std::unique_ptr<UdpTransport>> open(net::io_context& io, const HostPort& bind,
                                                     std::optional<HostPort> advertise,
                                                     const Options& options, OpenFailure* failure = nullptr);
-  static Result<std::unique_ptr<UdpTransport>> open(router::net::io_context& io, const HostPort& bind,
+  static Result<std::unique_ptr<UdpTransport>> open(net::io_context& io, const HostPort& bind,
                                                     std::optional<HostPort> advertise) {
     return open(io, bind, std::move(advertise), Options{});
   }

@@ -23,8 +23,6 @@
 
 namespace qmesh::membership {
 
-namespace net = router::net;
-using router::error_code;
 using tcp = net::ip::tcp;
 using udp = net::ip::udp;
 using std::chrono::steady_clock;

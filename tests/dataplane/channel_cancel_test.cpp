@@ -14,7 +14,6 @@ namespace qmesh::dataplane {
 namespace {
 
 using namespace test;
-using router::awaitEc;
 
 net::awaitable<void> pipe(tcp::socket& from, tcp::socket& to) {
   std::vector<char> buf(16384);

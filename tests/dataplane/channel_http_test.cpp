@@ -13,8 +13,6 @@ namespace qmesh::dataplane {
 namespace {
 
 using namespace test;
-using router::awaitEc;
-namespace http = router::http;
 
 net::awaitable<error_code> serveOneRequest(SecureChannel& ch, std::string& seenBody) {
   error_code ec;

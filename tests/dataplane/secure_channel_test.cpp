@@ -13,7 +13,6 @@ namespace qmesh::dataplane {
 namespace {
 
 using namespace test;
-using router::awaitEc;
 
 class SecureChannelTest : public ::testing::Test {
  protected:

@@ -68,7 +68,7 @@ T runCoro(net::io_context& io, net::awaitable<T> aw, std::chrono::milliseconds l
 template <class Stream>
 net::awaitable<error_code> writeString(Stream& stream, std::string s) {
   error_code ec;
-  co_await net::async_write(stream, net::buffer(s), router::awaitEc(ec));
+  co_await net::async_write(stream, net::buffer(s), awaitEc(ec));
   co_return ec;
 }
 
@@ -83,7 +83,7 @@ net::awaitable<ReadResult> readAll(Stream& stream, std::size_t want = SIZE_MAX) 
   ReadResult r;
   std::vector<char> buf(50000);
   while (r.data.size() < want) {
-    const std::size_t n = co_await stream.async_read_some(net::buffer(buf), router::awaitEc(r.ec));
+    const std::size_t n = co_await stream.async_read_some(net::buffer(buf), awaitEc(r.ec));
     r.data.append(buf.data(), n);
     if (r.ec) break;
   }
@@ -92,7 +92,7 @@ net::awaitable<ReadResult> readAll(Stream& stream, std::size_t want = SIZE_MAX) 
 
 inline net::awaitable<error_code> acceptInto(tcp::acceptor& acceptor, tcp::socket& socket) {
   error_code ec;
-  co_await acceptor.async_accept(socket, router::awaitEc(ec));
+  co_await acceptor.async_accept(socket, awaitEc(ec));
   co_return ec;
 }
 

@@ -6,7 +6,7 @@
 namespace qmesh::membership {
 namespace {
 
-namespace ip = router::net::ip;
+namespace ip = net::ip;
 
 const ip::address kA = ip::make_address("10.0.0.1");
 const ip::address kB = ip::make_address("10.0.0.2");

@@ -16,8 +16,6 @@
 namespace qmesh::membership {
 namespace {
 
-namespace net = router::net;
-using router::error_code;
 using tcp = net::ip::tcp;
 using test::idOf;
 using test::keyOf;

@@ -12,7 +12,6 @@
 namespace qmesh::membership {
 namespace {
 
-namespace net = router::net;
 using namespace std::chrono_literals;
 
 // A host name this machine resolves without a DNS server (/etc/hosts): if the transport

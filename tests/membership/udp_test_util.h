@@ -8,14 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "router/net.h"
+#include "common/net.h"
 
 namespace qmesh::membership::test {
 
 // Runs io until done() holds (true) or limit passes (false). Slices of 10 ms so that a
 // condition that turns true without an event (a counter read between handlers) is seen;
 // an io_context out of work can make nothing true any more, so that ends the wait at once.
-inline bool runUntil(router::net::io_context& io, const std::function<bool()>& done,
+inline bool runUntil(net::io_context& io, const std::function<bool()>& done,
                      std::chrono::milliseconds limit = std::chrono::seconds(5)) {
   using std::chrono::steady_clock;
   const auto deadline = steady_clock::now() + limit;

@@ -13,8 +13,6 @@
 namespace qmesh::membership {
 namespace {
 
-namespace net = router::net;
-using router::error_code;
 using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 using test::frameHeader;

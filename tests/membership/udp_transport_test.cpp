@@ -20,8 +20,6 @@
 namespace qmesh::membership {
 namespace {
 
-namespace net = router::net;
-using router::error_code;
 using tcp = net::ip::tcp;
 using udp = net::ip::udp;
 using namespace std::chrono_literals;
