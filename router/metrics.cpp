@@ -1,7 +1,5 @@
 #include "router/metrics.h"
 
-#include <cstdio>
-
 #include "router/routing/admission.h"
 #include "router/routing/worker_directory.h"
 
@@ -13,12 +11,6 @@ namespace {
 const std::vector<double> kLatencyBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                             0.25,   0.5,   1,      2.5,   5,    10,    30,    60, 300};
 
-std::string num(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
 std::string label(const std::string& model) { return "model=\"" + model + "\""; }
 
 void header(std::string& out, const char* name, const char* type, const char* help) {
@@ -26,29 +18,6 @@ void header(std::string& out, const char* name, const char* type, const char* he
 }
 
 }  // namespace
-
-Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)), counts_(bounds_.size() + 1) {}
-
-void Histogram::observe(double value) {
-  std::size_t i = 0;
-  while (i < bounds_.size() && value > bounds_[i]) ++i;
-  ++counts_[i];
-  sum_ += value;
-  ++count_;
-}
-
-void Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {
-  const std::string sep = labels.empty() ? "" : ",";
-  uint64_t cumulative = 0;
-  for (std::size_t i = 0; i <= bounds_.size(); ++i) {
-    cumulative += counts_[i];
-    const std::string le = i < bounds_.size() ? num(bounds_[i]) : "+Inf";
-    out += name + "_bucket{" + labels + sep + "le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
-  }
-  const std::string braces = labels.empty() ? "" : "{" + labels + "}";
-  out += name + "_sum" + braces + " " + num(sum_) + "\n";
-  out += name + "_count" + braces + " " + std::to_string(count_) + "\n";
-}
 
 Histogram& RouterMetrics::histogram(std::map<std::string, Histogram>& m, const std::string& model) {
   auto it = m.find(model);

@@ -9,24 +9,12 @@
 #include <utility>
 #include <vector>
 
+#include "common/histogram.h"
+
 namespace qmesh::router {
 
 class WorkerDirectory;
 class Admission;
-
-class Histogram {
- public:
-  explicit Histogram(std::vector<double> bounds);
-  void observe(double value);
-  // Appends the _bucket/_sum/_count lines; `labels` is `model="x"` or empty.
-  void render(std::string& out, const std::string& name, const std::string& labels) const;
-
- private:
-  std::vector<double> bounds_;
-  std::vector<uint64_t> counts_;  // one per bound, plus +Inf
-  double sum_ = 0;
-  uint64_t count_ = 0;
-};
 
 class RouterMetrics {
  public:

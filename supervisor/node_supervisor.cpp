@@ -240,9 +240,12 @@ std::string NodeSupervisor::metrics() const {
           << toString(s) << "\"} " << (c.supervisor->state() == s ? 1 : 0) << "\n";
   out << "# HELP qmesh_supervisor_health_poll_latency_ms Latency of answered /health polls.\n"
          "# TYPE qmesh_supervisor_health_poll_latency_ms histogram\n";
-  for (const auto& c : children_)
-    c.supervisor->pollLatency().render(out, "qmesh_supervisor_health_poll_latency_ms",
+  for (const auto& c : children_) {
+    std::string lines;
+    c.supervisor->pollLatency().render(lines, "qmesh_supervisor_health_poll_latency_ms",
                                        "child=\"" + c.supervisor->name() + "\"");
+    out << lines;
+  }
   out << "# HELP qmesh_supervisor_uptime_seconds Seconds since the supervisor started.\n"
          "# TYPE qmesh_supervisor_uptime_seconds gauge\n"
       << "qmesh_supervisor_uptime_seconds "
