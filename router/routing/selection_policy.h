@@ -16,27 +16,16 @@
 
 #include <cstdint>
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/random.h"
+
 namespace qmesh::router {
 
-class Random {
- public:
-  virtual ~Random() = default;
-  virtual uint64_t below(uint64_t n) = 0;  // uniform in [0, n); n > 0
-};
-
-class StdRandom final : public Random {
- public:
-  StdRandom() : gen_(std::random_device{}()) {}
-  uint64_t below(uint64_t n) override { return std::uniform_int_distribution<uint64_t>(0, n - 1)(gen_); }
-
- private:
-  std::mt19937_64 gen_;
-};
+// Tie-breaks draw from qmesh::Random (common/random.h), seeded from the system in production.
+using StdRandom = SeededRandom;
 
 struct Load {
   int64_t outstanding = 0;   // requests this router holds on it

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "router/routing/admission_queue.h"
+#include "tests/support/fake_random.h"
 
 using namespace qmesh::router;
 using namespace std::chrono_literals;
@@ -32,16 +33,11 @@ TEST(AdmissionQueue, ExpiresOnlyPastDeadlinesAndRemovesCancelled) {
 
 namespace {
 
-class FixedRandom : public Random {
- public:
-  uint64_t below(uint64_t) override { return 0; }
-};
-
 // One model "m" with one worker of `slots` slots, and a way to run acquire() to completion.
 struct Fixture {
   net::io_context io;
   WorkerDirectory dir;
-  FixedRandom random;
+  qmesh::test::FakeRandom random{0.0};  // below(n) is always 0
   std::shared_ptr<Admission> adm;
 
   Fixture(int slots, std::size_t depth, std::chrono::milliseconds timeout) {

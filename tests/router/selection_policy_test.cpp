@@ -8,7 +8,7 @@ using namespace qmesh::router;
 
 namespace {
 // Scripted randomness: returns the queued answers, then 0.
-class FakeRandom : public Random {
+class FakeRandom : public qmesh::Random {
  public:
   std::vector<uint64_t> answers;
   uint64_t below(uint64_t n) override {
@@ -17,6 +17,7 @@ class FakeRandom : public Random {
     answers.erase(answers.begin());
     return a % n;
   }
+  double uniform01() override { return 0; }  // the policy draws integers only
 };
 }  // namespace
 
