@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/key_rotation.h"
+
 namespace qmesh {
 
 namespace {
@@ -10,6 +12,12 @@ namespace {
 bool looksLikeFingerprint(const std::string& text) {
   return text.size() == 8 && std::all_of(text.begin(), text.end(),
                                          [](unsigned char c) { return std::isxdigit(c); });
+}
+
+std::optional<std::size_t> positionOf(const MeshKeyFile& file, const MeshKeyBytes& key) {
+  const auto it = std::find(file.keys.begin(), file.keys.end(), key);
+  if (it == file.keys.end()) return std::nullopt;
+  return static_cast<std::size_t>(it - file.keys.begin());
 }
 
 }  // namespace
@@ -33,30 +41,40 @@ Result<MeshKeyBytes> resolveKeyArgument(const MeshKeyFile& file, const std::stri
 }
 
 bool installKey(MeshKeyFile& file, const MeshKeyBytes& key) {
-  if (std::find(file.keys.begin(), file.keys.end(), key) != file.keys.end()) return false;
+  if (installVerdict(positionOf(file, key)) != KeyEditVerdict::kApply) return false;
   file.keys.push_back(key);
   return true;
 }
 
 Result<bool> useKey(MeshKeyFile& file, const MeshKeyBytes& key) {
-  const auto it = std::find(file.keys.begin(), file.keys.end(), key);
-  if (it == file.keys.end())
-    return makeError("key " + meshKeyFingerprint(key) +
-                     " is not installed: `keys install` it first (on every node of the mesh, "
-                     "so they all open what this node will seal with it)");
-  if (it == file.keys.begin()) return false;
+  const auto at = positionOf(file, key);
+  switch (useVerdict(at)) {
+    case KeyEditVerdict::kNotInstalled:
+      return makeError("key " + meshKeyFingerprint(key) +
+                       " is not installed: `keys install` it first (on every node of the mesh, "
+                       "so they all open what this node will seal with it)");
+    case KeyEditVerdict::kApply:
+      break;
+    default:
+      return false;
+  }
+  const auto it = file.keys.begin() + static_cast<std::ptrdiff_t>(*at);
   std::rotate(file.keys.begin(), it, it + 1);
   return true;
 }
 
 Result<bool> removeKey(MeshKeyFile& file, const MeshKeyBytes& key) {
-  const auto it = std::find(file.keys.begin(), file.keys.end(), key);
-  if (it == file.keys.end())
-    return makeError("key " + meshKeyFingerprint(key) + " is not installed (see `keys list`)");
-  if (it == file.keys.begin())
-    return makeError("key " + meshKeyFingerprint(key) +
-                     " is the primary (this node seals with it): switch with `keys use` first");
-  file.keys.erase(it);
+  const auto at = positionOf(file, key);
+  switch (removeVerdict(at)) {
+    case KeyEditVerdict::kNotInstalled:
+      return makeError("key " + meshKeyFingerprint(key) + " is not installed (see `keys list`)");
+    case KeyEditVerdict::kIsPrimary:
+      return makeError("key " + meshKeyFingerprint(key) +
+                       " is the primary (this node seals with it): switch with `keys use` first");
+    default:
+      break;
+  }
+  file.keys.erase(file.keys.begin() + static_cast<std::ptrdiff_t>(*at));
   return true;
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "common/key_rotation.h"
 #include "common/sodium_init.h"
 
 namespace qmesh::membership {
@@ -39,6 +40,13 @@ void zero(std::vector<Keyring::Entry>& entries) {
   if (!entries.empty()) sodium_memzero(entries.data(), entries.size() * sizeof(Keyring::Entry));
 }
 
+// The rotation rules (common/key_rotation.h) take the key's position, 0 being the primary.
+std::optional<std::size_t> positionOf(const std::vector<Keyring::Entry>& entries,
+                                      std::vector<Keyring::Entry>::const_iterator it) {
+  if (it == entries.end()) return std::nullopt;
+  return static_cast<std::size_t>(it - entries.begin());
+}
+
 }  // namespace
 
 Subkey deriveSubkey(const MeshKey& key, KeyPurpose purpose) {
@@ -70,7 +78,7 @@ std::vector<Keyring::Entry>::iterator Keyring::find(const MeshKey& key) {
 }
 
 void Keyring::install(const MeshKey& key) {
-  if (find(key) != entries_.end()) return;
+  if (installVerdict(positionOf(entries_, find(key))) != KeyEditVerdict::kApply) return;
   if (entries_.size() == entries_.capacity()) {
     // Grow by hand: a reallocating push_back would free the old buffer with the keys in it.
     std::vector<Entry> grown;
@@ -84,17 +92,28 @@ void Keyring::install(const MeshKey& key) {
 
 Status Keyring::use(const MeshKey& key) {
   auto it = find(key);
-  if (it == entries_.end())
-    return makeError("cannot use a mesh key that is not installed; install it first on every node");
+  switch (useVerdict(positionOf(entries_, it))) {
+    case KeyEditVerdict::kNotInstalled:
+      return makeError("cannot use a mesh key that is not installed; install it first on every node");
+    case KeyEditVerdict::kApply:
+      break;
+    default:
+      return Ok{};
+  }
   for (; it != entries_.begin(); --it) swapEntries(*it, *(it - 1));  // no temporary copy
   return Ok{};
 }
 
 Status Keyring::remove(const MeshKey& key) {
   auto it = find(key);
-  if (it == entries_.end()) return makeError("mesh key to remove is not installed");
-  if (it == entries_.begin())
-    return makeError("cannot remove the primary mesh key; switch to another key with 'use' first");
+  switch (removeVerdict(positionOf(entries_, it))) {
+    case KeyEditVerdict::kNotInstalled:
+      return makeError("mesh key to remove is not installed");
+    case KeyEditVerdict::kIsPrimary:
+      return makeError("cannot remove the primary mesh key; switch to another key with 'use' first");
+    default:
+      break;
+  }
   sodium_memzero(&*it, sizeof(Entry));
   entries_.erase(it);
   return Ok{};
