@@ -16,11 +16,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-CommandResult supervisor(std::vector<std::string> args) {
-  args.insert(args.begin(), supervisorBinary().string());
-  return runCommand(std::move(args), 30s);
-}
-
 bool has(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
 }
@@ -47,7 +42,7 @@ struct MeshNode {
   }
   CommandResult keys(std::vector<std::string> args) const {
     args.insert(args.begin(), {"keys", "--config", config.string()});
-    return supervisor(std::move(args));
+    return runSupervisor(std::move(args));
   }
   std::unique_ptr<TestProcess> start(std::vector<std::string> extra = {},
                                      std::map<std::string, std::string> env = {}) const {
@@ -62,7 +57,7 @@ struct MeshNode {
   }
 };
 
-std::string generateKey() { return trimmed(supervisor({"keys", "generate"}).output); }
+std::string generateKey() { return trimmed(runSupervisor({"keys", "generate"}).output); }
 
 TEST(MeshCli, KeysGeneratePrintsANewKeyEachTimeWithoutAConfig) {
   const std::string a = generateKey(), b = generateKey();
@@ -72,7 +67,7 @@ TEST(MeshCli, KeysGeneratePrintsANewKeyEachTimeWithoutAConfig) {
 }
 
 TEST(MeshCli, KeysOtherThanGenerateNeedAConfig) {
-  const auto r = supervisor({"keys", "list"});
+  const auto r = runSupervisor({"keys", "list"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(has(r.output, "keys needs --config node.yaml")) << r.output;
 }
@@ -124,7 +119,7 @@ TEST(MeshCli, InvitePrintsOneLineCarryingThePrimaryKeyAndWhereToReachTheMesh) {
   MeshNode n("  advertise: 192.0.2.10:7946\n  seeds: [192.0.2.11:7946]\n", "0.0.0.0");
   const std::string key = generateKey();
   ASSERT_EQ(n.keys({"install", key}).exit_code, 0);
-  const auto r = supervisor({"invite", "--config", n.config.string()});
+  const auto r = runSupervisor({"invite", "--config", n.config.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
   const auto invite = decodeInvite(trimmed(r.output));
@@ -135,20 +130,20 @@ TEST(MeshCli, InvitePrintsOneLineCarryingThePrimaryKeyAndWhereToReachTheMesh) {
 
 TEST(MeshCli, InviteErrorsSayWhatToDo) {
   MeshNode fresh;
-  auto r = supervisor({"invite", "--config", fresh.config.string()});
+  auto r = runSupervisor({"invite", "--config", fresh.config.string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(has(r.output, "no mesh key at " + fresh.keyFile().string() + ": start the node once"))
       << r.output;
 
   MeshNode wildcard("", "0.0.0.0");
   ASSERT_EQ(wildcard.keys({"install", generateKey()}).exit_code, 0);
-  r = supervisor({"invite", "--config", wildcard.config.string()});
+  r = runSupervisor({"invite", "--config", wildcard.config.string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(has(r.output, "set mesh.advertise")) << r.output;
 
   TempDir dir;
   const auto off = dir.write("off.yaml", "node:\n  data_dir: " + (dir / "d").string() + "\n");
-  r = supervisor({"invite", "--config", off.string()});
+  r = runSupervisor({"invite", "--config", off.string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(has(r.output, "the mesh is disabled")) << r.output;
 }
@@ -162,7 +157,7 @@ TEST(MeshCli, FirstStartCreatesTheMeshKeyAndKeysTellsTheRunningNode) {
   ASSERT_TRUE(keys) << keys.error().message;
   EXPECT_FALSE(has(node->output(), encodeMeshKey(keys->front()))) << "the key was logged";
 
-  auto r = supervisor({"invite", "--config", n.config.string()});
+  auto r = runSupervisor({"invite", "--config", n.config.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(decodeInvite(trimmed(r.output))->key, keys->front());
 
@@ -213,7 +208,7 @@ INSTANTIATE_TEST_SUITE_P(FromFileStdinOrEnvironment, MeshCliJoin, ::testing::Val
 TEST(MeshCli, StartRefusesAnInviteTokenOnTheCommandLine) {
   MeshNode n;
   const std::string token = *encodeInvite(Invite{*decodeMeshKey(generateKey()), {"127.0.0.1:1"}});
-  const auto r = supervisor({"start", "--config", n.config.string(), "--join", token});
+  const auto r = runSupervisor({"start", "--config", n.config.string(), "--join", token});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(has(r.output, "--join-file PATH, --join - (reads it from stdin), or the QMESH_JOIN "
                             "environment variable")) << r.output;
@@ -224,12 +219,12 @@ TEST(MeshCli, StartRefusesAnInviteTokenOnTheCommandLine) {
 TEST(MeshCli, StartRefusesABadMeshSetupBeforeServing) {
   MeshNode n;
   const auto bad = n.dir.write("bad-invite.txt", "qmesh1.AAAA\n");
-  auto r = supervisor({"start", "--config", n.config.string(), "--join-file", bad.string()});
+  auto r = runSupervisor({"start", "--config", n.config.string(), "--join-file", bad.string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(has(r.output, "--join: invalid invite token: ")) << r.output;
 
   MeshNode seeds("  seeds: [127.0.0.1:1]\n");
-  r = supervisor({"start", "--config", seeds.config.string()});
+  r = runSupervisor({"start", "--config", seeds.config.string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(has(r.output, "mesh.seeds is set but there is no mesh key at " +
                                 seeds.keyFile().string())) << r.output;
@@ -267,9 +262,9 @@ TEST(MeshCli, RouterStaticModeRefusesDataAddressesTheMeshCannotUse) {
 }
 
 TEST(MeshCli, HelpDescribesTheMeshCommands) {
-  const auto h = supervisor({"--help"});
+  const auto h = runSupervisor({"--help"});
   EXPECT_TRUE(has(h.output, "invite") && has(h.output, "keys")) << h.output;
-  const auto k = supervisor({"keys", "--help"});
+  const auto k = runSupervisor({"keys", "--help"});
   EXPECT_EQ(k.exit_code, 0);
   for (const char* sub : {"list", "generate", "install", "use", "remove"})
     EXPECT_TRUE(has(k.output, sub)) << sub << "\n" << k.output;

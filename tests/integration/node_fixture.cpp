@@ -9,8 +9,10 @@ namespace qmesh::test {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-fs::path supervisorBinary() { return buildDir() / "supervisor" / "qmesh-supervisor"; }
-fs::path routerBinary() { return buildDir() / "router" / "qmesh-router"; }
+CommandResult runSupervisor(std::vector<std::string> args) {
+  args.insert(args.begin(), supervisorBinary().string());
+  return runCommand(std::move(args), std::chrono::seconds(30));
+}
 
 std::string NodeYaml::render(const fs::path& dataDir) const {
   std::ostringstream y;

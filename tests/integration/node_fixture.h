@@ -6,14 +6,15 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/support/test_env.h"
 #include "tests/support/test_process.h"
 
 namespace qmesh::test {
 
-std::filesystem::path supervisorBinary();
-std::filesystem::path routerBinary();
+// `qmesh-supervisor ARGS...` run to completion (30 s at most), as the CLI tests run it.
+CommandResult runSupervisor(std::vector<std::string> args);
 
 // YAML for one node: `models` and `extra` are raw YAML appended under their sections.
 struct NodeYaml {

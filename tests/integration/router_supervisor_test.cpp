@@ -16,8 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-std::filesystem::path supervisorBinary() { return buildDir() / "supervisor" / "qmesh-supervisor"; }
-
 json getJson(const std::string& url) {
   auto r = httpGet(url, milliseconds(2000));
   return json::parse(r.body, nullptr, false);

@@ -24,11 +24,6 @@ std::vector<pid_t> sorted(std::vector<pid_t> v) {
   return v;
 }
 
-CommandResult supervisor(std::vector<std::string> args) {
-  args.insert(args.begin(), supervisorBinary().string());
-  return runCommand(std::move(args), 30s);
-}
-
 std::string readFile(const fs::path& p) {
   std::ifstream in(p);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -95,20 +90,20 @@ TEST(SupervisorControlApi, OnlyTheTokenInTheDataDirStopsOrRestarts) {
   EXPECT_TRUE(n.node->process().running());
 
   // The CLI sends the token: the request gets through (404: no such child, not 401).
-  const auto restart = supervisor({"restart", "--config", n.node->configFile().string(), "nope"});
+  const auto restart = runSupervisor({"restart", "--config", n.node->configFile().string(), "nope"});
   EXPECT_EQ(restart.exit_code, 2) << restart.output;
   EXPECT_TRUE(has(restart.output, "no model or child named 'nope'")) << restart.output;
 
   // A stale token (another start wrote it) is refused with the reason, and changes nothing.
   const std::string token = readFile(n.tokenFile());
   std::ofstream(n.tokenFile()) << std::string(64, '0') << "\n";
-  const auto refused = supervisor({"stop", "--config", n.node->configFile().string()});
+  const auto refused = runSupervisor({"stop", "--config", n.node->configFile().string()});
   EXPECT_EQ(refused.exit_code, 7) << refused.output;
   EXPECT_TRUE(has(refused.output, "wrong control token")) << refused.output;
   EXPECT_TRUE(n.node->process().running());
 
   std::ofstream(n.tokenFile()) << token;
-  const auto stop = supervisor({"stop", "--config", n.node->configFile().string()});
+  const auto stop = runSupervisor({"stop", "--config", n.node->configFile().string()});
   EXPECT_EQ(stop.exit_code, 0) << stop.output;
   ASSERT_TRUE(n.node->process().waitExit(30s));
   EXPECT_EQ(n.node->process().exitCode(), 0) << n.node->log();

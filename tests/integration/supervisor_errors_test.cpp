@@ -12,11 +12,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-CommandResult supervisor(std::vector<std::string> args) {
-  args.insert(args.begin(), supervisorBinary().string());
-  return runCommand(std::move(args), 30s);
-}
-
 std::string validModels() { return demoModelEntry("demo"); }
 
 TEST(SupervisorErrors, UnknownKeyIsAConfigErrorNamingKeyAndLine) {
@@ -24,8 +19,8 @@ TEST(SupervisorErrors, UnknownKeyIsAConfigErrorNamingKeyAndLine) {
   const auto file = dir.write("bad.yaml", "node:\n  name: x\nmodels:\n  - name: demo\n"
                                           "    gguf: builtin:demo\n    paralel: 4\n");
   for (const char* cmd : {"check-config", "start"}) {
-    const auto r = std::string(cmd) == "start" ? supervisor({"start", "--config", file.string()})
-                                               : supervisor({"check-config", file.string()});
+    const auto r = std::string(cmd) == "start" ? runSupervisor({"start", "--config", file.string()})
+                                               : runSupervisor({"check-config", file.string()});
     EXPECT_EQ(r.exit_code, 2) << cmd << ": " << r.output;
     EXPECT_NE(r.output.find("bad.yaml:6: models[0]: unknown key 'paralel'"), std::string::npos)
         << r.output;
@@ -35,13 +30,13 @@ TEST(SupervisorErrors, UnknownKeyIsAConfigErrorNamingKeyAndLine) {
 TEST(SupervisorErrors, InvalidYamlSyntaxIsAConfigError) {
   TempDir dir;
   const auto file = dir.write("bad.yaml", "node:\n  name: [unclosed\n");
-  const auto r = supervisor({"check-config", file.string()});
+  const auto r = runSupervisor({"check-config", file.string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("invalid YAML"), std::string::npos) << r.output;
 }
 
 TEST(SupervisorErrors, MissingConfigFileIsAConfigError) {
-  const auto r = supervisor({"start", "--config", "/nonexistent/node.yaml"});
+  const auto r = runSupervisor({"start", "--config", "/nonexistent/node.yaml"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("/nonexistent/node.yaml: config file not found"), std::string::npos)
       << r.output;
@@ -54,7 +49,7 @@ TEST(SupervisorErrors, NonGgufModelIsRefusedBeforeAnythingIsSpawned) {
   y.control_port = freeLoopbackPort();
   y.models = "  - name: demo\n    gguf: " + fake.string() + "\n";
   const auto file = dir.write("node.yaml", y.render(dir / "data"));
-  const auto r = supervisor({"start", "--config", file.string()});
+  const auto r = runSupervisor({"start", "--config", file.string()});
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("models[0] 'demo'"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("not a GGUF"), std::string::npos) << r.output;
@@ -66,7 +61,7 @@ TEST(SupervisorErrors, MissingModelFileIsRefused) {
   y.control_port = freeLoopbackPort();
   y.models = "  - name: demo\n    gguf: " + (dir / "nope.gguf").string() + "\n";
   const auto file = dir.write("node.yaml", y.render(dir / "data"));
-  const auto r = supervisor({"check-config", file.string()});
+  const auto r = runSupervisor({"check-config", file.string()});
   EXPECT_EQ(r.exit_code, 3) << r.output;
   EXPECT_NE(r.output.find("nope.gguf"), std::string::npos) << r.output;
 }
@@ -78,7 +73,7 @@ TEST(SupervisorErrors, MissingLlamaServerBinaryNamesTheFix) {
   y.node_extra = "  llama_server: " + (dir / "no-such-binary").string() + "\n";
   y.models = validModels();
   const auto file = dir.write("node.yaml", y.render(dir / "data"));
-  const auto r = supervisor({"start", "--config", file.string()});
+  const auto r = runSupervisor({"start", "--config", file.string()});
   EXPECT_EQ(r.exit_code, 6) << r.output;
   EXPECT_NE(r.output.find("llama-server not found at " + (dir / "no-such-binary").string()),
             std::string::npos) << r.output;
@@ -91,7 +86,7 @@ TEST(SupervisorErrors, BusyFixedModelPortIsAClearError) {
   y.control_port = freeLoopbackPort();
   y.models = validModels() + "    port: " + std::to_string(held.port()) + "\n";
   const auto file = dir.write("node.yaml", y.render(dir / "data"));
-  const auto r = supervisor({"start", "--config", file.string()});
+  const auto r = runSupervisor({"start", "--config", file.string()});
   EXPECT_EQ(r.exit_code, 4) << r.output;
   EXPECT_NE(r.output.find("models[0].port: 127.0.0.1:" + std::to_string(held.port()) +
                           " is not available"), std::string::npos) << r.output;
@@ -132,7 +127,7 @@ TEST(SupervisorErrors, CrashLoopingBinaryEndsFailedWhileTheSupervisorStaysUp) {
       << "the child's stderr should be in the supervisor log, prefixed with the model name";
 
   // An operator restart clears `failed` and tries again (and crash-loops again).
-  const auto r = supervisor({"restart", "--config", node.configFile().string(), "demo"});
+  const auto r = runSupervisor({"restart", "--config", node.configFile().string(), "demo"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   ASSERT_TRUE(waitUntil([&] { return (*node.model("demo"))["restarts"].get<int>() > 3; }, 30s));
   ASSERT_TRUE(node.waitForState("demo", "failed", 30s));
@@ -167,18 +162,18 @@ TEST(SupervisorErrors, StatusWithNoSupervisorRunningExits5) {
   NodeYaml y;
   y.control_port = freeLoopbackPort();
   const auto file = dir.write("node.yaml", y.render(dir / "data"));
-  const auto r = supervisor({"status", "--config", file.string()});
+  const auto r = runSupervisor({"status", "--config", file.string()});
   EXPECT_EQ(r.exit_code, 5) << r.output;
 }
 
 TEST(SupervisorErrors, VersionAndHelpWork) {
-  const auto v = supervisor({"--version"});
+  const auto v = runSupervisor({"--version"});
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_NE(v.output.find("qmesh-supervisor 0."), std::string::npos) << v.output;
-  const auto h = supervisor({"--help"});
+  const auto h = runSupervisor({"--help"});
   EXPECT_EQ(h.exit_code, 0);
   EXPECT_NE(h.output.find("Exit codes"), std::string::npos) << h.output;
-  const auto bad = supervisor({"frobnicate"});
+  const auto bad = runSupervisor({"frobnicate"});
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
 }
 

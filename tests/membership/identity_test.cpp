@@ -10,7 +10,7 @@ namespace qmesh::membership {
 namespace {
 
 TEST(IdentityFile, IsCreatedOwnerOnlyAndLoadsTheSameId) {
-  test::TempDir dir;
+  qmesh::test::TempDir dir;
   const auto path = dir / "state" / "node.id";
   auto created = loadOrCreateIdentity(path);
   ASSERT_TRUE(created) << created.error().message;
@@ -23,7 +23,7 @@ TEST(IdentityFile, IsCreatedOwnerOnlyAndLoadsTheSameId) {
 }
 
 TEST(IdentityFile, ReadableByOthersIsRefusedNamingTheChmodFix) {
-  test::TempDir dir;
+  qmesh::test::TempDir dir;
   const auto path = dir / "node.id";
   ASSERT_TRUE(loadOrCreateIdentity(path));
   ::chmod(path.c_str(), 0644);

@@ -5,17 +5,13 @@
 
 #include "router/membership/sealed_transport.h"
 #include "router/membership/sim_cluster.h"
+#include "tests/membership/membership_test_util.h"
 
 namespace qmesh::membership {
 namespace {
 
 using namespace std::chrono_literals;
-
-MeshKey keyOf(uint8_t b) {
-  MeshKey k;
-  k.fill(b);
-  return k;
-}
+using test::keyOf;
 
 // Keyrings and the per-node sealed transports (non-owning) of a sealed SimCluster.
 struct SealedMesh {

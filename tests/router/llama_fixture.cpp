@@ -8,8 +8,6 @@ namespace qmesh::test {
 
 using namespace std::chrono;
 
-std::filesystem::path routerBinary() { return buildDir() / "router" / "qmesh-router"; }
-
 LlamaServer startLlama(const TempDir& dir, const std::string& name, int slots, int ctx,
                        std::vector<std::string> extra) {
   LlamaServer s;

@@ -31,6 +31,4 @@ struct RouterProcess {
 RouterProcess startRouter(const TempDir& dir, const std::vector<std::string>& workers,
                           std::vector<std::string> extra = {});
 
-std::filesystem::path routerBinary();
-
 }  // namespace qmesh::test

@@ -26,7 +26,7 @@ std::string readText(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-const std::string kToken(64, '7');
+const std::string kControlToken(64, '7');
 
 bool havePython() { return std::system("command -v python3 >/dev/null 2>&1") == 0; }
 
@@ -72,7 +72,7 @@ NodeConfig nodeConfig(const test::TempDir& dir) {
 class RunningSupervisor {
  public:
   RunningSupervisor(const NodeConfig& c, NodeBinaries b)
-      : node_(io_, c, std::move(b), {}), api_(io_, node_, [] {}, kToken), control_(c.node.control) {
+      : node_(io_, c, std::move(b), {}), api_(io_, node_, [] {}, kControlToken), control_(c.node.control) {
     EXPECT_TRUE(api_.listen(c.node.control));
     node_.start();
     thread_ = std::thread([this] { io_.run(); });
@@ -83,7 +83,7 @@ class RunningSupervisor {
   }
   test::HttpResponse post(const std::string& path) {
     return test::httpRequest("POST", "http://" + control_.str() + path, "",
-                             {{"Authorization", "Bearer " + kToken}}, 5s);
+                             {{"Authorization", "Bearer " + kControlToken}}, 5s);
   }
   nlohmann::json router() {
     const auto r = test::httpGet("http://" + control_.str() + "/status", 5s);

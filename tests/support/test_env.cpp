@@ -51,6 +51,8 @@ static fs::path envPath(const char* name, const fs::path& fallback) {
 fs::path sourceDir() { return envPath("QMESH_SOURCE_DIR", QMESH_TEST_SOURCE_DIR); }
 fs::path buildDir() { return envPath("QMESH_BUILD_DIR", QMESH_TEST_BUILD_DIR); }
 fs::path llamaServerBinary() { return sourceDir() / "third_party_bins" / "linux-x64" / "llama-server"; }
+fs::path supervisorBinary() { return buildDir() / "supervisor" / "qmesh-supervisor"; }
+fs::path routerBinary() { return buildDir() / "router" / "qmesh-router"; }
 fs::path demoModel() { return sourceDir() / "third_party_bins" / "models" / "demo.gguf"; }
 bool haveRealLlamaServer() { return fs::exists(llamaServerBinary()) && fs::exists(demoModel()); }
 

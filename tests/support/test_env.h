@@ -30,6 +30,9 @@ bool waitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
 std::filesystem::path sourceDir();  // $QMESH_SOURCE_DIR, else the tree this was built from
 std::filesystem::path buildDir();   // $QMESH_BUILD_DIR, else the build this was built in
 std::filesystem::path llamaServerBinary();
+// The qmesh binaries of this build (buildDir()).
+std::filesystem::path supervisorBinary();
+std::filesystem::path routerBinary();
 std::filesystem::path demoModel();
 // Integration tests need the packaged llama-server and the demo model; true when both exist.
 bool haveRealLlamaServer();
