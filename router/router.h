@@ -11,15 +11,11 @@
 #include "router/proxy/listener.h"
 #include "router/router_config.h"
 #include "router/router_state.h"
+#include "router/start_error.h"
 #include "router/mesh/mesh_node.h"
 #include "router/status_client.h"
 
 namespace qmesh::router {
-
-struct StartError {
-  int exit_code;  // 2 config, 4 listen address in use
-  std::string message;
-};
 
 class Router {
  public:

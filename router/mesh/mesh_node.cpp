@@ -19,7 +19,7 @@
 #include "router/mesh/node_meta.h"
 #include "router/mesh/remote_workers.h"
 #include "router/mesh/seed_resolver.h"
-#include "router/router.h"
+#include "router/start_error.h"
 #include "router/router_state.h"
 
 namespace qmesh::router {

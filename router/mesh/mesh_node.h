@@ -24,6 +24,7 @@
 #include "router/mesh/system_load.h"
 #include "router/net.h"
 #include "router/router_config.h"
+#include "router/start_error.h"
 
 namespace qmesh::membership {
 class Gossip;
@@ -45,7 +46,6 @@ namespace qmesh::router {
 class MemberSnapshot;
 class SeedResolver;
 struct RouterState;
-struct StartError;
 
 class MeshNode {
  public:
