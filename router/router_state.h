@@ -28,7 +28,7 @@ class MeshNode;
 struct RouterState {
   explicit RouterState(RouterConfig cfg)
       : config(std::move(cfg)),
-        admission(std::make_shared<Admission>(directory, random, static_cast<std::size_t>(config.queue_depth),
+        admission(std::make_shared<Admission>(directory, random, clock, static_cast<std::size_t>(config.queue_depth),
                                               config.queue_timeout)),
         // Idle well under the peer's keep-alive timeout (its header_timeout; ours is the best
         // guess), so a peer seldom closes a channel as we reuse it.
@@ -38,6 +38,7 @@ struct RouterState {
   RouterConfig config;
   WorkerDirectory directory;
   StdRandom random;
+  qmesh::SteadyClock clock;
   std::shared_ptr<Admission> admission;
   RouterMetrics metrics;
   TimePoint started = SteadyClock::now();
