@@ -1,7 +1,5 @@
 #include "router/proxy/hop_session.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <spdlog/spdlog.h>
 
@@ -37,11 +35,7 @@ void HopSession::closeIfIdle() {
 }
 
 void HopSession::forceClose() {
-  if (watching_ && onGone_) {
-    clientGone_ = true;
-    auto f = std::move(onGone_);
-    f();
-  }
+  watch_.closing();
   close();
 }
 
@@ -56,26 +50,13 @@ void HopSession::disarmDeadline() { deadline_.cancel(); }
 
 // The sender writes nothing while a response is on its way (one request at a time per
 // channel), so the channel turning readable means it closed: its client hung up, or it
-// died. Either way nobody is left to answer.
+// died. Either way nobody is left to answer (ClientWatch::Readable::MeansGone).
 void HopSession::watchClient(std::function<void()> onGone) {
-  onGone_ = std::move(onGone);
-  watching_ = true;
-  const uint64_t gen = ++watchGeneration_;
-  channel_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
-    if (ec || !self->watching_ || gen != self->watchGeneration_) return;
-    self->clientGone_ = true;
-    self->watching_ = false;
-    auto f = std::move(self->onGone_);
-    if (f) f();
-  });
+  watch_.watch(channel_.socket(), shared_from_this(), std::move(onGone));
 }
 
 void HopSession::stopWatching() {
-  if (!watching_) return;
-  watching_ = false;
-  ++watchGeneration_;
-  onGone_ = nullptr;
-  channel_.cancel();  // only the wait is pending: the response is complete
+  if (watch_.stop()) channel_.cancel();
 }
 
 net::awaitable<void> HopSession::run() {
@@ -125,7 +106,7 @@ net::awaitable<void> HopSession::run() {
     auto req = parser.release();
     const bool keep = co_await serve(req, ctx);
     finishRequest(context_, ctx);
-    if (!keep || !ctx.keepAlive || clientGone_) break;
+    if (!keep || !ctx.keepAlive || watch_.clientGone()) break;
   }
   close();
 }

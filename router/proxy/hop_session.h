@@ -29,6 +29,7 @@
 #include "router/dataplane/secure_channel.h"
 #include "router/net.h"
 #include "router/proxy/client_link.h"
+#include "router/proxy/client_watch.h"
 #include "router/proxy/routes.h"
 #include "router/proxy/session_registry.h"
 #include "router/router_services.h"
@@ -55,7 +56,7 @@ class HopSession final : public ClientLink, public std::enable_shared_from_this<
   net::awaitable<error_code> writeLastChunk() override;
   void watchClient(std::function<void()> onGone) override;
   void stopWatching() override;
-  bool clientGone() const override { return clientGone_; }
+  bool clientGone() const override { return watch_.clientGone(); }
   void closeIfIdle() override;
   void forceClose() override;
 
@@ -77,10 +78,7 @@ class HopSession final : public ClientLink, public std::enable_shared_from_this<
   SessionRegistry::Membership membership_;  // idle between requests
   beast::flat_buffer buffer_;
   net::steady_timer deadline_;
-  bool clientGone_ = false;
-  bool watching_ = false;
-  uint64_t watchGeneration_ = 0;
-  std::function<void()> onGone_;
+  ClientWatch watch_{ClientWatch::Readable::MeansGone};
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // guards late timer handlers
 };
 

@@ -1,7 +1,5 @@
 #include "router/proxy/http_session.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <spdlog/spdlog.h>
 
@@ -36,39 +34,17 @@ void HttpSession::closeIfIdle() {
 }
 
 void HttpSession::forceClose() {
-  if (watching_ && onGone_) {
-    clientGone_ = true;
-    auto f = std::move(onGone_);
-    f();
-  }
+  watch_.closing();
   close();
 }
 
 void HttpSession::watchClient(std::function<void()> onGone) {
-  onGone_ = std::move(onGone);
-  watching_ = true;
-  const uint64_t gen = ++watchGeneration_;
-  stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
-    if (ec || !self->watching_ || gen != self->watchGeneration_) return;
-    // Readable while we read nothing: EOF or reset means gone; bytes mean a pipelined
-    // request, which we leave for the next read (and stop watching: we cannot tell more).
-    char c;
-    const ssize_t n = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;
-    self->clientGone_ = true;
-    self->watching_ = false;
-    auto f = std::move(self->onGone_);
-    if (f) f();
-  });
+  watch_.watch(stream_.socket(), shared_from_this(), std::move(onGone));
 }
 
 void HttpSession::stopWatching() {
-  if (!watching_) return;
-  watching_ = false;
-  ++watchGeneration_;
-  onGone_ = nullptr;
   error_code ignored;
-  stream_.socket().cancel(ignored);  // only the wait is pending: the response is complete
+  if (watch_.stop()) stream_.socket().cancel(ignored);
 }
 
 net::awaitable<void> HttpSession::run() {
@@ -131,7 +107,7 @@ net::awaitable<void> HttpSession::run() {
       const bool keep = co_await writeLocal(ctx, refused->status, std::move(refused->body), "application/json");
       finishRequest(context_, ctx);
       if (bodyPending) co_await lingeringClose();
-      if (bodyPending || !keep || clientGone_) break;
+      if (bodyPending || !keep || watch_.clientGone()) break;
       continue;
     }
     if (beast::iequals(h[http::field::expect], "100-continue")) {
@@ -161,7 +137,7 @@ net::awaitable<void> HttpSession::run() {
     auto req = parser.release();
     const bool keep = co_await handle(req, ctx);
     finishRequest(context_, ctx);
-    if (!keep || !ctx.keepAlive || clientGone_) break;
+    if (!keep || !ctx.keepAlive || watch_.clientGone()) break;
   }
   close();
 }

@@ -10,6 +10,7 @@
 
 #include "router/net.h"
 #include "router/proxy/client_link.h"
+#include "router/proxy/client_watch.h"
 #include "router/proxy/routes.h"
 #include "router/proxy/session_registry.h"
 #include "router/router_services.h"
@@ -44,7 +45,7 @@ class HttpSession final : public ClientLink, public std::enable_shared_from_this
   net::awaitable<error_code> writeLastChunk() override;
   void watchClient(std::function<void()> onGone) override;
   void stopWatching() override;
-  bool clientGone() const override { return clientGone_; }
+  bool clientGone() const override { return watch_.clientGone(); }
 
  private:
   net::awaitable<void> run();
@@ -62,10 +63,7 @@ class HttpSession final : public ClientLink, public std::enable_shared_from_this
   RouterContext& context_;
   // Idle while waiting for a request header: evictable at the connection cap.
   SessionRegistry::Membership membership_;
-  bool clientGone_ = false;
-  bool watching_ = false;
-  uint64_t watchGeneration_ = 0;
-  std::function<void()> onGone_;
+  ClientWatch watch_{ClientWatch::Readable::MayBePipelined};
 };
 
 }  // namespace qmesh::router
