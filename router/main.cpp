@@ -159,9 +159,10 @@ int main(int argc, char** argv) {
 
   // A client vanishing mid-write must be an error code on that socket, not a dead process.
   std::signal(SIGPIPE, SIG_IGN);
+  qmesh::SteadyClock clock;  // the router's only real clock; outlives io and the router
   net::io_context io(1);
   net::signal_set hup(io, SIGHUP);  // registered early: an unhandled SIGHUP would end the process
-  Router router(io, cfg);
+  Router router(io, cfg, clock);
   if (auto err = router.start()) {
     spdlog::error("{}", err->message);
     std::cerr << "qmesh-router: " << err->message << "\n";

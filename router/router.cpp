@@ -10,33 +10,35 @@
 
 namespace qmesh::router {
 
-Router::Router(net::io_context& io, RouterConfig config)
-    : io_(io), state_(std::make_shared<RouterState>(std::move(config))), listener_(io, state_), grace_(io) {
-  state_->startedUnix = static_cast<int64_t>(std::time(nullptr));
+Router::Router(net::io_context& io, RouterConfig config, const Clock& clock)
+    : io_(io), services_(std::make_shared<RouterServices>(std::move(config), clock)), listener_(io, services_),
+      grace_(io) {
+  services_->context.startedUnix = static_cast<int64_t>(std::time(nullptr));
 }
 
 Router::~Router() {
-  state_->onAllSessionsClosed = nullptr;
-  state_->admission->setOnLoadChanged(nullptr);
-  state_->mesh = nullptr;
+  services_->sessions.forgetOnAllClosed();
+  services_->context.admission->setOnLoadChanged(nullptr);
+  services_->mesh = nullptr;
 }
 
 std::optional<StartError> Router::start() {
-  const RouterConfig& cfg = state_->config;
+  RouterContext& ctx = services_->context;
+  const RouterConfig& cfg = ctx.config;
   if (const error_code ec = listener_.open(cfg.listen)) {
     if (ec == net::error::address_in_use)
       return StartError{4, "router.listen " + cfg.listen.str() + " is already in use: " + ec.message() +
                                " (another router or program listens there; pick another port)"};
     return StartError{2, "router.listen " + cfg.listen.str() + " cannot be opened: " + ec.message()};
   }
-  state_->origins = OriginPolicy{cfg.listen.host, port()};
-  state_->maxConnections = applyConnectionCap(cfg.max_connections);
+  ctx.origins = OriginPolicy{cfg.listen.host, port()};
+  services_->sessions.setMaxConnections(applyConnectionCap(cfg.max_connections));
   if (cfg.control) {
     status_ = std::make_unique<StatusClient>(
         io_, *cfg.control, [this](const StatusSnapshot& s) { onSnapshot(s); },
-        [this](const std::string& err) {
-          state_->supervisorReachable = false;
-          state_->supervisorError = err;
+        [&ctx](const std::string& err) {
+          ctx.supervisorReachable = false;
+          ctx.supervisorError = err;
         });
     status_->start();
   } else {
@@ -44,19 +46,20 @@ std::optional<StartError> Router::start() {
     s.node = cfg.node_name;
     for (const auto& w : cfg.static_workers)
       s.workers.push_back(WorkerInfo{w.model, w.host, w.port, w.slots, WorkerState::Ready, 0, false, 0});
-    state_->directory.apply(s);
-    state_->directoryLoaded = true;
+    ctx.directory.apply(s);
+    ctx.directoryLoaded = true;
   }
   if (cfg.mesh.enabled) {
     auto identity = membership::loadOrCreateIdentity(cfg.mesh.identity_file);
     if (!identity) return StartError{2, "mesh.identity_file: " + identity.error().message};
-    mesh_ = std::make_unique<MeshNode>(io_, *state_, std::move(*identity));
-    auto serveHop = [state = state_](dataplane::SecureChannel channel, std::string peer) {
-      std::make_shared<HopSession>(std::move(channel), std::move(peer), state)->start();
+    mesh_ = std::make_unique<MeshNode>(
+        io_, MeshDeps{cfg, ctx.directory, *ctx.admission, services_->meshChannels, ctx.clock}, std::move(*identity));
+    auto serveHop = [services = services_](dataplane::SecureChannel channel, std::string peer) {
+      std::make_shared<HopSession>(std::move(channel), std::move(peer), services)->start();
     };
     if (auto err = mesh_->start(serveHop)) return err;
-    state_->mesh = mesh_.get();
-    state_->admission->setOnLoadChanged([m = mesh_.get()] { m->localChanged(); });
+    services_->mesh = mesh_.get();
+    ctx.admission->setOnLoadChanged([m = mesh_.get()] { m->localChanged(); });
   }
   listener_.start();
   spdlog::info("router listening on http://{} ({} mode)", cfg.listen.host + ":" + std::to_string(port()),
@@ -66,18 +69,19 @@ std::optional<StartError> Router::start() {
 
 void Router::onSnapshot(const StatusSnapshot& s) {
   // One line per worker whose state changed: the operator's view of what routing now does.
+  RouterContext& ctx = services_->context;
   std::map<std::string, WorkerState> before;
-  for (const auto& w : state_->directory.all()) before[w->id] = w->info.state;
-  state_->directory.apply(s);
-  state_->directoryLoaded = true;
-  state_->supervisorReachable = true;
-  state_->supervisorError.clear();
-  for (const auto& w : state_->directory.all()) {
+  for (const auto& w : ctx.directory.all()) before[w->id] = w->info.state;
+  ctx.directory.apply(s);
+  ctx.directoryLoaded = true;
+  ctx.supervisorReachable = true;
+  ctx.supervisorError.clear();
+  for (const auto& w : ctx.directory.all()) {
     auto it = before.find(w->id);
     if (it == before.end() || it->second != w->info.state)
       spdlog::info("worker {} is {} (generation {})", w->id, toString(w->info.state), s.generation);
   }
-  state_->admission->onDirectoryChanged();
+  ctx.admission->onDirectoryChanged();
   if (mesh_) mesh_->localChanged();
 }
 
@@ -92,35 +96,31 @@ void Router::reloadMeshKeys() {
 void Router::shutdown() {
   if (stopping_) return;
   stopping_ = true;
-  spdlog::info("router stopping: {} connection(s) open, {} ms grace", state_->sessions.size(),
-               state_->config.shutdown_grace.count());
+  SessionRegistry& sessions = services_->sessions;
+  spdlog::info("router stopping: {} connection(s) open, {} ms grace", sessions.size(),
+               services_->context.config.shutdown_grace.count());
   listener_.stop();
   if (status_) status_->stop();
   // Leave the mesh first: peers stop sending us new requests while ours drain.
   if (mesh_) mesh_->stop(nullptr);
-  state_->draining = true;
-  state_->meshChannels.clear();  // idle: their peers' sessions end now, not at our exit
-  state_->onAllSessionsClosed = [this] {
+  services_->meshChannels.clear();  // idle: their peers' sessions end now, not at our exit
+  sessions.drain([this] {
     grace_.cancel();
     if (mesh_) mesh_->closeDataPlane();
-  };
-  // Copy: closing may destroy sessions, which erase themselves from the set.
-  const std::vector<ClientLink*> sessions(state_->sessions.begin(), state_->sessions.end());
-  for (ClientLink* s : sessions) s->closeIfIdle();
-  if (state_->sessions.empty()) {
+  });
+  if (sessions.empty()) {
     if (mesh_) mesh_->closeDataPlane();
     return;
   }
-  grace_.expires_after(state_->config.shutdown_grace);
+  grace_.expires_after(services_->context.config.shutdown_grace);
   grace_.async_wait([this](error_code ec) {
     if (!ec) finishShutdown();
   });
 }
 
 void Router::finishShutdown() {
-  spdlog::warn("grace over: cutting {} connection(s)", state_->sessions.size());
-  const std::vector<ClientLink*> sessions(state_->sessions.begin(), state_->sessions.end());
-  for (ClientLink* s : sessions) s->forceClose();
+  spdlog::warn("grace over: cutting {} connection(s)", services_->sessions.size());
+  services_->sessions.forceCloseAll();
   if (mesh_) mesh_->closeDataPlane();
 }
 

@@ -8,22 +8,21 @@
 #include <string>
 
 #include "router/net.h"
+#include "common/clock.h"
 #include "router/proxy/listener.h"
 #include "router/router_config.h"
-#include "router/router_state.h"
+#include "router/router_services.h"
+#include "router/start_error.h"
 #include "router/mesh/mesh_node.h"
 #include "router/status_client.h"
 
 namespace qmesh::router {
 
-struct StartError {
-  int exit_code;  // 2 config, 4 listen address in use
-  std::string message;
-};
-
 class Router {
  public:
-  Router(net::io_context& io, RouterConfig config);
+  // `clock`: what the router reads time from (a main passes the steady one); it must
+  // outlive `io`, whose pending handlers may still hold sessions.
+  Router(net::io_context& io, RouterConfig config, const Clock& clock);
   ~Router();
 
   // Binds the listen address and starts following the supervisor (or loads the static
@@ -36,14 +35,13 @@ class Router {
   uint16_t port() const { return listener_.port(); }
   // SIGHUP: re-read the mesh key file (rotation without downtime).
   void reloadMeshKeys();
-  const RouterState& state() const { return *state_; }
 
  private:
   void onSnapshot(const StatusSnapshot& s);
   void finishShutdown();
 
   net::io_context& io_;
-  std::shared_ptr<RouterState> state_;
+  std::shared_ptr<RouterServices> services_;
   Listener listener_;
   std::unique_ptr<StatusClient> status_;
   std::unique_ptr<MeshNode> mesh_;

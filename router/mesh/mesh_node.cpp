@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "common/mesh_keys.h"
 #include "common/names.h"
+#include "router/dataplane/channel_pool.h"
 #include "router/dataplane/listener.h"
 #include "router/membership/boot_epoch.h"
 #include "router/membership/claim_authority.h"
@@ -19,8 +20,9 @@
 #include "router/mesh/node_meta.h"
 #include "router/mesh/remote_workers.h"
 #include "router/mesh/seed_resolver.h"
-#include "router/router.h"
-#include "router/router_state.h"
+#include "router/routing/admission.h"
+#include "router/routing/worker_directory.h"
+#include "router/start_error.h"
 
 namespace qmesh::router {
 
@@ -63,8 +65,13 @@ std::string peerKey(const membership::NodeId& id) {
   return hex;
 }
 
-MeshNode::MeshNode(net::io_context& io, RouterState& state, membership::Identity identity)
-    : io_(io), st_(state), identity_(std::move(identity)), timer_(io), seeds_(std::make_unique<SeedResolver>(io)) {}
+MeshNode::MeshNode(net::io_context& io, MeshDeps deps, membership::Identity identity)
+    : io_(io),
+      st_(deps),
+      identity_(std::move(identity)),
+      clock_(deps.clock),
+      timer_(io),
+      seeds_(std::make_unique<SeedResolver>(io)) {}
 
 MeshNode::~MeshNode() {
   timer_.cancel();
@@ -186,7 +193,7 @@ NodeMeta MeshNode::buildMeta() const {
     wm.state = w->info.state;
     wm.slots = w->info.slots;
     wm.inFlight = w->outstanding;
-    wm.queued = static_cast<int64_t>(st_.admission->queued(w->info.model));
+    wm.queued = static_cast<int64_t>(st_.admission.queued(w->info.model));
     wm.health = healthScore(meta.cpuPercent, meta.memPercent, wm.slots, wm.inFlight, wm.queued);
     wm.embeddings = w->info.embeddings;
     meta.workers.push_back(std::move(wm));
@@ -322,7 +329,7 @@ void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
                  membership::toString(m.state), models.empty() ? "" : ", serving ", models);
   else
     spdlog::debug("mesh: node {} updated (incarnation {}) {}", m.name, m.incarnation, models);
-  st_.admission->onDirectoryChanged();
+  st_.admission.onDirectoryChanged();
 }
 
 Status MeshNode::reloadKeys() {

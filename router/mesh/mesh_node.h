@@ -20,10 +20,12 @@
 #include "common/clock.h"
 #include "common/random.h"
 #include "router/membership/identity.h"
+#include "router/mesh/mesh_link.h"
 #include "router/mesh/node_meta.h"
 #include "router/mesh/system_load.h"
 #include "router/net.h"
 #include "router/router_config.h"
+#include "router/start_error.h"
 
 namespace qmesh::membership {
 class Gossip;
@@ -36,21 +38,31 @@ enum class MemberState : uint8_t;
 }  // namespace qmesh::membership
 
 namespace qmesh::dataplane {
+class ChannelPool;
 class DataPlaneListener;
 class SecureChannel;
 }
 
 namespace qmesh::router {
 
+class Admission;
 class MemberSnapshot;
 class SeedResolver;
-struct RouterState;
-struct StartError;
+class WorkerDirectory;
 
-class MeshNode {
+// What the mesh side reads and feeds on this router; mesh/ knows nothing of sessions or HTTP.
+struct MeshDeps {
+  const RouterConfig& config;
+  WorkerDirectory& directory;            // other nodes' workers go in here
+  Admission& admission;                  // told when they change; its queue lengths are published
+  dataplane::ChannelPool& meshChannels;  // idle channels to other routers: dropped when their node fails
+  const Clock& clock;
+};
+
+class MeshNode final : public MeshLink {
  public:
-  MeshNode(net::io_context& io, RouterState& state, membership::Identity identity);
-  ~MeshNode();
+  MeshNode(net::io_context& io, MeshDeps deps, membership::Identity identity);
+  ~MeshNode() override;
   MeshNode(const MeshNode&) = delete;
   MeshNode& operator=(const MeshNode&) = delete;
 
@@ -72,11 +84,13 @@ class MeshNode {
   // SIGHUP: re-read mesh.key_file; install every key listed, seal with the first, drop the rest.
   Status reloadKeys();
 
-  const membership::Identity& identity() const { return identity_; }
   std::string gossipAddress() const;
   std::string dataAddress() const;
-  nlohmann::json statusJson() const;
-  void renderMetrics(std::string& out) const;
+
+  // MeshLink
+  const membership::Identity& identity() const override { return identity_; }
+  nlohmann::json statusJson(int64_t hopSessions) const override;
+  void renderMetrics(std::string& out) const override;
 
  private:
   void armTimer();
@@ -90,9 +104,9 @@ class MeshNode {
   void joinResolvingNames(const std::vector<std::string>& addresses);
 
   net::io_context& io_;
-  RouterState& st_;
+  MeshDeps st_;
   membership::Identity identity_;
-  qmesh::SteadyClock clock_;
+  const Clock& clock_;
   SeededRandom random_;
   SystemLoad load_;
   SystemLoad::Sample lastLoad_;
@@ -116,8 +130,5 @@ class MeshNode {
   TimePoint stopDeadline_{};
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
-
-// Hex of a node id: the key of its remote workers in the directory.
-std::string peerKey(const membership::NodeId& id);
 
 }  // namespace qmesh::router

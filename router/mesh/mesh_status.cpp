@@ -7,10 +7,10 @@
 #include "router/membership/keyring.h"
 #include "router/membership/sealed_transport.h"
 #include "router/membership/udp_transport.h"
+#include "router/dataplane/channel_pool.h"
 #include "router/dataplane/listener.h"
 #include "router/mesh/mesh_node.h"
 #include "router/mesh/node_meta.h"
-#include "router/router_state.h"
 
 namespace qmesh::router {
 
@@ -98,7 +98,7 @@ void counter(std::string& out, const char* name, const std::string& labels, uint
 
 }  // namespace
 
-json MeshNode::statusJson() const {
+json MeshNode::statusJson(int64_t hopSessions) const {
   json members = json::array();
   std::map<std::string, int> byState;
   for (const auto& [id, m] : gossip_->members().all()) {
@@ -137,7 +137,7 @@ json MeshNode::statusJson() const {
                 {"envelope", envelopeJson(sealed_->stats())},
                 {"envelope_reliable", envelopeJson(sealed_->reliableStats())},
                 {"transport", transportJson(udp_->counters())},
-                {"data_plane", dataPlaneJson(dataPlane_->counters(), st_.hopSessions, st_.meshChannels)}}}};
+                {"data_plane", dataPlaneJson(dataPlane_->counters(), hopSessions, st_.meshChannels)}}}};
 }
 
 void MeshNode::renderMetrics(std::string& out) const {

@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "router/router_state.h"
+#include "router/router_context.h"
 
 namespace qmesh::router {
 
@@ -15,9 +15,9 @@ std::string newRequestId() {
   return buf;
 }
 
-void finishRequest(RouterState& state, const RequestCtx& ctx) {
+void finishRequest(RouterContext& context, const RequestCtx& ctx) {
   const double total = std::chrono::duration<double>(SteadyClock::now() - ctx.start).count();
-  state.metrics.requestFinished(ctx.model, ctx.status, total);
+  context.metrics.requestFinished(ctx.model, ctx.status, total);
   // Pollers (the supervisor's /health every second, dashboards, tests) belong at debug.
   const bool poll = ctx.method == "GET" && ctx.model.empty() && ctx.status == 200;
   const auto level = poll ? spdlog::level::debug : spdlog::level::info;

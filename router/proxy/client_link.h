@@ -1,6 +1,6 @@
 // The client side of a forwarded request, as the Forwarder and the relay see it: an
 // HttpSession (a client's TCP connection) or a HopSession (another router, on the
-// authenticated data-plane channel). Also what RouterState::sessions holds, so a graceful
+// authenticated data-plane channel). Also what the SessionRegistry holds, so a graceful
 // stop reaches both.
 #pragma once
 
@@ -12,7 +12,8 @@
 
 namespace qmesh::router {
 
-struct RouterState;
+struct RouterContext;
+struct RouterServices;
 
 // One request's identity and outcome, for headers, logs and metrics.
 struct RequestCtx {
@@ -34,7 +35,7 @@ class ClientLink {
   virtual ~ClientLink() = default;
 
   virtual net::any_io_executor executor() = 0;
-  virtual RouterState& state() = 0;
+  virtual RouterServices& services() = 0;
   // An OpenAI-shaped error answer; true when the connection can take another request.
   virtual net::awaitable<bool> writeError(RequestCtx& ctx, int status, std::string_view code,
                                           std::string_view message, int retryAfterSeconds = 0) = 0;
@@ -59,7 +60,7 @@ class ClientLink {
 };
 
 // The access log line and the request metrics, once the request is over.
-void finishRequest(RouterState& state, const RequestCtx& ctx);
+void finishRequest(RouterContext& context, const RequestCtx& ctx);
 // A fresh request id: 16 hex digits.
 std::string newRequestId();
 

@@ -3,7 +3,7 @@
 #include "common/logging.h"
 
 #include "router/proxy/response_relay.h"
-#include "router/router_state.h"
+#include "router/router_services.h"
 
 namespace qmesh::router {
 
@@ -14,7 +14,7 @@ double secondsSince(TimePoint t) { return std::chrono::duration<double>(SteadyCl
 }  // namespace
 
 Forwarder::Forwarder(ClientLink& client, const http::request<http::string_body>& req, RequestCtx& ctx, bool stream)
-    : client_(client), st_(client.state()), req_(req), ctx_(ctx), stream_(stream) {}
+    : client_(client), st_(client.services().context), req_(req), ctx_(ctx), stream_(stream) {}
 
 Forwarder::~Forwarder() { client_.stopWatching(); }
 
@@ -58,7 +58,7 @@ UpstreamRequest Forwarder::upstreamRequest() const {
 // so the same worker is tried once more on a fresh connection.
 net::awaitable<Forwarder::Outcome> Forwarder::tryWorker(Worker& w, const std::string& why) {
   for (bool fresh = false;; fresh = true) {
-    up_ = makeUpstreamConnector(w, st_, client_.executor());
+    up_ = makeUpstreamConnector(w, client_.services(), client_.executor());
     ctx_.route = up_->route(st_.config.node_name, why);
     Outcome o;
     o.ec = co_await up_->connect(fresh);

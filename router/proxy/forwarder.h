@@ -42,7 +42,7 @@ class Forwarder {
   RequestTraits traits() const { return {ctx_.affinity, !ctx_.fromPeer.empty()}; }
 
   ClientLink& client_;
-  RouterState& st_;
+  RouterContext& st_;
   const http::request<http::string_body>& req_;
   RequestCtx& ctx_;
   bool stream_;

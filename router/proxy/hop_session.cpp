@@ -1,27 +1,24 @@
 #include "router/proxy/hop_session.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include "common/logging.h"
 
 #include "router/proxy/forwarder.h"
-#include "router/router_state.h"
 
 namespace qmesh::router {
 
-HopSession::HopSession(dataplane::SecureChannel channel, std::string peerName, std::shared_ptr<RouterState> state)
-    : channel_(std::move(channel)), peer_(std::move(peerName)), state_(std::move(state)),
+HopSession::HopSession(dataplane::SecureChannel channel, std::string peerName,
+                       std::shared_ptr<RouterServices> services)
+    : channel_(std::move(channel)),
+      peer_(std::move(peerName)),
+      services_(std::move(services)),
+      context_(services_->context),
+      membership_(services_->sessions, *this, SessionRegistry::Kind::Hop),
       deadline_(channel_.get_executor()) {
-  state_->sessions.insert(this);
-  ++state_->hopSessions;
+  membership_.setIdle(true);  // nothing read yet: a graceful stop closes it at once
 }
 
-HopSession::~HopSession() {
-  --state_->hopSessions;
-  state_->sessions.erase(this);
-  if (state_->sessions.empty() && state_->draining && state_->onAllSessionsClosed) state_->onAllSessionsClosed();
-}
+HopSession::~HopSession() = default;
 
 void HopSession::start() {
   net::co_spawn(channel_.get_executor(), [self = shared_from_this()] { return self->run(); },
@@ -34,15 +31,11 @@ void HopSession::close() {
 }
 
 void HopSession::closeIfIdle() {
-  if (idle_) close();
+  if (membership_.idle()) close();
 }
 
 void HopSession::forceClose() {
-  if (watching_ && onGone_) {
-    clientGone_ = true;
-    auto f = std::move(onGone_);
-    f();
-  }
+  watch_.closing();
   close();
 }
 
@@ -57,40 +50,27 @@ void HopSession::disarmDeadline() { deadline_.cancel(); }
 
 // The sender writes nothing while a response is on its way (one request at a time per
 // channel), so the channel turning readable means it closed: its client hung up, or it
-// died. Either way nobody is left to answer.
+// died. Either way nobody is left to answer (ClientWatch::Readable::MeansGone).
 void HopSession::watchClient(std::function<void()> onGone) {
-  onGone_ = std::move(onGone);
-  watching_ = true;
-  const uint64_t gen = ++watchGeneration_;
-  channel_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
-    if (ec || !self->watching_ || gen != self->watchGeneration_) return;
-    self->clientGone_ = true;
-    self->watching_ = false;
-    auto f = std::move(self->onGone_);
-    if (f) f();
-  });
+  watch_.watch(channel_.socket(), shared_from_this(), std::move(onGone));
 }
 
 void HopSession::stopWatching() {
-  if (!watching_) return;
-  watching_ = false;
-  ++watchGeneration_;
-  onGone_ = nullptr;
-  channel_.cancel();  // only the wait is pending: the response is complete
+  if (watch_.stop()) channel_.cancel();
 }
 
 net::awaitable<void> HopSession::run() {
-  const RouterConfig& cfg = state_->config;
+  const RouterConfig& cfg = context_.config;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(32 * 1024);
     parser.body_limit(static_cast<std::uint64_t>(cfg.max_body_bytes));
-    idle_ = true;
-    if (state_->draining) break;
+    membership_.setIdle(true);
+    if (services_->sessions.draining()) break;
     error_code ec;
     armDeadline(cfg.header_timeout);
     co_await http::async_read_header(channel_, buffer_, parser, awaitEc(ec));
-    idle_ = false;
+    membership_.setIdle(false);
     if (ec && ec != http::error::body_limit) break;  // closed, timed out or garbled: the sender retries
     RequestCtx ctx;
     const auto& h = parser.get();
@@ -103,7 +83,7 @@ net::awaitable<void> HopSession::run() {
     ctx.keepAlive = h.keep_alive();
     ctx.route = cfg.node_name + "/router (local)";
     ctx.fromPeer = peer_;
-    state_->metrics.requestStarted();
+    context_.metrics.requestStarted();
     if (!ec) {
       armDeadline(cfg.body_timeout);
       co_await http::async_read(channel_, buffer_, parser, awaitEc(ec));
@@ -119,14 +99,14 @@ net::awaitable<void> HopSession::run() {
                                 std::to_string(cfg.max_body_bytes) + " bytes)");
       else
         ctx.status = 408;
-      finishRequest(*state_, ctx);
+      finishRequest(context_, ctx);
       break;
     }
-    state_->metrics.bytesFromClient(parser.get().body().size());
+    context_.metrics.bytesFromClient(parser.get().body().size());
     auto req = parser.release();
     const bool keep = co_await serve(req, ctx);
-    finishRequest(*state_, ctx);
-    if (!keep || !ctx.keepAlive || clientGone_) break;
+    finishRequest(context_, ctx);
+    if (!keep || !ctx.keepAlive || watch_.clientGone()) break;
   }
   close();
 }
@@ -136,7 +116,7 @@ RouteContext HopSession::routeContext() const {
   RouteContext rc;
   rc.api_keys = &noKeys;
   rc.origins = nullptr;
-  for (const auto& w : state_->directory.all())
+  for (const auto& w : context_.directory.all())
     if (!w->info.remote) rc.models.push_back(w->info.model);
   std::sort(rc.models.begin(), rc.models.end());
   rc.models.erase(std::unique(rc.models.begin(), rc.models.end()), rc.models.end());
@@ -151,7 +131,7 @@ net::awaitable<bool> HopSession::serve(http::request<http::string_body>& req, Re
                                       "forwarded request is never forwarded again");
   const IncomingRequest in{sv(req.method_string()), sv(req.target()), {}, req.body(), {}, {}};
   Decision d = route(in, routeContext());
-  if (!state_->directoryLoaded && (d.action == Action::Forward || d.code == "model_not_found"))
+  if (!context_.directoryLoaded && (d.action == Action::Forward || d.code == "model_not_found"))
     co_return co_await writeError(ctx, 503, "no_ready_worker",
                                   "the router has not heard from its supervisor yet; retry shortly", 1);
   if (d.action == Action::Forward) {
@@ -163,7 +143,7 @@ net::awaitable<bool> HopSession::serve(http::request<http::string_body>& req, Re
   // 503, not 404: the sender's directory was stale, and it tries another worker on a 5xx.
   if (d.code == "model_not_found")
     co_return co_await writeError(ctx, 503, "no_local_worker",
-                                  "node " + state_->config.node_name +
+                                  "node " + context_.config.node_name +
                                       " has no worker of its own for this model, and a forwarded request is served "
                                       "only by the receiving node's workers (never forwarded again)",
                                   1);
@@ -187,20 +167,20 @@ net::awaitable<bool> HopSession::writeError(RequestCtx& ctx, int status, std::st
 net::awaitable<bool> HopSession::writeResponse(RequestCtx& ctx, http::response<http::string_body>& res) {
   res.set("x-request-id", ctx.id);
   res.set("x-qmesh-route", ctx.route);
-  res.keep_alive(ctx.keepAlive && !state_->draining);
+  res.keep_alive(ctx.keepAlive && !services_->sessions.draining());
   res.prepare_payload();
   ctx.status = res.result_int();
   error_code ec;
-  armDeadline(state_->config.write_timeout);
+  armDeadline(context_.config.write_timeout);
   const std::size_t n = co_await http::async_write(channel_, res, awaitEc(ec));
   disarmDeadline();
-  state_->metrics.bytesToClient(n);
+  context_.metrics.bytesToClient(n);
   co_return !ec && res.keep_alive();
 }
 
 net::awaitable<error_code> HopSession::writeHeader(http::response_serializer<http::empty_body>& sr) {
   error_code ec;
-  armDeadline(state_->config.write_timeout);
+  armDeadline(context_.config.write_timeout);
   co_await http::async_write_header(channel_, sr, awaitEc(ec));
   disarmDeadline();
   co_return ec;

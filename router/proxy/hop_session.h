@@ -18,8 +18,8 @@
 // (ChannelPool) and sends the next request on it after the response is complete. Reads have
 // the same deadlines as an HttpSession (router.header_timeout between requests, body_timeout
 // for a body); when the sender closes the channel mid-response (its client hung up), the
-// Forwarder closes the worker connection at once so the slot frees. Registered in
-// RouterState::sessions, so a graceful stop drains hops like client connections.
+// Forwarder closes the worker connection at once so the slot frees. A member of the
+// SessionRegistry, so a graceful stop drains hops like client connections.
 #pragma once
 
 #include <functional>
@@ -29,7 +29,10 @@
 #include "router/dataplane/secure_channel.h"
 #include "router/net.h"
 #include "router/proxy/client_link.h"
+#include "router/proxy/client_watch.h"
 #include "router/proxy/routes.h"
+#include "router/proxy/session_registry.h"
+#include "router/router_services.h"
 
 namespace qmesh::router {
 
@@ -39,13 +42,13 @@ inline constexpr const char* kHopCountHeader = "x-qmesh-hops";
 class HopSession final : public ClientLink, public std::enable_shared_from_this<HopSession> {
  public:
   // `peerName`: the member name of the channel's authenticated peer.
-  HopSession(dataplane::SecureChannel channel, std::string peerName, std::shared_ptr<RouterState> state);
+  HopSession(dataplane::SecureChannel channel, std::string peerName, std::shared_ptr<RouterServices> services);
   ~HopSession() override;
   void start();
 
   // ClientLink
   net::any_io_executor executor() override { return channel_.get_executor(); }
-  RouterState& state() override { return *state_; }
+  RouterServices& services() override { return *services_; }
   net::awaitable<bool> writeError(RequestCtx& ctx, int status, std::string_view code, std::string_view message,
                                   int retryAfterSeconds = 0) override;
   net::awaitable<error_code> writeHeader(http::response_serializer<http::empty_body>& sr) override;
@@ -53,7 +56,7 @@ class HopSession final : public ClientLink, public std::enable_shared_from_this<
   net::awaitable<error_code> writeLastChunk() override;
   void watchClient(std::function<void()> onGone) override;
   void stopWatching() override;
-  bool clientGone() const override { return clientGone_; }
+  bool clientGone() const override { return watch_.clientGone(); }
   void closeIfIdle() override;
   void forceClose() override;
 
@@ -70,14 +73,12 @@ class HopSession final : public ClientLink, public std::enable_shared_from_this<
 
   dataplane::SecureChannel channel_;
   std::string peer_;
-  std::shared_ptr<RouterState> state_;
+  std::shared_ptr<RouterServices> services_;
+  RouterContext& context_;
+  SessionRegistry::Membership membership_;  // idle between requests
   beast::flat_buffer buffer_;
   net::steady_timer deadline_;
-  bool idle_ = true;
-  bool clientGone_ = false;
-  bool watching_ = false;
-  uint64_t watchGeneration_ = 0;
-  std::function<void()> onGone_;
+  ClientWatch watch_{ClientWatch::Readable::MeansGone};
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // guards late timer handlers
 };
 

@@ -1,7 +1,5 @@
 #include "router/proxy/http_session.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include "common/logging.h"
 
@@ -10,32 +8,13 @@
 
 namespace qmesh::router {
 
-HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<RouterState> state)
-    : stream_(std::move(socket)), state_(std::move(state)) {
-  state_->sessions.insert(this);
-}
+HttpSession::HttpSession(tcp::socket socket, std::shared_ptr<RouterServices> services)
+    : stream_(std::move(socket)),
+      services_(std::move(services)),
+      context_(services_->context),
+      membership_(services_->sessions, *this, SessionRegistry::Kind::Client) {}
 
-HttpSession::~HttpSession() {
-  setIdle(false);
-  // An evicted session left the set already (and the last one to leave said so).
-  if (state_->sessions.erase(this) == 0) return;
-  if (state_->sessions.empty() && state_->draining && state_->onAllSessionsClosed) state_->onAllSessionsClosed();
-}
-
-void HttpSession::setIdle(bool idle) {
-  if (idle == idle_) return;
-  idle_ = idle;
-  if (idle)
-    idlePos_ = state_->idleSessions.insert(state_->idleSessions.end(), this);
-  else
-    state_->idleSessions.erase(idlePos_);
-}
-
-void HttpSession::evict() {
-  setIdle(false);
-  state_->sessions.erase(this);
-  close();
-}
+HttpSession::~HttpSession() = default;
 
 void HttpSession::start() {
   error_code ignored;
@@ -51,57 +30,35 @@ void HttpSession::close() {
 }
 
 void HttpSession::closeIfIdle() {
-  if (idle_) close();
+  if (membership_.idle()) close();
 }
 
 void HttpSession::forceClose() {
-  if (watching_ && onGone_) {
-    clientGone_ = true;
-    auto f = std::move(onGone_);
-    f();
-  }
+  watch_.closing();
   close();
 }
 
 void HttpSession::watchClient(std::function<void()> onGone) {
-  onGone_ = std::move(onGone);
-  watching_ = true;
-  const uint64_t gen = ++watchGeneration_;
-  stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(), gen](error_code ec) {
-    if (ec || !self->watching_ || gen != self->watchGeneration_) return;
-    // Readable while we read nothing: EOF or reset means gone; bytes mean a pipelined
-    // request, which we leave for the next read (and stop watching: we cannot tell more).
-    char c;
-    const ssize_t n = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;
-    self->clientGone_ = true;
-    self->watching_ = false;
-    auto f = std::move(self->onGone_);
-    if (f) f();
-  });
+  watch_.watch(stream_.socket(), shared_from_this(), std::move(onGone));
 }
 
 void HttpSession::stopWatching() {
-  if (!watching_) return;
-  watching_ = false;
-  ++watchGeneration_;
-  onGone_ = nullptr;
   error_code ignored;
-  stream_.socket().cancel(ignored);  // only the wait is pending: the response is complete
+  if (watch_.stop()) stream_.socket().cancel(ignored);
 }
 
 net::awaitable<void> HttpSession::run() {
-  const RouterConfig& cfg = state_->config;
+  const RouterConfig& cfg = context_.config;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kMaxHeaderBytes);
     parser.body_limit(static_cast<std::uint64_t>(cfg.max_body_bytes));
-    setIdle(true);
-    if (state_->draining) break;
+    membership_.setIdle(true);
+    if (services_->sessions.draining()) break;
     stream_.expires_after(cfg.header_timeout);
     error_code ec;
     co_await http::async_read_header(stream_, buffer_, parser, awaitEc(ec));
-    setIdle(false);
+    membership_.setIdle(false);
     // Beast's stream timeout closes the socket, so a slow client is simply cut off (no
     // 408 can be written any more); a quiet keep-alive connection ends the same way.
     // Beast reports a Content-Length over body_limit already while parsing the header.
@@ -119,13 +76,13 @@ net::awaitable<void> HttpSession::run() {
     ctx.path = std::string(pathOf(sv(h.target())));
     ctx.version = h.version();
     ctx.keepAlive = h.keep_alive();
-    ctx.route = state_->config.node_name + "/router (local)";  // until a worker is chosen
-    state_->metrics.requestStarted();
+    ctx.route = context_.config.node_name + "/router (local)";  // until a worker is chosen
+    context_.metrics.requestStarted();
     if (h.target().size() > kMaxTargetBytes) {
       ctx.keepAlive = false;  // a body may follow unread
       co_await writeError(ctx, 414, "uri_too_long",
                           "the request target is longer than " + std::to_string(kMaxTargetBytes) + " bytes");
-      finishRequest(*state_, ctx);
+      finishRequest(context_, ctx);
       co_await lingeringClose();
       break;
     }
@@ -135,7 +92,7 @@ net::awaitable<void> HttpSession::run() {
       co_await writeError(ctx, 413, "request_too_large",
                           "the request body is larger than router.max_body_bytes (" +
                               std::to_string(cfg.max_body_bytes) + " bytes)");
-      finishRequest(*state_, ctx);
+      finishRequest(context_, ctx);
       co_await lingeringClose();
       break;
     }
@@ -148,9 +105,9 @@ net::awaitable<void> HttpSession::run() {
       const bool bodyPending = !parser.is_done();
       if (bodyPending) ctx.keepAlive = false;  // the unread body is still on the wire
       const bool keep = co_await writeLocal(ctx, refused->status, std::move(refused->body), "application/json");
-      finishRequest(*state_, ctx);
+      finishRequest(context_, ctx);
       if (bodyPending) co_await lingeringClose();
-      if (bodyPending || !keep || clientGone_) break;
+      if (bodyPending || !keep || watch_.clientGone()) break;
       continue;
     }
     if (beast::iequals(h[http::field::expect], "100-continue")) {
@@ -158,7 +115,7 @@ net::awaitable<void> HttpSession::run() {
       static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
       co_await net::async_write(stream_, net::buffer(cont), awaitEc(ec));
       if (ec) {
-        finishRequest(*state_, ctx);
+        finishRequest(context_, ctx);
         break;
       }
     }
@@ -172,15 +129,15 @@ net::awaitable<void> HttpSession::run() {
                                 std::to_string(cfg.max_body_bytes) + " bytes)");
       else
         ctx.status = 408;  // too slow (the stream timeout closed it) or gone: nobody to answer
-      finishRequest(*state_, ctx);
+      finishRequest(context_, ctx);
       if (ec == http::error::body_limit) co_await lingeringClose();
       break;
     }
-    state_->metrics.bytesFromClient(parser.get().body().size());
+    context_.metrics.bytesFromClient(parser.get().body().size());
     auto req = parser.release();
     const bool keep = co_await handle(req, ctx);
-    finishRequest(*state_, ctx);
-    if (!keep || !ctx.keepAlive || clientGone_) break;
+    finishRequest(context_, ctx);
+    if (!keep || !ctx.keepAlive || watch_.clientGone()) break;
   }
   close();
 }
@@ -204,14 +161,14 @@ net::awaitable<void> HttpSession::refuseHeader(const error_code& ec) {
   ctx.method = "-";
   ctx.path = "-";
   ctx.keepAlive = false;
-  ctx.route = state_->config.node_name + "/router (local)";
-  state_->metrics.requestStarted();
+  ctx.route = context_.config.node_name + "/router (local)";
+  context_.metrics.requestStarted();
   if (ec == http::error::header_limit)
     co_await writeError(ctx, 431, "request_header_too_large",
                         "the request header is larger than " + std::to_string(kMaxHeaderBytes) + " bytes");
   else
     co_await writeError(ctx, 400, "invalid_request", "malformed HTTP request: " + ec.message());
-  finishRequest(*state_, ctx);
+  finishRequest(context_, ctx);
   co_await lingeringClose();
 }
 
@@ -229,9 +186,9 @@ net::awaitable<void> HttpSession::lingeringClose() {
 
 RouteContext HttpSession::routeContext() const {
   RouteContext rc;
-  rc.api_keys = &state_->config.api_keys;
-  rc.models = state_->directory.models();
-  rc.origins = &state_->origins;
+  rc.api_keys = &context_.config.api_keys;
+  rc.models = context_.directory.models();
+  rc.origins = &context_.origins;
   return rc;
 }
 
@@ -241,19 +198,24 @@ net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, 
                      sv(req[http::field::host]), sv(req[http::field::origin])};
   Decision d = route(in, rc);
   // Before the first supervisor status every model looks unknown: say "not yet", not 404.
-  if (!state_->directoryLoaded && (d.action == Action::Forward || d.code == "model_not_found"))
+  if (!context_.directoryLoaded && (d.action == Action::Forward || d.code == "model_not_found"))
     co_return co_await writeError(ctx, 503, "no_ready_worker",
-                                  "the router has not heard from its supervisor yet (" + state_->supervisorError +
+                                  "the router has not heard from its supervisor yet (" + context_.supervisorError +
                                       "); retry shortly",
                                   1);
+  const SessionRegistry& sessions = services_->sessions;
   switch (d.action) {
     case Action::Respond: co_return co_await writeLocal(ctx, d.status, std::move(d.body), "application/json");
-    case Action::Health: co_return co_await writeLocal(ctx, 200, healthJson(*state_), "application/json");
-    case Action::Models: co_return co_await writeLocal(ctx, 200, modelsJson(*state_), "application/json");
-    case Action::ApiStatus: co_return co_await writeLocal(ctx, 200, apiStatusJson(*state_), "application/json");
-    case Action::ApiMesh: co_return co_await writeLocal(ctx, 200, apiMeshJson(*state_), "application/json");
+    case Action::Health:
+      co_return co_await writeLocal(ctx, 200, healthJson(context_, sessions.draining()), "application/json");
+    case Action::Models: co_return co_await writeLocal(ctx, 200, modelsJson(context_), "application/json");
+    case Action::ApiStatus:
+      co_return co_await writeLocal(ctx, 200, apiStatusJson(context_, sessions.draining()), "application/json");
+    case Action::ApiMesh:
+      co_return co_await writeLocal(ctx, 200, apiMeshJson(context_, services_->mesh, sessions.hopSessions()),
+                                    "application/json");
     case Action::Metrics:
-      co_return co_await writeLocal(ctx, 200, metricsText(*state_), "text/plain; version=0.0.4");
+      co_return co_await writeLocal(ctx, 200, metricsText(context_, services_->mesh), "text/plain; version=0.0.4");
     case Action::Forward: {
       ctx.model = d.model;
       ctx.affinity = d.affinity;
@@ -272,7 +234,7 @@ net::awaitable<bool> HttpSession::writeError(RequestCtx& ctx, int status, std::s
 
 net::awaitable<error_code> HttpSession::writeHeader(http::response_serializer<http::empty_body>& sr) {
   error_code ec;
-  stream_.expires_after(state_->config.write_timeout);
+  stream_.expires_after(context_.config.write_timeout);
   co_await http::async_write_header(stream_, sr, awaitEc(ec));
   co_return ec;
 }
@@ -292,14 +254,14 @@ net::awaitable<bool> HttpSession::writeLocal(RequestCtx& ctx, int status, std::s
   res.set("x-request-id", ctx.id);
   res.set("x-qmesh-route", ctx.route);
   if (retryAfterSeconds > 0) res.set(http::field::retry_after, std::to_string(retryAfterSeconds));
-  res.keep_alive(ctx.keepAlive && !state_->draining);
+  res.keep_alive(ctx.keepAlive && !services_->sessions.draining());
   res.body() = std::move(body);
   res.prepare_payload();
   ctx.status = status;
-  stream_.expires_after(state_->config.write_timeout);
+  stream_.expires_after(context_.config.write_timeout);
   error_code ec;
   const std::size_t n = co_await http::async_write(stream_, res, awaitEc(ec));
-  state_->metrics.bytesToClient(n);
+  context_.metrics.bytesToClient(n);
   co_return !ec && res.keep_alive();
 }
 

@@ -10,8 +10,10 @@
 
 #include "router/net.h"
 #include "router/proxy/client_link.h"
+#include "router/proxy/client_watch.h"
 #include "router/proxy/routes.h"
-#include "router/router_state.h"
+#include "router/proxy/session_registry.h"
+#include "router/router_services.h"
 
 namespace qmesh::router {
 
@@ -27,7 +29,7 @@ bool isMalformedHeader(const error_code& ec);
 
 class HttpSession final : public ClientLink, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, std::shared_ptr<RouterState> state);
+  HttpSession(tcp::socket socket, std::shared_ptr<RouterServices> services);
   ~HttpSession();
   void start();
 
@@ -35,10 +37,7 @@ class HttpSession final : public ClientLink, public std::enable_shared_from_this
   void closeIfIdle() override;
   void forceClose() override;
   net::any_io_executor executor() override { return stream_.get_executor(); }
-  RouterState& state() override { return *state_; }
-  // At the connection cap, to admit a newcomer (only while idle: RouterState::idleSessions):
-  // closes now and stops counting against router.max_connections.
-  void evict();
+  RouterServices& services() override { return *services_; }
   net::awaitable<bool> writeError(RequestCtx& ctx, int status, std::string_view code, std::string_view message,
                                   int retryAfterSeconds = 0) override;
   net::awaitable<error_code> writeHeader(http::response_serializer<http::empty_body>& sr) override;
@@ -46,7 +45,7 @@ class HttpSession final : public ClientLink, public std::enable_shared_from_this
   net::awaitable<error_code> writeLastChunk() override;
   void watchClient(std::function<void()> onGone) override;
   void stopWatching() override;
-  bool clientGone() const override { return clientGone_; }
+  bool clientGone() const override { return watch_.clientGone(); }
 
  private:
   net::awaitable<void> run();
@@ -57,18 +56,14 @@ class HttpSession final : public ClientLink, public std::enable_shared_from_this
   net::awaitable<void> lingeringClose();
   net::awaitable<void> refuseHeader(const error_code& ec);
   void close();
-  // Keeps RouterState::idleSessions in step with idle_.
-  void setIdle(bool idle);
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  std::shared_ptr<RouterState> state_;
-  bool idle_ = false;
-  std::list<HttpSession*>::iterator idlePos_;  // valid while idle_
-  bool clientGone_ = false;
-  bool watching_ = false;
-  uint64_t watchGeneration_ = 0;
-  std::function<void()> onGone_;
+  std::shared_ptr<RouterServices> services_;
+  RouterContext& context_;
+  // Idle while waiting for a request header: evictable at the connection cap.
+  SessionRegistry::Membership membership_;
+  ClientWatch watch_{ClientWatch::Readable::MayBePipelined};
 };
 
 }  // namespace qmesh::router

@@ -6,8 +6,8 @@
 
 namespace qmesh::router {
 
-Listener::Listener(net::io_context& io, std::shared_ptr<RouterState> state)
-    : io_(io), acceptor_(io), state_(std::move(state)) {}
+Listener::Listener(net::io_context& io, std::shared_ptr<RouterServices> services)
+    : io_(io), acceptor_(io), services_(std::move(services)) {}
 
 error_code Listener::open(const HostPort& address) {
   error_code ec;
@@ -56,30 +56,29 @@ net::awaitable<void> Listener::acceptLoop() {
       co_await t.async_wait(awaitEc(ec));
       continue;
     }
-    if (static_cast<int64_t>(state_->sessions.size()) >= state_->maxConnections && !evictIdle()) {
+    if (services_->sessions.atCapacity() && !evictIdle()) {
       turnAway(std::move(socket));
       continue;
     }
-    std::make_shared<HttpSession>(std::move(socket), state_)->start();
+    std::make_shared<HttpSession>(std::move(socket), services_)->start();
   }
 }
 
 bool Listener::evictIdle() {
-  if (state_->idleSessions.empty()) return false;
-  state_->idleSessions.front()->evict();
-  state_->metrics.connectionEvicted();
+  if (!services_->sessions.evictLongestIdle()) return false;
+  services_->context.metrics.connectionEvicted();
   return true;
 }
 
 void Listener::turnAway(tcp::socket socket) {
-  state_->metrics.connectionRefused();
-  if (state_->turningAway >= kMaxTurningAway) {
+  services_->context.metrics.connectionRefused();
+  if (services_->sessions.turningAway >= kMaxTurningAway) {
     error_code ignored;
     socket.close(ignored);
     return;
   }
-  ++state_->turningAway;
-  auto run = [](std::shared_ptr<RouterState> state, tcp::socket s) -> net::awaitable<void> {
+  ++services_->sessions.turningAway;
+  auto run = [](std::shared_ptr<RouterServices> services, tcp::socket s) -> net::awaitable<void> {
     static const std::string body = openaiError(
         "too many connections: this router serves router.max_connections at once; retry shortly",
         errorTypeFor(503), "too_many_connections");
@@ -95,9 +94,9 @@ void Listener::turnAway(tcp::socket socket) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     std::array<char, 4096> sink;
     while (!ec) co_await stream.async_read_some(net::buffer(sink), awaitEc(ec));
-    --state->turningAway;
+    --services->sessions.turningAway;
   };
-  net::co_spawn(io_, run(state_, std::move(socket)), logExceptions("turning a connection away"));
+  net::co_spawn(io_, run(services_, std::move(socket)), logExceptions("turning a connection away"));
 }
 
 }  // namespace qmesh::router

@@ -1,7 +1,7 @@
-// Accepts client connections and starts one HttpSession per connection, up to
-// RouterState::maxConnections. At the cap a newcomer takes the place of the connection that
-// has waited longest for a request (RouterState::idleSessions); only when every connection
-// has a request in progress does it get a 503 and is closed.
+// Accepts client connections and starts one HttpSession per connection, up to the
+// SessionRegistry's cap. At the cap a newcomer takes the place of the connection that has
+// waited longest for a request (SessionRegistry::evictLongestIdle); only when every
+// connection has a request in progress does it get a 503 and is closed.
 #pragma once
 
 #include <memory>
@@ -9,13 +9,14 @@
 
 #include "common/node_config.h"
 #include "router/net.h"
-#include "router/router_state.h"
+#include "router/router_services.h"
 
 namespace qmesh::router {
 
 class Listener {
  public:
-  Listener(net::io_context& io, std::shared_ptr<RouterState> state);
+  // `services`: handed to every session it starts.
+  Listener(net::io_context& io, std::shared_ptr<RouterServices> services);
   // Binds and listens; the error says whether the address is in use (exit code 4).
   error_code open(const HostPort& address);
   void start();
@@ -31,7 +32,7 @@ class Listener {
   static constexpr int kMaxTurningAway = 64;
   net::io_context& io_;
   tcp::acceptor acceptor_;
-  std::shared_ptr<RouterState> state_;
+  std::shared_ptr<RouterServices> services_;
 };
 
 }  // namespace qmesh::router

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "router/mesh/mesh_node.h"
+#include "router/mesh/mesh_link.h"
 
 namespace qmesh::router {
 
@@ -16,7 +16,7 @@ static std::string dumpText(const json& j) { return j.dump(-1, ' ', false, json:
 
 namespace {
 
-int readyWorkers(const RouterState& st, const std::string& model, TimePoint now) {
+int readyWorkers(const RouterContext& st, const std::string& model, TimePoint now) {
   int n = 0;
   for (const auto& w : st.directory.workersOf(model)) n += w->routable(now) ? 1 : 0;
   return n;
@@ -26,15 +26,15 @@ int readyWorkers(const RouterState& st, const std::string& model, TimePoint now)
 
 // Always 200 while the router runs: the supervisor health-polls this and must not restart
 // the router because a model is loading. Readiness is in the body.
-std::string healthJson(const RouterState& st) {
-  const TimePoint now = SteadyClock::now();
+std::string healthJson(const RouterContext& st, bool draining) {
+  const TimePoint now = st.clock.now();
   int ready = 0;
   for (const auto& m : st.directory.models()) ready += readyWorkers(st, m, now);
-  return dumpText(json{{"status", "ok"}, {"ready_workers", ready}, {"draining", st.draining}});
+  return dumpText(json{{"status", "ok"}, {"ready_workers", ready}, {"draining", draining}});
 }
 
-std::string modelsJson(const RouterState& st) {
-  const TimePoint now = SteadyClock::now();
+std::string modelsJson(const RouterContext& st) {
+  const TimePoint now = st.clock.now();
   json data = json::array();
   for (const auto& m : st.directory.models()) {
     json nodes = json::array();
@@ -54,8 +54,8 @@ std::string modelsJson(const RouterState& st) {
   return dumpText(json{{"object", "list"}, {"data", data}});
 }
 
-std::string apiStatusJson(const RouterState& st) {
-  const TimePoint now = SteadyClock::now();
+std::string apiStatusJson(const RouterContext& st, bool draining) {
+  const TimePoint now = st.clock.now();
   json models = json::array();
   for (const auto& m : st.directory.models()) {
     json workers = json::array();
@@ -87,21 +87,21 @@ std::string apiStatusJson(const RouterState& st) {
               {"mode", st.config.control ? "supervised" : "static"},
               {"listen", st.config.listen.str()},
               {"uptime_s", std::chrono::duration<double>(now - st.started).count()},
-              {"draining", st.draining},
+              {"draining", draining},
               {"in_flight", st.metrics.inFlight()},
               {"requests_total", st.metrics.requests()},
               {"supervisor", sup},
               {"models", models}});
 }
 
-std::string apiMeshJson(const RouterState& st) {
-  if (!st.mesh) return dumpText(json{{"enabled", false}, {"node", st.config.node_name}});
-  return dumpText(st.mesh->statusJson());
+std::string apiMeshJson(const RouterContext& st, const MeshLink* mesh, int64_t hopSessions) {
+  if (!mesh) return dumpText(json{{"enabled", false}, {"node", st.config.node_name}});
+  return dumpText(mesh->statusJson(hopSessions));
 }
 
-std::string metricsText(const RouterState& st) {
+std::string metricsText(const RouterContext& st, const MeshLink* mesh) {
   std::string out = st.metrics.render(st.directory, *st.admission);
-  if (st.mesh) st.mesh->renderMetrics(out);
+  if (mesh) mesh->renderMetrics(out);
   return out;
 }
 

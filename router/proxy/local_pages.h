@@ -4,15 +4,17 @@
 
 #include <string>
 
-#include "router/router_state.h"
+#include "router/mesh/mesh_link.h"
+#include "router/router_context.h"
 
 namespace qmesh::router {
 
-std::string healthJson(const RouterState& st);
-std::string modelsJson(const RouterState& st);
-std::string apiStatusJson(const RouterState& st);
+std::string healthJson(const RouterContext& st, bool draining);
+std::string modelsJson(const RouterContext& st);
+std::string apiStatusJson(const RouterContext& st, bool draining);
 // Members, their workers and the gossip/crypto counters; {"enabled":false} for a mesh of one.
-std::string apiMeshJson(const RouterState& st);
-std::string metricsText(const RouterState& st);
+// `mesh`: null when the mesh is off; `hopSessions`: hops being served.
+std::string apiMeshJson(const RouterContext& st, const MeshLink* mesh, int64_t hopSessions);
+std::string metricsText(const RouterContext& st, const MeshLink* mesh);
 
 }  // namespace qmesh::router

@@ -1,11 +1,9 @@
 #include "router/proxy/local_upstream.h"
 
-#include "router/router_state.h"
-
 namespace qmesh::router {
 
-LocalUpstream::LocalUpstream(Worker& w, RouterState& state, net::any_io_executor ex)
-    : worker_(w), st_(state), socket_(ex), connectTimer_(ex) {}
+LocalUpstream::LocalUpstream(Worker& w, RouterContext& context, net::any_io_executor ex)
+    : worker_(w), st_(context), socket_(ex), connectTimer_(ex) {}
 
 LocalUpstream::~LocalUpstream() { close(); }
 
@@ -43,7 +41,7 @@ void LocalUpstream::close() {
 }
 
 void LocalUpstream::markUnreachable() {
-  st_.directory.markUnreachable(worker_, SteadyClock::now(), st_.config.unreachable_hold);
+  st_.directory.markUnreachable(worker_, st_.clock.now(), st_.config.unreachable_hold);
 }
 
 std::string LocalUpstream::route(std::string_view self, std::string_view why) const {

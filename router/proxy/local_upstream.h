@@ -5,13 +5,14 @@
 #pragma once
 
 #include "router/proxy/upstream_connector.h"
+#include "router/router_context.h"
 #include "router/routing/worker_directory.h"
 
 namespace qmesh::router {
 
 class LocalUpstream final : public UpstreamConnector {
  public:
-  LocalUpstream(Worker& w, RouterState& state, net::any_io_executor ex);
+  LocalUpstream(Worker& w, RouterContext& context, net::any_io_executor ex);
   ~LocalUpstream() override;
 
   // TCP_NODELAY is set on success: Nagle plus the peer's delayed ACK would hold small
@@ -35,7 +36,7 @@ class LocalUpstream final : public UpstreamConnector {
 
  private:
   Worker& worker_;
-  RouterState& st_;
+  RouterContext& st_;
   tcp::socket socket_;
   net::steady_timer connectTimer_;
   UpstreamClient<tcp::socket> http_{socket_};

@@ -2,14 +2,14 @@
 
 #include "common/node_config.h"
 #include "router/dataplane/tcp_liveness.h"
-#include "router/mesh/mesh_node.h"
+#include "router/mesh/mesh_link.h"
 #include "router/proxy/hop_session.h"
-#include "router/router_state.h"
+#include "router/router_services.h"
 
 namespace qmesh::router {
 
-MeshUpstream::MeshUpstream(Worker& w, RouterState& state, net::any_io_executor ex)
-    : worker_(w), st_(state) {
+MeshUpstream::MeshUpstream(Worker& w, RouterServices& services, net::any_io_executor ex)
+    : worker_(w), st_(services) {
   attach(std::make_unique<dataplane::SecureChannel>(ex));
 }
 
@@ -38,13 +38,14 @@ net::awaitable<error_code> connectMeshChannel(dataplane::SecureChannel& channel,
 net::awaitable<error_code> MeshUpstream::connect(bool fresh) {
   if (!st_.mesh) co_return make_error_code(net::error::not_connected);
   const auto& peer = worker_.info.peer;
-  if (auto pooled = fresh ? nullptr : st_.meshChannels.take(peer, SteadyClock::now())) {
+  if (auto pooled = fresh ? nullptr : st_.meshChannels.take(peer, st_.context.clock.now())) {
     attach(std::move(pooled));
     reused_ = true;
   } else {
     reused_ = false;
     if (error_code ec = co_await connectMeshChannel(*channel_, worker_.info.dataAddress, peer, st_.mesh->identity(),
-                                                    st_.config.connect_timeout, st_.config.header_timeout))
+                                                    st_.context.config.connect_timeout,
+                                                    st_.context.config.header_timeout))
       co_return ec;
   }
   inFlight_ = st_.meshChannels.trackInFlight(peer, *channel_);
@@ -64,14 +65,15 @@ void MeshUpstream::prepare(UpstreamRequest& req) const {
 }
 
 void MeshUpstream::releaseForReuse() {
-  if (st_.draining || !http_->reusable()) return;
+  if (st_.sessions.draining() || !http_->reusable()) return;
   inFlight_.release();  // idle now: the pool's own rules (dropPeer) take over
-  st_.meshChannels.put(std::move(channel_), SteadyClock::now());
+  st_.meshChannels.put(std::move(channel_), st_.context.clock.now());
 }
 
 void MeshUpstream::markUnreachable() {
   // A refused connect is local evidence of death, acted on at once; gossip confirms it.
-  st_.directory.markPeerUnreachable(peerKey(worker_.info.peer), SteadyClock::now(), st_.config.unreachable_hold);
+  st_.context.directory.markPeerUnreachable(peerKey(worker_.info.peer), st_.context.clock.now(),
+                                             st_.context.config.unreachable_hold);
 }
 
 std::string MeshUpstream::route(std::string_view self, std::string_view why) const {

@@ -1,7 +1,7 @@
 // Another node's router, over the encrypted data plane (see upstream_connector.h and
 // dataplane/secure_channel.h).
 //
-// Channels are kept alive and pooled (RouterState::meshChannels): a fresh one costs a TCP
+// Channels are kept alive and pooled (RouterServices::meshChannels): a fresh one costs a TCP
 // connect and a signed handshake. While a request uses one, it is registered with the pool
 // so that the peer's death closes it (ChannelPool::abortInFlight) instead of leaving the
 // client waiting on a silent peer.
@@ -15,6 +15,10 @@
 #include "router/routing/worker_directory.h"
 
 namespace qmesh::router {
+struct RouterServices;
+}
+
+namespace qmesh::router {
 
 // TCP to a peer's data-plane address and the handshake that proves it is `peer`; then a peer
 // silent for silentPeerLimit (router.header_timeout) breaks the channel (timed_out), whether
@@ -26,7 +30,7 @@ net::awaitable<error_code> connectMeshChannel(dataplane::SecureChannel& channel,
 
 class MeshUpstream final : public UpstreamConnector {
  public:
-  MeshUpstream(Worker& w, RouterState& state, net::any_io_executor ex);
+  MeshUpstream(Worker& w, RouterServices& services, net::any_io_executor ex);
   ~MeshUpstream() override;
 
   // TCP to the peer's data-plane address, then the handshake that proves it is the peer
@@ -57,7 +61,7 @@ class MeshUpstream final : public UpstreamConnector {
   void attach(std::unique_ptr<dataplane::SecureChannel> channel);
 
   Worker& worker_;
-  RouterState& st_;
+  RouterServices& st_;
   std::unique_ptr<dataplane::SecureChannel> channel_;
   dataplane::ChannelPool::InFlight inFlight_;  // after channel_: released before it is destroyed
   std::unique_ptr<UpstreamClient<dataplane::SecureChannel>> http_;

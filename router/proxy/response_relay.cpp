@@ -4,7 +4,7 @@
 
 #include "router/proxy/routes.h"
 #include "router/proxy/sse.h"
-#include "router/router_state.h"
+#include "router/router_services.h"
 
 namespace qmesh::router {
 
@@ -37,7 +37,7 @@ constexpr std::size_t kRelayBuffer = 64 * 1024;
 }  // namespace
 
 ResponseRelay::ResponseRelay(ClientLink& client, RequestCtx& ctx, UpstreamConnector& up)
-    : client_(client), st_(client.state()), ctx_(ctx), up_(up), ticker_(client.executor()) {}
+    : client_(client), st_(client.services().context), ctx_(ctx), up_(up), ticker_(client.executor()) {}
 
 ResponseRelay::~ResponseRelay() { ticker_.cancel(); }
 
@@ -91,7 +91,7 @@ net::awaitable<bool> ResponseRelay::run() {
   }
   const auto length = uh[http::field::content_length];
   const bool chunked = length.empty() && ctx_.version >= 11;
-  bool keep = ctx_.keepAlive && !st_.draining && (chunked || !length.empty());
+  bool keep = ctx_.keepAlive && !client_.services().sessions.draining() && (chunked || !length.empty());
   if (chunked) res.chunked(true);
   else if (!length.empty()) res.set(http::field::content_length, length);
   res.keep_alive(keep);

@@ -28,7 +28,7 @@ class ResponseRelay {
   void onTick();
 
   ClientLink& client_;
-  RouterState& st_;
+  RouterContext& st_;
   RequestCtx& ctx_;
   UpstreamConnector& up_;
   // One timer per relay, not one per event (re-arming per event cost more CPU than the

@@ -2,12 +2,13 @@
 
 #include "router/proxy/local_upstream.h"
 #include "router/proxy/mesh_upstream.h"
+#include "router/router_services.h"
 
 namespace qmesh::router {
 
-std::unique_ptr<UpstreamConnector> makeUpstreamConnector(Worker& w, RouterState& state, net::any_io_executor ex) {
-  if (w.info.remote) return std::make_unique<MeshUpstream>(w, state, ex);
-  return std::make_unique<LocalUpstream>(w, state, ex);
+std::unique_ptr<UpstreamConnector> makeUpstreamConnector(Worker& w, RouterServices& services, net::any_io_executor ex) {
+  if (w.info.remote) return std::make_unique<MeshUpstream>(w, services, ex);
+  return std::make_unique<LocalUpstream>(w, services.context, ex);
 }
 
 }  // namespace qmesh::router

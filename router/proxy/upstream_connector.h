@@ -21,7 +21,7 @@
 
 namespace qmesh::router {
 
-struct RouterState;
+struct RouterServices;
 struct Worker;
 
 class UpstreamConnector {
@@ -58,6 +58,6 @@ class UpstreamConnector {
 };
 
 // The connector for worker `w` (local or on another node).
-std::unique_ptr<UpstreamConnector> makeUpstreamConnector(Worker& w, RouterState& state, net::any_io_executor ex);
+std::unique_ptr<UpstreamConnector> makeUpstreamConnector(Worker& w, RouterServices& services, net::any_io_executor ex);
 
 }  // namespace qmesh::router

@@ -36,7 +36,7 @@ AdmissionResult Admission::reject(Rejection r) {
 }
 
 Lease Admission::tryAcquire(const std::string& model, const Worker* exclude, RequestTraits traits) {
-  const TimePoint now = SteadyClock::now();
+  const TimePoint now = clock_.now();
   std::vector<WorkerPtr> pool;
   std::vector<Load> loads;
   for (const auto& w : dir_.workersOf(model)) {
@@ -59,34 +59,51 @@ Lease Admission::tryAcquire(const std::string& model, const Worker* exclude, Req
 }
 
 net::awaitable<AdmissionResult> Admission::acquire(std::string model, uint64_t ticket, RequestTraits traits) {
-  const TimePoint now = SteadyClock::now();
+  const TimePoint now = clock_.now();
   if (!anyRoutable(model, now, traits))
     co_return reject({503, "no_ready_worker", "model '" + model + "' has no ready worker right now", 2});
   AdmissionQueue& q = queueOf(model);
   // Waiters go first: a newcomer never overtakes the queue even if a slot just freed.
   if (q.empty())
     if (Lease l = tryAcquire(model, nullptr, traits)) co_return AdmissionResult{std::move(l), std::nullopt};
-  const auto retryAfter = static_cast<int>(std::max<int64_t>(1, timeout_.count() / 1000));
   if (!q.push(ticket, now + timeout_))
     co_return reject({429, "queue_full",
                       "model '" + model + "' is busy: all slots are in use and " + std::to_string(q.depth()) +
                           " requests are already waiting",
-                      retryAfter});
+                      retryAfterSeconds()});
   // (GCC 12 miscompiles co_await inside an aggregate initializer: keep it separate.)
   const auto executor = co_await net::this_coro::executor;
   Waiter w{net::steady_timer(executor), traits, Lease{}, std::nullopt};
-  w.timer.expires_at(now + timeout_);
+  w.timer.expires_after(timeout_);
   waiters_[ticket] = &w;
   error_code ec;
   co_await w.timer.async_wait(awaitEc(ec));
+  if (!ec) expireDue();  // ran out: this waiter's deadline (and perhaps others') has passed
   waiters_.erase(ticket);
   if (w.granted) co_return AdmissionResult{std::move(w.granted), std::nullopt};
   if (w.rejected) co_return reject(*w.rejected);
+  // Only a clock other than the timer's (a test's FakeClock) can still disagree: the timer
+  // ran out, so the deadline is as good as passed.
   queueOf(model).remove(ticket);
-  co_return reject({503, "queue_timeout",
-                    "model '" + model + "' stayed busy for " + std::to_string(timeout_.count()) +
-                        " ms while this request waited; retry later",
-                    retryAfter});
+  co_return reject(timedOut(model));
+}
+
+Rejection Admission::timedOut(const std::string& model) const {
+  return {503, "queue_timeout",
+          "model '" + model + "' stayed busy for " + std::to_string(timeout_.count()) +
+              " ms while this request waited; retry later",
+          retryAfterSeconds()};
+}
+
+void Admission::expireDue() {
+  const TimePoint now = clock_.now();
+  for (auto& [model, q] : queues_)
+    for (const uint64_t ticket : q.expire(now)) {
+      auto it = waiters_.find(ticket);
+      if (it == waiters_.end()) continue;
+      it->second->rejected = timedOut(model);
+      it->second->timer.cancel();
+    }
 }
 
 void Admission::cancel(uint64_t ticket) {
@@ -135,7 +152,7 @@ void Admission::rejectAll(const std::string& model, const Rejection& r) {
 }
 
 void Admission::onDirectoryChanged() {
-  const TimePoint now = SteadyClock::now();
+  const TimePoint now = clock_.now();
   for (auto& [model, q] : queues_) {
     if (q.empty()) continue;
     if (!dir_.anyRoutable(model, now))  // (a local-only waiter may still wait on a remote-only model: it times out)

@@ -2,6 +2,9 @@
 // model with a deadline. Nothing is dropped silently: every request gets a slot (a Lease)
 // or a Rejection that becomes 429 (queue full) or 503 (deadline, no ready worker).
 // Single-threaded: everything runs on the router's io_context.
+//
+// Time comes from the injected Clock: queue deadlines and the unreachable hold are read on
+// it, so tests drive them with a FakeClock (a waiter's own timer only says "look again").
 #pragma once
 
 #include <functional>
@@ -10,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.h"
 #include "router/net.h"
 #include "router/routing/admission_queue.h"
 #include "router/routing/selection_policy.h"
@@ -61,8 +65,9 @@ struct AdmissionResult {
 
 class Admission : public std::enable_shared_from_this<Admission> {
  public:
-  Admission(WorkerDirectory& directory, Random& random, std::size_t depth, std::chrono::milliseconds timeout)
-      : dir_(directory), random_(random), depth_(depth), timeout_(timeout) {}
+  Admission(WorkerDirectory& directory, Random& random, const Clock& clock, std::size_t depth,
+            std::chrono::milliseconds timeout)
+      : dir_(directory), random_(random), clock_(clock), depth_(depth), timeout_(timeout) {}
 
   // Every grant or release: the mesh publishes load changes from here.
   void setOnLoadChanged(std::function<void()> f) { onLoadChanged_ = std::move(f); }
@@ -76,6 +81,9 @@ class Admission : public std::enable_shared_from_this<Admission> {
   void cancel(uint64_t ticket);
   // New capacity or lost workers: hand slots to waiters, or fail them fast.
   void onDirectoryChanged();
+  // Rejects (503 queue_timeout) every waiter whose deadline has passed on the clock. A
+  // waiter's timer calls it when it runs out; tests call it after advancing a FakeClock.
+  void expireDue();
 
   uint64_t newTicket() { return ++lastTicket_; }
   std::size_t queued(const std::string& model) const;
@@ -95,9 +103,12 @@ class Admission : public std::enable_shared_from_this<Admission> {
   void rejectAll(const std::string& model, const Rejection& r);
   AdmissionQueue& queueOf(const std::string& model);
   AdmissionResult reject(Rejection r);
+  Rejection timedOut(const std::string& model) const;
+  int retryAfterSeconds() const { return static_cast<int>(std::max<int64_t>(1, timeout_.count() / 1000)); }
 
   WorkerDirectory& dir_;
   Random& random_;
+  const Clock& clock_;
   std::size_t depth_;
   std::chrono::milliseconds timeout_;
   uint64_t lastTicket_ = 0;

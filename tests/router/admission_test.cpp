@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "router/routing/admission_queue.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/fake_random.h"
 
 using namespace qmesh::router;
@@ -38,15 +39,23 @@ struct Fixture {
   net::io_context io;
   WorkerDirectory dir;
   qmesh::test::FakeRandom random{0.0};  // below(n) is always 0
+  qmesh::test::FakeClock clock;
   std::shared_ptr<Admission> adm;
 
   Fixture(int slots, std::size_t depth, std::chrono::milliseconds timeout) {
     StatusSnapshot s;
     s.workers.push_back(WorkerInfo{"m", "127.0.0.1", 9, slots, WorkerState::Ready, 1, false, 0});
     dir.apply(s);
-    adm = std::make_shared<Admission>(dir, random, depth, timeout);
+    adm = std::make_shared<Admission>(dir, random, clock, depth, timeout);
   }
   // Starts acquire; the result lands in `out` once the coroutine finishes.
+  // The queue reads deadlines on the clock; a waiter's real timer (the whole timeout) never
+  // fires in these tests, which only poll: expireDue() is what it would call.
+  void advance(std::chrono::milliseconds d) {
+    clock.advance(d);
+    adm->expireDue();
+    poll();
+  }
   void start(uint64_t ticket, std::optional<AdmissionResult>& out) {
     net::co_spawn(io, adm->acquire("m", ticket), [&out](std::exception_ptr, AdmissionResult r) { out = std::move(r); });
     poll();
@@ -155,4 +164,75 @@ TEST(Admission, RetryNeverPicksTheExcludedWorker) {
   Lease k = f.adm->tryAcquire("m", nullptr);
   EXPECT_TRUE(k);
   EXPECT_EQ(k.reason(), "least-loaded 0/4");
+}
+
+// The queue and the deadlines on a FakeClock: no sleeps, and time moves only as each test says.
+
+TEST(AdmissionOnTheClock, QueuedRequestTimesOutExactlyAtItsDeadline) {
+  Fixture f(1, 4, 10s);
+  std::optional<AdmissionResult> a, b;
+  f.start(1, a);
+  f.start(2, b);
+  ASSERT_TRUE(a && a->lease);
+  f.advance(10s - 1ms);
+  EXPECT_FALSE(b) << "expired before its deadline";
+  EXPECT_EQ(f.adm->queued("m"), 1u);
+  f.advance(1ms);
+  ASSERT_TRUE(b) << "still waiting at its deadline";
+  ASSERT_TRUE(b->rejection);
+  EXPECT_EQ(b->rejection->status, 503);
+  EXPECT_EQ(b->rejection->code, "queue_timeout");
+  EXPECT_EQ(b->rejection->retry_after_s, 10);
+  EXPECT_EQ(f.adm->queued("m"), 0u);
+  EXPECT_EQ(f.adm->rejected("queue_timeout"), 1u);
+}
+
+TEST(AdmissionOnTheClock, QueuedRequestGetsASlotFreedJustBeforeItsDeadlineAndKeepsIt) {
+  Fixture f(1, 4, 10s);
+  std::optional<AdmissionResult> a, b;
+  f.start(1, a);
+  f.start(2, b);
+  f.advance(10s - 1ms);
+  ASSERT_FALSE(b);
+  a->lease.release();
+  f.poll();
+  ASSERT_TRUE(b) << "not admitted when the slot freed";
+  EXPECT_TRUE(b->lease);
+  EXPECT_EQ(f.worker().outstanding, 1);
+  f.advance(1h);  // its deadline is long past: an admitted request is no longer in the queue
+  EXPECT_TRUE(b->lease);
+  EXPECT_EQ(f.adm->queued("m"), 0u);
+  EXPECT_EQ(f.adm->rejected("queue_timeout"), 0u);
+}
+
+TEST(AdmissionOnTheClock, EachQueuedRequestExpiresAtItsOwnDeadline) {
+  Fixture f(1, 4, 10s);
+  std::optional<AdmissionResult> a, early, late;
+  f.start(1, a);
+  f.start(2, early);
+  f.advance(4s);
+  f.start(3, late);  // queued 4 s after `early`
+  f.advance(6s);
+  ASSERT_TRUE(early && early->rejection);
+  EXPECT_EQ(early->rejection->code, "queue_timeout");
+  EXPECT_FALSE(late) << "expired on the earlier request's deadline";
+  EXPECT_EQ(f.adm->queued("m"), 1u);
+  f.advance(4s - 1ms);
+  EXPECT_FALSE(late);
+  f.advance(1ms);
+  ASSERT_TRUE(late && late->rejection);
+  EXPECT_EQ(late->rejection->code, "queue_timeout");
+  EXPECT_EQ(f.adm->queued("m"), 0u);
+}
+
+TEST(AdmissionOnTheClock, WorkerMarkedUnreachableIsRoutableAgainWhenItsHoldEnds) {
+  Fixture f(2, 4, 10s);
+  f.dir.markUnreachable(f.worker(), f.clock.now(), 5s);
+  EXPECT_FALSE(f.adm->tryAcquire("m", nullptr)) << "routable during its hold";
+  std::optional<AdmissionResult> a;
+  f.start(1, a);
+  ASSERT_TRUE(a && a->rejection);
+  EXPECT_EQ(a->rejection->code, "no_ready_worker");
+  f.advance(5s);
+  EXPECT_TRUE(f.adm->tryAcquire("m", nullptr)) << "still held after its hold ended";
 }

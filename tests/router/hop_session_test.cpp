@@ -1,5 +1,5 @@
 // Mesh hops served on the authenticated data-plane channel (router/proxy/hop_session.h):
-// a real SecureChannel pair on loopback, a HopSession on one end over a RouterState whose
+// a real SecureChannel pair on loopback, a HopSession on one end over RouterServices whose
 // worker is a FakeUpstream, requests written on the other end as router A would. And the
 // other side of the rule: hop headers on a plain HTTP connection make no hop.
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 #include <csignal>
 
 #include "router/proxy/hop_session.h"
-#include "router/router_state.h"
+#include "router/router_services.h"
 #include "tests/dataplane/test_loop.h"
 #include "tests/router/fake_upstream.h"
 #include "tests/router/router_harness.h"
@@ -36,19 +36,19 @@ class HopSessionTest : public ::testing::Test {
     auto cfg = test::RouterHarness::config({});
     cfg.node_name = "b";
     cfg.api_keys = {"secret"};  // a hop needs none: its sender is an authenticated member
-    state = std::make_shared<RouterState>(cfg);
+    services = std::make_shared<RouterServices>(cfg, clock);
     StatusSnapshot s;
     s.node = "b";
     s.workers.push_back(WorkerInfo{"m", "127.0.0.1", upstream->port(), 2, WorkerState::Ready, 0, false, 0});
-    state->directory.apply(s);
+    services->context.directory.apply(s);
     // A model only another node serves: a hop for it must not be forwarded again.
     WorkerInfo remote{"elsewhere", "", 0, 2, WorkerState::Ready, 0, false, 0};
     remote.remote = true;
     remote.node = "c";
     remote.peer = identityFromByte(7).id();
     remote.dataAddress = "127.0.0.1:9";
-    state->directory.applyRemote("c", {remote});
-    state->directoryLoaded = true;
+    services->context.directory.applyRemote("c", {remote});
+    services->context.directoryLoaded = true;
 
     tcp::acceptor acceptor = loopbackAcceptor(io);
     tcp::socket accepted(io);
@@ -60,7 +60,7 @@ class HopSessionTest : public ::testing::Test {
     ASSERT_TRUE(runUntil(io, [&] { return connected->has_value() && hs->has_value(); }));
     ASSERT_FALSE(**connected);
     ASSERT_FALSE(**hs);
-    std::make_shared<HopSession>(std::move(server), "a", state)->start();
+    std::make_shared<HopSession>(std::move(server), "a", services)->start();
   }
 
   http::request<http::string_body> hop(const std::string& body, const char* hops = "1") {
@@ -93,11 +93,12 @@ class HopSessionTest : public ::testing::Test {
     return nlohmann::json::parse(res.body())["error"]["code"].get<std::string>();
   }
 
+  qmesh::SteadyClock clock;  // outlives io, whose handlers may still hold the session
   net::io_context io;
   Identity alice = identityFromByte(1);  // router A, the sender
   Identity bob = identityFromByte(2);    // router B, which serves the hop
   std::unique_ptr<FakeUpstream> upstream;
-  std::shared_ptr<RouterState> state;
+  std::shared_ptr<RouterServices> services;
   SecureChannel client{io.get_executor()};
   beast::flat_buffer buffer;
 };
@@ -109,7 +110,7 @@ TEST_F(HopSessionTest, ServesAHopOnTheChannelWithoutAnApiKey) {
   EXPECT_NE(res.body().find("data: [DONE]"), std::string::npos);
   EXPECT_EQ(std::string(res["x-qmesh-route"]).rfind("b/m@127.0.0.1:", 0), 0u) << res["x-qmesh-route"];
   EXPECT_EQ(upstream->requests(), 1);
-  EXPECT_EQ(state->hopSessions, 1);
+  EXPECT_EQ(services->sessions.hopSessions(), 1);
 }
 
 TEST_F(HopSessionTest, KeepsTheChannelForTheNextRequest) {
@@ -172,7 +173,7 @@ TEST_F(HopSessionTest, ChannelClosedMidStreamClosesTheUpstreamWithin100ms) {
   client.close();
   ASSERT_TRUE(runUntil(io, [&] { return upstream->lastPeerClose().has_value(); }, 2s));
   EXPECT_LT(duration_cast<milliseconds>(*upstream->lastPeerClose() - closedAt).count(), 100);
-  ASSERT_TRUE(runUntil(io, [&] { return state->hopSessions == 0; }, 2s));
+  ASSERT_TRUE(runUntil(io, [&] { return services->sessions.hopSessions() == 0; }, 2s));
 }
 
 // A plain connection to b's HTTP port from 127.0.0.1 that carries hop headers is an

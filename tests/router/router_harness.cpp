@@ -7,7 +7,7 @@ namespace qmesh::test {
 
 RouterHarness::RouterHarness(router::RouterConfig cfg) : io_(1) {
   std::signal(SIGPIPE, SIG_IGN);
-  router_ = std::make_unique<router::Router>(io_, std::move(cfg));
+  router_ = std::make_unique<router::Router>(io_, std::move(cfg), clock_);
   if (auto err = router_->start()) throw std::runtime_error(err->message);
   port_ = router_->port();
   thread_ = std::thread([this] { io_.run(); });

@@ -7,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "common/clock.h"
 #include "router/net.h"
 #include "router/router.h"
 
@@ -28,6 +29,7 @@ class RouterHarness {
   static router::RouterConfig config(std::vector<router::StaticWorker> workers);
 
  private:
+  qmesh::SteadyClock clock_;  // outlives io_, whose handlers may still hold sessions
   router::net::io_context io_;
   std::unique_ptr<router::Router> router_;
   std::thread thread_;
