@@ -112,6 +112,7 @@ void Router::shutdown() {
   if (mesh_) mesh_->stop(nullptr);
   state_->draining = true;
   state_->meshChannels.clear();  // idle: their peers' sessions end now, not at our exit
+  state_->localConnections.clear();  // idle keep-alive connections hold llama-server threads
   state_->onAllSessionsClosed = [this] {
     grace_.cancel();
     if (mesh_) mesh_->closeDataPlane();

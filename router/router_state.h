@@ -14,6 +14,7 @@
 #include "router/metrics.h"
 #include "router/net.h"
 #include "router/proxy/origin_guard.h"
+#include "router/proxy/upstream_pool.h"
 #include "router/router_config.h"
 #include "router/routing/admission.h"
 #include "router/routing/selection_policy.h"
@@ -62,6 +63,7 @@ struct RouterState {
   MeshNode* mesh = nullptr;
   int64_t hopSessions = 0;                      // channels from other routers being served
   dataplane::ChannelPool meshChannels;          // idle channels to other routers, for reuse
+  UpstreamPool localConnections;                // idle connections to local workers, for reuse
 
   // Graceful stop: no new requests on kept-alive connections; onIdle fires when the last
   // session ends.

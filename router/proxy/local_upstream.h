@@ -1,7 +1,9 @@
 // A llama-server on this node, over loopback TCP (see upstream_connector.h).
 //
-// One connection per request: llama-server frees a slot only when its client leaves, and a
-// client that hangs up must free the slot at once (close()).
+// Connections are kept alive and pooled (RouterState::localConnections, upstream_pool.h)
+// after a complete response. llama-server frees a slot only when its client leaves, so a
+// client that hangs up still closes the connection at once (close()): only a finished
+// exchange goes back to the pool.
 #pragma once
 
 #include "router/proxy/upstream_connector.h"
@@ -14,12 +16,13 @@ class LocalUpstream final : public UpstreamConnector {
   LocalUpstream(Worker& w, RouterState& state, net::any_io_executor ex);
   ~LocalUpstream() override;
 
-  // TCP_NODELAY is set on success: Nagle plus the peer's delayed ACK would hold small
-  // SSE events back by up to 40 ms.
+  // A pooled connection unless `fresh`, else a new one. TCP_NODELAY is set on it: Nagle
+  // plus the peer's delayed ACK would hold small SSE events back by up to 40 ms.
   net::awaitable<error_code> connect(bool fresh) override;
-  bool reused() const override { return false; }
+  bool reused() const override { return reused_; }
   void prepare(UpstreamRequest& req) const override;
   net::awaitable<error_code> send(UpstreamRequest& req) override { return http_.send(req); }
+  bool sentAny() const override { return http_.sentAny(); }
   net::awaitable<error_code> readHeader() override { return http_.readHeader(); }
   const http::response_header<>& header() const override { return http_.header(); }
   net::awaitable<std::pair<error_code, std::size_t>> readSome(char* buf, std::size_t size) override {
@@ -28,7 +31,8 @@ class LocalUpstream final : public UpstreamConnector {
   bool done() const override { return http_.done(); }
   void cancelRead() override;
   void close() override;
-  void releaseForReuse() override {}
+  // Back to the pool if the exchange ended cleanly (UpstreamClient::reusable).
+  void releaseForReuse() override;
   void markUnreachable() override;
   std::string errorKind(std::string_view what) const override { return std::string(what); }
   std::string route(std::string_view self, std::string_view why) const override;
@@ -36,9 +40,11 @@ class LocalUpstream final : public UpstreamConnector {
  private:
   Worker& worker_;
   RouterState& st_;
+  tcp::endpoint endpoint_;
   tcp::socket socket_;
   net::steady_timer connectTimer_;
   UpstreamClient<tcp::socket> http_{socket_};
+  bool reused_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // guards late timer handlers
 };
 

@@ -17,7 +17,7 @@ UpstreamClient<Stream>::UpstreamClient(Stream& stream) : stream_(stream) {
 template <class Stream>
 net::awaitable<error_code> UpstreamClient<Stream>::send(UpstreamRequest& req) {
   error_code ec;
-  co_await http::async_write(stream_, req, awaitEc(ec));
+  sent_ += co_await http::async_write(stream_, req, awaitEc(ec));
   co_return ec;
 }
 

@@ -25,6 +25,9 @@ class UpstreamClient {
   explicit UpstreamClient(Stream& stream);
 
   net::awaitable<error_code> send(UpstreamRequest& req);
+  // Some byte of the request was written: it may have reached the upstream, so a failure
+  // after this is no longer "nothing happened" (see Forwarder::tryWorker).
+  bool sentAny() const { return sent_ > 0; }
   net::awaitable<error_code> readHeader();
   const http::response_header<>& header() const { return parser_.get().base(); }
 
@@ -38,6 +41,7 @@ class UpstreamClient {
 
  private:
   Stream& stream_;
+  std::size_t sent_ = 0;
   beast::flat_buffer buffer_;
   http::response_parser<http::buffer_body> parser_;
 };
