@@ -31,8 +31,9 @@ class UpstreamClient {
   net::awaitable<error_code> readHeader();
   const http::response_header<>& header() const { return parser_.get().base(); }
 
-  // The next piece of body in buf[0..n). n == 0 with no error is normal (chunk framing
-  // parsed); done() tells the end. operation_aborted means the read was cancelled.
+  // The next body bytes in buf[0..n): everything complete that has arrived, at least one
+  // byte unless the response is done() or an error is returned. operation_aborted means
+  // the read was cancelled.
   net::awaitable<std::pair<error_code, std::size_t>> readSome(char* buf, std::size_t size);
   bool done() const { return parser_.is_done(); }
   // The response was read to its end, the upstream keeps the connection alive and nothing
@@ -40,6 +41,8 @@ class UpstreamClient {
   bool reusable() const { return parser_.is_done() && parser_.keep_alive() && buffer_.size() == 0; }
 
  private:
+  void parseBuffered(error_code& ec);
+
   Stream& stream_;
   std::size_t sent_ = 0;
   beast::flat_buffer buffer_;
