@@ -18,6 +18,7 @@ struct Script {
   int intervalMs = 20;
   std::size_t eventBytes = 200;
   bool stamp = false;  // "t": steady-clock ns at send, for per-event latency (sse_load --stamps)
+  bool keepAlive = true;  // false: "Connection: close" after every response (no pooling possible)
 };
 
 std::string chunk(const std::string& data) {
@@ -47,8 +48,10 @@ net::awaitable<void> serve(tcp::socket sock, Script s) {
     http::request<http::string_body> req;
     co_await http::async_read(sock, buf, req, awaitEc(ec));
     if (ec) co_return;
-    const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
-                             "Connection: keep-alive\r\n\r\n";
+    const bool keep = s.keepAlive && req.keep_alive();
+    const std::string head = std::string("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                         "Transfer-Encoding: chunked\r\nConnection: ") +
+                             (keep ? "keep-alive" : "close") + "\r\n\r\n";
     co_await net::async_write(sock, net::buffer(head), awaitEc(ec));
     net::steady_timer t(sock.get_executor());
     auto next = SteadyClock::now();
@@ -63,7 +66,7 @@ net::awaitable<void> serve(tcp::socket sock, Script s) {
     if (ec) co_return;
     const std::string done = chunk("data: [DONE]\n\n") + "0\r\n\r\n";
     co_await net::async_write(sock, net::buffer(done), awaitEc(ec));
-    if (ec || !req.keep_alive()) co_return;
+    if (ec || !keep) co_return;
   }
 }
 
@@ -86,6 +89,7 @@ int main(int argc, char** argv) {
   app.add_option("--events", s.events, "events per stream");
   app.add_option("--interval-ms", s.intervalMs, "milliseconds between events");
   app.add_option("--event-bytes", s.eventBytes, "bytes per event");
+  app.add_flag("!--no-keepalive", s.keepAlive, "close the connection after every response");
   app.add_flag("--stamp", s.stamp, "put the send time (steady clock, ns) in each event as \"t\"");
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGPIPE, SIG_IGN);

@@ -104,6 +104,7 @@ void Router::shutdown() {
   // Leave the mesh first: peers stop sending us new requests while ours drain.
   if (mesh_) mesh_->stop(nullptr);
   services_->meshChannels.clear();  // idle: their peers' sessions end now, not at our exit
+  services_->localConnections.clear();  // idle keep-alive connections hold llama-server threads
   sessions.drain([this] {
     grace_.cancel();
     if (mesh_) mesh_->closeDataPlane();

@@ -10,6 +10,7 @@
 #include "router/dataplane/channel_pool.h"
 #include "router/mesh/mesh_link.h"
 #include "router/proxy/session_registry.h"
+#include "router/proxy/upstream_pool.h"
 #include "router/router_context.h"
 
 namespace qmesh::router {
@@ -28,6 +29,7 @@ struct RouterServices {
   // authenticated data-plane channel and are served there (HopSession), never forwarded on.
   MeshLink* mesh = nullptr;
   dataplane::ChannelPool meshChannels;  // idle channels to other routers, for reuse
+  UpstreamPool localConnections;        // idle connections to local workers, for reuse
 };
 
 }  // namespace qmesh::router

@@ -7,8 +7,10 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "router/net.h"
+#include "router/proxy/send_now.h"
 
 namespace qmesh::router {
 
@@ -66,21 +68,44 @@ std::string newRequestId();
 
 // writeBody for any stream. make_chunk never emits an empty chunk (which would end the
 // body early); the Beast serializer's buffer_body would, unless data == nullptr for size 0.
+// On a TCP socket the bytes go out at once when the kernel takes them (send_now.h).
 template <class Stream>
 net::awaitable<error_code> writeBodyTo(Stream& s, const char* data, std::size_t n, bool chunked) {
   error_code ec;
-  if (chunked)
-    co_await net::async_write(s, http::make_chunk(net::buffer(data, n)), awaitEc(ec));
-  else
-    co_await net::async_write(s, net::buffer(data, n), awaitEc(ec));
-  co_return ec;
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    if (n == 0) co_return ec;
+    char size[24];
+    const std::size_t len = chunkSizeLine(n, size);
+    const iovec chunk[3] = {{size, len},
+                            {const_cast<char*>(data), n},
+                            {const_cast<char*>("\r\n"), 2}};
+    const iovec* iov = chunked ? chunk : &chunk[1];
+    const std::size_t count = chunked ? 3 : 1, total = chunked ? len + n + 2 : n;
+    const std::size_t sent = sendNow(s, iov, count, ec);
+    if (ec || sent == total) co_return ec;
+    co_return co_await sendRest(s, iov, count, sent);
+  } else {
+    if (chunked)
+      co_await net::async_write(s, http::make_chunk(net::buffer(data, n)), awaitEc(ec));
+    else
+      co_await net::async_write(s, net::buffer(data, n), awaitEc(ec));
+    co_return ec;
+  }
 }
 
 template <class Stream>
 net::awaitable<error_code> writeLastChunkTo(Stream& s) {
-  error_code ec;
-  co_await net::async_write(s, http::make_chunk_last(), awaitEc(ec));
-  co_return ec;
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    const iovec last{const_cast<char*>("0\r\n\r\n"), 5};
+    error_code ec;
+    const std::size_t sent = sendNow(s, &last, 1, ec);
+    if (ec || sent == last.iov_len) co_return ec;
+    co_return co_await sendRest(s, &last, 1, sent);
+  } else {
+    error_code ec;
+    co_await net::async_write(s, http::make_chunk_last(), awaitEc(ec));
+    co_return ec;
+  }
 }
 
 }  // namespace qmesh::router

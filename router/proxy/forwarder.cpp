@@ -53,9 +53,12 @@ UpstreamRequest Forwarder::upstreamRequest() const {
   return r;
 }
 
-// Connect, send, read the header. A pooled connection that fails was most likely closed by
-// its peer's keep-alive timeout as we reused it (or a restart): not the worker's failure,
-// so the same worker is tried once more on a fresh connection.
+// Connect, send, read the header. A pooled connection that fails before any byte of the
+// request was written was most likely closed by its peer's keep-alive timeout as we reused
+// it (or a restart): not the worker's failure, so the same worker is tried once more on a
+// fresh connection. Once some of it was written, the request may have reached the worker
+// (a completion is not idempotent: it costs a slot and compute), so it is not sent again
+// there; that failure counts like any other ("reset").
 net::awaitable<Forwarder::Outcome> Forwarder::tryWorker(Worker& w, const std::string& why) {
   for (bool fresh = false;; fresh = true) {
     up_ = makeUpstreamConnector(w, client_.services(), client_.executor());
@@ -70,7 +73,7 @@ net::awaitable<Forwarder::Outcome> Forwarder::tryWorker(Worker& w, const std::st
     }
     // Not so for timed_out: the peer went silent (dataplane/tcp_liveness.h), and a fresh
     // connect would only wait out connect_timeout on it too.
-    if (o.ec && up_->reused() && o.ec != net::error::timed_out && !client_.clientGone()) {
+    if (o.ec && up_->reused() && !up_->sentAny() && o.ec != net::error::timed_out && !client_.clientGone()) {
       spdlog::debug("req={} pooled connection for {} was closed ({}): reconnecting", ctx_.id, w.id, o.ec.message());
       continue;
     }

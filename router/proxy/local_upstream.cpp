@@ -1,21 +1,30 @@
 #include "router/proxy/local_upstream.h"
 
+#include "router/router_services.h"
+
 namespace qmesh::router {
 
-LocalUpstream::LocalUpstream(Worker& w, RouterContext& context, net::any_io_executor ex)
-    : worker_(w), st_(context), socket_(ex), connectTimer_(ex) {}
+LocalUpstream::LocalUpstream(Worker& w, RouterServices& services, net::any_io_executor ex)
+    : worker_(w), services_(services), socket_(ex), connectTimer_(ex) {}
 
 LocalUpstream::~LocalUpstream() { close(); }
 
-net::awaitable<error_code> LocalUpstream::connect(bool) {
+net::awaitable<error_code> LocalUpstream::connect(bool fresh) {
   error_code ec;
   const auto addr = net::ip::make_address(worker_.info.host, ec);
   if (ec) co_return ec;
-  connectTimer_.expires_after(st_.config.connect_timeout);
+  endpoint_ = tcp::endpoint(addr, worker_.info.port);
+  if (auto pooled = fresh ? nullptr : services_.localConnections.take(endpoint_, SteadyClock::now())) {
+    socket_ = std::move(*pooled);
+    reused_ = true;
+    co_return error_code{};
+  }
+  reused_ = false;
+  connectTimer_.expires_after(services_.context.config.connect_timeout);
   connectTimer_.async_wait([this, alive = std::weak_ptr<int>(alive_)](error_code e) {
     if (!e && !alive.expired()) socket_.close();  // a connect that hangs: treat as refused
   });
-  co_await socket_.async_connect(tcp::endpoint(addr, worker_.info.port), awaitEc(ec));
+  co_await socket_.async_connect(endpoint_, awaitEc(ec));
   connectTimer_.cancel();
   if (!ec) socket_.set_option(tcp::no_delay(true), ec);
   co_return ec;
@@ -23,7 +32,13 @@ net::awaitable<error_code> LocalUpstream::connect(bool) {
 
 void LocalUpstream::prepare(UpstreamRequest& req) const {
   req.set(http::field::host, worker_.info.host + ":" + std::to_string(worker_.info.port));
-  req.keep_alive(false);
+  req.keep_alive(true);  // the connection goes back to the pool for the next request
+}
+
+void LocalUpstream::releaseForReuse() {
+  if (services_.sessions.draining() || !http_.reusable() || !socket_.is_open()) return;
+  services_.localConnections.put(endpoint_, std::make_unique<tcp::socket>(std::move(socket_)),
+                           static_cast<std::size_t>(std::max<int64_t>(worker_.info.slots, 0)), SteadyClock::now());
 }
 
 void LocalUpstream::cancelRead() {
@@ -41,7 +56,7 @@ void LocalUpstream::close() {
 }
 
 void LocalUpstream::markUnreachable() {
-  st_.directory.markUnreachable(worker_, st_.clock.now(), st_.config.unreachable_hold);
+  services_.context.directory.markUnreachable(worker_, services_.context.clock.now(), services_.context.config.unreachable_hold);
 }
 
 std::string LocalUpstream::route(std::string_view self, std::string_view why) const {

@@ -39,6 +39,7 @@ class MeshUpstream final : public UpstreamConnector {
   bool reused() const override { return reused_; }
   void prepare(UpstreamRequest& req) const override;
   net::awaitable<error_code> send(UpstreamRequest& req) override { return http_->send(req); }
+  bool sentAny() const override { return http_->sentAny(); }
   net::awaitable<error_code> readHeader() override;
   const http::response_header<>& header() const override { return http_->header(); }
   net::awaitable<std::pair<error_code, std::size_t>> readSome(char* buf, std::size_t size) override {

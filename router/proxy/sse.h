@@ -31,6 +31,8 @@ class SseScanner {
   std::string line_;      // the current line, only up to a few bytes (to spot [DONE])
   bool eventIsDone_ = false;
   void endLine();
+  void lineEnd();     // a '\n' or '\r' that ends a line (not the '\n' of "\r\n")
+  void step(char c);  // one byte, any byte
 };
 
 // ": <text>\n\n" — a comment line that every SSE client ignores.

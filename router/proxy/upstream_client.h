@@ -25,11 +25,15 @@ class UpstreamClient {
   explicit UpstreamClient(Stream& stream);
 
   net::awaitable<error_code> send(UpstreamRequest& req);
+  // Some byte of the request was written: it may have reached the upstream, so a failure
+  // after this is no longer "nothing happened" (see Forwarder::tryWorker).
+  bool sentAny() const { return sent_ > 0; }
   net::awaitable<error_code> readHeader();
   const http::response_header<>& header() const { return parser_.get().base(); }
 
-  // The next piece of body in buf[0..n). n == 0 with no error is normal (chunk framing
-  // parsed); done() tells the end. operation_aborted means the read was cancelled.
+  // The next body bytes in buf[0..n): everything complete that has arrived, at least one
+  // byte unless the response is done() or an error is returned. operation_aborted means
+  // the read was cancelled.
   net::awaitable<std::pair<error_code, std::size_t>> readSome(char* buf, std::size_t size);
   bool done() const { return parser_.is_done(); }
   // The response was read to its end, the upstream keeps the connection alive and nothing
@@ -37,7 +41,10 @@ class UpstreamClient {
   bool reusable() const { return parser_.is_done() && parser_.keep_alive() && buffer_.size() == 0; }
 
  private:
+  void parseBuffered(error_code& ec);
+
   Stream& stream_;
+  std::size_t sent_ = 0;
   beast::flat_buffer buffer_;
   http::response_parser<http::buffer_body> parser_;
 };

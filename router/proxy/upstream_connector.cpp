@@ -8,7 +8,7 @@ namespace qmesh::router {
 
 std::unique_ptr<UpstreamConnector> makeUpstreamConnector(Worker& w, RouterServices& services, net::any_io_executor ex) {
   if (w.info.remote) return std::make_unique<MeshUpstream>(w, services, ex);
-  return std::make_unique<LocalUpstream>(w, services.context, ex);
+  return std::make_unique<LocalUpstream>(w, services, ex);
 }
 
 }  // namespace qmesh::router

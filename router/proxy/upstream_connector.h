@@ -36,6 +36,8 @@ class UpstreamConnector {
   // Sets what this kind of upstream needs on the request: Host, keep-alive, hop headers.
   virtual void prepare(UpstreamRequest& req) const = 0;
   virtual net::awaitable<error_code> send(UpstreamRequest& req) = 0;
+  // Some byte of the request was written (it may have reached the worker).
+  virtual bool sentAny() const = 0;
   virtual net::awaitable<error_code> readHeader() = 0;
   virtual const http::response_header<>& header() const = 0;
   virtual net::awaitable<std::pair<error_code, std::size_t>> readSome(char* buf, std::size_t size) = 0;

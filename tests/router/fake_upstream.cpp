@@ -71,6 +71,7 @@ void FakeUpstream::acceptLoop() {
     if (fd < 0) continue;
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ++connections_;
     std::lock_guard<std::mutex> lock(mu_);
     fds_.push_back(fd);
     threads_.emplace_back([this, fd] { serve(fd); });
@@ -102,10 +103,8 @@ bool FakeUpstream::pause(int fd, milliseconds d) {
   return false;
 }
 
-void FakeUpstream::serve(int fd) {
-  ++open_;
-  // Read the request: headers, then Content-Length bytes of body.
-  std::string req;
+bool FakeUpstream::readRequest(int fd, std::string& req) {
+  // Headers, then Content-Length bytes of body.
   char buf[8192];
   std::size_t need = std::string::npos;
   while (need == std::string::npos || req.size() < need) {
@@ -120,22 +119,52 @@ void FakeUpstream::serve(int fd) {
       need = end + 4 + len;
     }
   }
-  FakeUpstreamScript s;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    lastRequest_ = req;
-    s = script_;
+  return !req.empty();
+}
+
+void FakeUpstream::serve(int fd) {
+  ++open_;
+  for (int served = 0;; ++served) {
+    FakeUpstreamScript s;
+    if (served > 0) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        s = script_;
+      }
+      pollfd p{fd, POLLIN, 0};
+      const int waitMs = s.idleTimeout.count() >= 0 ? static_cast<int>(s.idleTimeout.count()) : -1;
+      if (::poll(&p, 1, waitMs) == 0) break;  // idle too long: close, as cpp-httplib does
+    }
+    std::string req;
+    // The first request is answered even if cut short (as before keep-alive); a kept-alive
+    // connection that ends with no request is simply closed.
+    if (!readRequest(fd, req) && served > 0) break;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      lastRequest_ = req;
+      s = script_;  // the script as it is when the request arrives
+    }
+    ++requests_;
+    if (s.keepAlive && served == s.closeUnansweredAfter) break;
+    const Answer a = answer(fd, s);
+    if (a == Answer::reset) return;
+    if (a == Answer::broken || !s.keepAlive) break;
   }
-  ++requests_;
+  ::shutdown(fd, SHUT_WR);
+  --open_;
+}
+
+FakeUpstream::Answer FakeUpstream::answer(int fd, const FakeUpstreamScript& s) {
+  const std::string connection = s.keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
   bool complete = false;
   if (s.pauseBeforeHeader.count() > 0 && !pause(fd, s.pauseBeforeHeader)) {
     // the router let go while we were thinking
   } else if (!s.sse) {
     complete = sendAll(fd, "HTTP/1.1 " + std::to_string(s.status) + " X\r\nContent-Type: application/json\r\n"
-                           "Content-Length: " + std::to_string(s.body.size()) + "\r\nConnection: close\r\n\r\n" + s.body);
+                           "Content-Length: " + std::to_string(s.body.size()) + "\r\n" + connection + "\r\n" + s.body);
   } else if (sendAll(fd, "HTTP/1.1 " + std::to_string(s.status) +
-                             " X\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
-                             "Connection: close\r\n\r\n")) {
+                             " X\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n" +
+                             connection + "\r\n")) {
     auto chunk = [](const std::string& d) {
       char hex[16];
       std::snprintf(hex, sizeof hex, "%zx\r\n", d.size());
@@ -163,7 +192,7 @@ void FakeUpstream::serve(int fd) {
       }
       ::close(fd);
       --open_;
-      return;
+      return Answer::reset;
     }
     complete = complete && sendAll(fd, chunk("data: [DONE]\n\n") + "0\r\n\r\n");
   }
@@ -171,8 +200,7 @@ void FakeUpstream::serve(int fd) {
     std::lock_guard<std::mutex> lock(mu_);
     peerClose_ = steady_clock::now();
   }
-  ::shutdown(fd, SHUT_WR);
-  --open_;
+  return complete ? Answer::complete : Answer::broken;
 }
 
 }  // namespace qmesh::test

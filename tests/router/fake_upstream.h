@@ -32,6 +32,15 @@ struct FakeUpstreamScript {
   // Nothing at all for this long after the request, as a non-streaming completion thinks.
   std::chrono::milliseconds pauseBeforeHeader{0};
   std::string body = R"({"object":"chat.completion","choices":[]})";  // non-SSE body
+  // HTTP keep-alive, as llama-server (cpp-httplib) does: "Connection: keep-alive" and the
+  // next request read on the same connection. Off: one request per connection, then close.
+  bool keepAlive = false;
+  // With keepAlive: after answering this many requests on one connection, the next one is
+  // read and the connection closed unanswered, as when the worker's keep-alive timeout fires
+  // just as a reused connection carries a request. -1: never.
+  int closeUnansweredAfter = -1;
+  // With keepAlive: a connection idle this long is closed (cpp-httplib's keep-alive timeout).
+  std::chrono::milliseconds idleTimeout{-1};
 };
 
 class FakeUpstream {
@@ -45,7 +54,8 @@ class FakeUpstream {
   uint16_t port() const { return port_; }
   std::string url() const { return "http://" + host_ + ":" + std::to_string(port_); }
   int requests() const { return requests_.load(); }
-  int open() const { return open_.load(); }  // connections currently being answered
+  int open() const { return open_.load(); }  // connections currently open
+  int connections() const { return connections_.load(); }  // connections accepted so far
   std::string lastRequest();
   // When the peer (the router) closed a connection before the response was complete.
   std::optional<std::chrono::steady_clock::time_point> lastPeerClose();
@@ -57,6 +67,11 @@ class FakeUpstream {
  private:
   void acceptLoop();
   void serve(int fd);
+  // The next request on fd; false when the peer closed (or stop) before sending one.
+  bool readRequest(int fd, std::string& req);
+  // Answers one request as `s` says.
+  enum class Answer { complete, broken, reset };  // reset: fd is closed already
+  Answer answer(int fd, const FakeUpstreamScript& s);
   bool sendAll(int fd, const std::string& data);
   bool pause(int fd, std::chrono::milliseconds d);  // false when the peer closed meanwhile
 
@@ -64,7 +79,7 @@ class FakeUpstream {
   uint16_t port_ = 0;
   std::string host_;
   std::atomic<bool> stop_{false};
-  std::atomic<int> requests_{0}, open_{0};
+  std::atomic<int> requests_{0}, open_{0}, connections_{0};
   std::mutex mu_;
   FakeUpstreamScript script_;
   std::string lastRequest_;

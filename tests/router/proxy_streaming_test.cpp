@@ -213,3 +213,22 @@ TEST(ProxyStreaming, WorkerDyingMidStreamEndsTheStreamWithAnInBandErrorEvent) {
   EXPECT_EQ(res.body.find("[DONE]"), std::string::npos);
   EXPECT_FALSE(res.error.empty()) << "the body must still end broken, without its terminator";
 }
+
+// A client that reads slower than the worker writes fills the router's send buffer, so body
+// writes go out in part at once and the rest later (send_now.h): the stream must still
+// arrive whole and in order. The pause per piece stands for a slow reader, not a wait for
+// readiness.
+TEST(ProxyStreaming, SlowReaderStillGetsTheWholeStream) {
+  FakeUpstreamScript s;
+  s.events = 2000;
+  s.eventBytes = 8000;  // 16 MB at once: more than loopback's socket buffers hold
+  s.interval = milliseconds(0);
+  FakeUpstream up(s);
+  RouterHarness r(RouterHarness::config({worker(up)}));
+  auto res = httpPostStream(r.url("/v1/chat/completions"), kChat, [&](const std::string&) {
+    std::this_thread::sleep_for(milliseconds(2));
+    return true;
+  });
+  ASSERT_EQ(res.status, 200) << res.error;
+  EXPECT_TRUE(res.body == expectedStream(s)) << "stream differs, size " << res.body.size();
+}
