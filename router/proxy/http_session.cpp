@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "router/proxy/forwarder.h"
+#include "router/proxy/probes.h"
 #include "router/proxy/local_pages.h"
 
 namespace qmesh::router {
@@ -252,6 +253,11 @@ net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, 
     case Action::Models: co_return co_await writeLocal(ctx, 200, modelsJson(*state_), "application/json");
     case Action::ApiStatus: co_return co_await writeLocal(ctx, 200, apiStatusJson(*state_), "application/json");
     case Action::ApiMesh: co_return co_await writeLocal(ctx, 200, apiMeshJson(*state_), "application/json");
+    case Action::Livez:
+    case Action::Readyz: {
+      auto [status, body] = d.action == Action::Livez ? livenessProbe(*state_) : readinessProbe(*state_);
+      co_return co_await writeLocal(ctx, status, std::move(body), "application/json");
+    }
     case Action::Metrics:
       co_return co_await writeLocal(ctx, 200, metricsText(*state_), "text/plain; version=0.0.4");
     case Action::Forward: {
