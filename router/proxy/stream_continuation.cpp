@@ -210,7 +210,8 @@ net::awaitable<StreamContinuation::After> StreamContinuation::failOver(const std
   if (p.error) co_return After::Broken;            // the client's SDK raised already
   if (p.finished) co_return co_await finishStream();  // only [DONE] was missing
   if (auto why = refusal())
-    co_return co_await refuse(*why, "the worker failed mid-stream (" + trigger + ") and the stream cannot be continued: " + *why);
+    co_return co_await refuse(*why, "the worker's stream broke mid-response (" + trigger +
+                                        ") and cannot be continued elsewhere: " + *why);
   const std::string digest = failed->info.digest;
   const RequestTraits traits{ctx_.affinity, !ctx_.fromPeer.empty(), &digest};
   // Two candidates at most: a third failure in a row says the model, not a worker, is ill.
@@ -232,8 +233,9 @@ net::awaitable<StreamContinuation::After> StreamContinuation::failOver(const std
     if (client_.clientGone()) co_return After::Broken;
     exclude = next.worker().get();
   }
-  co_return co_await refuse("no_worker", "the worker failed mid-stream (" + trigger + ") and no other ready worker of '" +
-                                             ctx_.model + "' with the same model file could continue it");
+  co_return co_await refuse("no_worker", "the worker's stream broke mid-response (" + trigger +
+                                             ") and no other ready worker of '" + ctx_.model +
+                                             "' with the same model file could continue it");
 }
 
 // Connect, send the continuation, read a 200 event-stream header; on success the connector
@@ -275,8 +277,10 @@ net::awaitable<StreamContinuation::After> StreamContinuation::refuse(const std::
   spdlog::warn("req={} stream not continued: {}", ctx_.id, message);
   // A hop's entry router sees the same break and decides: it may have workers we lack.
   if (!ctx_.fromPeer.empty()) co_return After::Broken;
-  const std::string e = "data: " + openaiError(message, errorTypeFor(502), "stream_not_continued") + "\n\n";
-  if (!co_await write(e)) (void)co_await client_.writeLastChunk();
+  // As ResponseRelay does for any broken stream: the error event, then a body without its
+  // terminator, so neither an SDK nor curl takes the stream for complete.
+  const std::string e = "data: " + openaiError(message, errorTypeFor(502), "upstream_error") + "\n\n";
+  (void)co_await write(e);
   co_return After::Broken;
 }
 

@@ -12,7 +12,8 @@
 // leaves half an event behind. The next worker gets continuationBody() (continuation_request.h)
 // and its events are rewritten by StreamEditor. A refusal (continuation_request.h's reasons,
 // plus "tool_calls", "no_worker", "limit" after router.max_continuations) ends the stream
-// with an OpenAI error event, which the official SDKs raise, and never with [DONE]. A router
+// with an OpenAI error event (code upstream_error, the reason in its message), which the
+// official SDKs raise, then a body without its terminator, never with [DONE]. A router
 // serving a hop for another router sends no such event: it only breaks the stream, and the
 // entry router, which sees the same break, continues it or refuses.
 //

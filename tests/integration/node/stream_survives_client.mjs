@@ -7,7 +7,7 @@
 //        stop     SIGSTOP it instead (the router's stall detection)
 //        raw      as kill, read with fetch: the last data event is [DONE], then the
 //                 ": qmesh-route ... continued on ..." comment
-//        refuse   as kill, with logprobs: expect an OpenAI.APIError, code stream_not_continued
+//        refuse   as kill, with logprobs: expect an OpenAI.APIError naming logprobs
 // Prints the PID it signalled on stdout ("signalled PID"), exits 0 when every check passes.
 import OpenAI from 'openai';
 
@@ -65,7 +65,7 @@ if (mode === 'raw') {
     failures.push('the stream ended without an error');
   } catch (e) {
     check(e instanceof OpenAI.APIError, `error is not an APIError: ${e}`);
-    check(e.code === 'stream_not_continued', `error code ${e.code}: ${e.message}`);
+    check(e.code === 'upstream_error', `error code ${e.code}: ${e.message}`);
     check(/logprobs/.test(e.message), `error message: ${e.message}`);
   }
 } else {
