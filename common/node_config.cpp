@@ -145,7 +145,7 @@ void parseSupervisor(YamlReader& r, const YAML::Node& n, SupervisorSection& out)
 void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, const fs::path& base,
                 ModelConfig& out) {
   if (!r.expectMap(m, path, {"name", "gguf", "ctx_size", "parallel", "threads", "gpu_layers", "port",
-                             "embeddings", "extra_args"})) {
+                             "embeddings", "extra_args", "replicas"})) {
     if (!m.IsDefined() || m.IsNull()) r.fail(m, path, "empty model entry: give it at least name and gguf");
     return;
   }
@@ -166,6 +166,11 @@ void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, con
   r.read(m, path, "port", port, 0, 65535);
   out.port = static_cast<uint16_t>(port);
   r.read(m, path, "embeddings", out.embeddings);
+  r.read(m, path, "replicas", out.replicas, 1, 64);
+  if (out.replicas > 1 && out.port != 0)
+    r.fail(m["port"], joinPath(path, "port"),
+           "must be 0 (a free port for each) when replicas is " + std::to_string(out.replicas) +
+               ": one port cannot serve several llama-servers");
   r.read(m, path, "extra_args", out.extra_args);
   for (const auto& a : out.extra_args) {
     const std::string flag = a.substr(0, a.find('='));
@@ -177,7 +182,8 @@ void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, con
 
 void parseRouter(YamlReader& r, const YAML::Node& n, RouterSection& out) {
   if (!r.expectMap(n, "router", {"enabled", "listen", "api_keys", "max_body_bytes", "max_connections", "queue_depth",
-                                 "queue_timeout", "header_timeout", "body_timeout", "keepalive_interval"}))
+                                 "queue_timeout", "header_timeout", "body_timeout", "keepalive_interval",
+                                 "stall_timeout", "max_continuations"}))
     return;
   const std::string p = "router";
   r.read(n, p, "enabled", out.enabled);
@@ -192,6 +198,8 @@ void parseRouter(YamlReader& r, const YAML::Node& n, RouterSection& out) {
   r.read(n, p, "header_timeout", out.header_timeout, Millis(100), hours(1));
   r.read(n, p, "body_timeout", out.body_timeout, Millis(100), hours(1));
   r.read(n, p, "keepalive_interval", out.keepalive_interval, Millis(100), hours(1));
+  r.read(n, p, "stall_timeout", out.stall_timeout, Millis(100), hours(1));
+  r.read(n, p, "max_continuations", out.max_continuations, 0, 100);
 }
 
 // Rules that span sections: names and ports must not collide.
@@ -219,6 +227,10 @@ void crossCheck(YamlReader& r, const YAML::Node& root, NodeConfig& c) {
 }
 
 }  // namespace
+
+std::string replicaName(const std::string& model, int64_t index) {
+  return index == 0 ? model : model + "#" + std::to_string(index + 1);
+}
 
 Result<NodeConfig> parseNodeConfig(const std::string& yaml, const fs::path& file) {
   YamlReader r(file.string());

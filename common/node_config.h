@@ -63,7 +63,14 @@ struct ModelConfig {
   uint16_t port = 0;                // 0 = a free port picked at each spawn
   bool embeddings = false;
   std::vector<std::string> extra_args;
+  // llama-server processes for this model on this node, each with its own port and
+  // `parallel` slots, routed, restarted and reported separately (child names: NAME, NAME#2..).
+  int64_t replicas = 1;
 };
+
+// The supervisor's name for replica `index` (0-based) of a model: the model's own name for the
+// first, NAME#2, NAME#3... after it ('#' is no model-name character, so no clash).
+std::string replicaName(const std::string& model, int64_t index);
 
 struct RouterSection {
   bool enabled = true;              // the supervisor starts qmesh-router
@@ -79,6 +86,10 @@ struct RouterSection {
   Millis header_timeout{10000};     // slow clients cannot hold a connection forever
   Millis body_timeout{30000};
   Millis keepalive_interval{15000};  // SSE comment on idle streams
+  // Issue 12: a stream whose worker sends nothing this long after answering is stalled and
+  // continued on another worker; at most max_continuations times per request (0: never).
+  Millis stall_timeout{30000};
+  int64_t max_continuations = 2;
 };
 
 // Parsed and checked in node_config_mesh.cpp. Keys and invites: common/mesh_setup.h.

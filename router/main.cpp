@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> workers, apiKeys;
   bool version = false;
   int64_t headerTimeoutMs = 0;
+  int64_t stallTimeoutMs = 0;
+  int64_t maxContinuations = -1;
   app.add_option("--config", configFile, "node YAML (supervised mode: reads node: and router:)");
   app.add_option("--listen", listen, "static mode: HOST:PORT to serve on (default 127.0.0.1:8080)");
   app.add_option("--worker", workers, "static mode: MODEL=http://HOST:PORT[,slots=N], repeatable");
@@ -98,6 +100,13 @@ int main(int argc, char** argv) {
                  "static mode: router.header_timeout in ms (client headers, idle keep-alive, and how long a "
                  "silent mesh peer may hold a request; default 10000)")
       ->check(CLI::Range(int64_t{100}, int64_t{3600000}));
+  app.add_option("--stall-timeout", stallTimeoutMs,
+                 "static mode: router.stall_timeout in ms (a stream whose worker sends nothing this long is "
+                 "continued on another worker; default 30000)")
+      ->check(CLI::Range(int64_t{100}, int64_t{3600000}));
+  app.add_option("--max-continuations", maxContinuations,
+                 "static mode: router.max_continuations (times one stream may move to another worker; default 2)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100}));
   app.add_flag("--version", version, "print the version and exit");
   try {
     app.parse(argc, argv);
@@ -114,9 +123,10 @@ int main(int argc, char** argv) {
 
   RouterConfig cfg;
   if (!configFile.empty()) {
-    if (!workers.empty() || !listen.empty() || !control.empty() || !apiKeys.empty() || headerTimeoutMs != 0)
-      return usageError("--config cannot be combined with --listen/--worker/--control/--api-key/--header-timeout; "
-                        "put those in the router: section of the YAML");
+    if (!workers.empty() || !listen.empty() || !control.empty() || !apiKeys.empty() || headerTimeoutMs != 0 ||
+        stallTimeoutMs != 0 || maxContinuations >= 0)
+      return usageError("--config cannot be combined with --listen/--worker/--control/--api-key/--header-timeout/"
+                        "--stall-timeout/--max-continuations; put those in the router: section of the YAML");
     auto node = loadNodeConfig(configFile);
     if (!node) return usageError(node.error().message);
     cfg = fromNodeConfig(*node);
@@ -133,6 +143,8 @@ int main(int argc, char** argv) {
     cfg.log_level = logLevel;
     cfg.api_keys = apiKeys;
     if (headerTimeoutMs != 0) cfg.header_timeout = std::chrono::milliseconds(headerTimeoutMs);
+    if (stallTimeoutMs != 0) cfg.stall_timeout = std::chrono::milliseconds(stallTimeoutMs);
+    if (maxContinuations >= 0) cfg.max_continuations = maxContinuations;
     if (!listen.empty()) {
       auto hp = parseListenAddress(listen);
       if (!hp) return usageError("--listen: " + hp.error().message);

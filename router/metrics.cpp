@@ -68,6 +68,17 @@ std::string RouterMetrics::render(const WorkerDirectory& dir, const Admission& a
   for (const auto& [k, v] : upstreamErrors_)
     out += "qmesh_router_upstream_errors_total{model=\"" + k.first + "\",kind=\"" + k.second + "\"} " +
            std::to_string(v) + "\n";
+  header(out, "qmesh_stream_continuations_total", "counter",
+         "Streams continued on another worker after theirs failed mid-stream, by what failed "
+         "(reset, eof, stall, worker_down).");
+  for (const auto& [k, v] : continued_)
+    out += "qmesh_stream_continuations_total{" + label(k.first) + ",reason=\"" + k.second + "\"} " + std::to_string(v) + "\n";
+  header(out, "qmesh_stream_continuations_refused_total", "counter",
+         "Streams whose worker failed mid-stream and that ended in an error event instead, by why "
+         "(n, logprobs, grammar, prompt, tool_calls, no_worker, limit).");
+  for (const auto& [k, v] : continuationRefused_)
+    out += "qmesh_stream_continuations_refused_total{" + label(k.first) + ",reason=\"" + k.second + "\"} " +
+           std::to_string(v) + "\n";
   header(out, "qmesh_router_retries_total", "counter", "Requests retried on another worker before the first byte.");
   for (const auto& [model, v] : retries_) out += "qmesh_router_retries_total{" + label(model) + "} " + std::to_string(v) + "\n";
   header(out, "qmesh_router_client_disconnects_total", "counter", "Clients that hung up before the response ended.");

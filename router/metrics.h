@@ -28,6 +28,12 @@ class RouterMetrics {
   void sseEvents(const std::string& model, uint64_t n) { sseEvents_[model] += n; }
   void retried(const std::string& model) { ++retries_[model]; }
   void clientGone(const std::string& model) { ++clientGone_[model]; }
+  // A stream moved to another worker mid-generation (reason: reset, eof, stall, worker_down),
+  // or could not be (reason: n, logprobs, grammar, prompt, tool_calls, no_worker, limit).
+  void streamContinued(const std::string& model, const std::string& reason) { ++continued_[{model, reason}]; }
+  void streamContinuationRefused(const std::string& model, const std::string& reason) {
+    ++continuationRefused_[{model, reason}];
+  }
   void connectionRefused() { ++connectionsRefused_; }  // over router.max_connections
   uint64_t connectionsRefused() const { return connectionsRefused_; }
   void connectionEvicted() { ++connectionsEvicted_; }  // idle, closed at the cap for a newcomer
@@ -43,6 +49,7 @@ class RouterMetrics {
   std::map<std::pair<std::string, int>, uint64_t> requests_;  // (model, status)
   std::map<std::string, Histogram> ttfb_, total_;
   std::map<std::pair<std::string, std::string>, uint64_t> upstreamErrors_;  // (model, kind)
+  std::map<std::pair<std::string, std::string>, uint64_t> continued_, continuationRefused_;  // (model, reason)
   std::map<std::string, uint64_t> sseEvents_, retries_, clientGone_;
   uint64_t bytesToClient_ = 0, bytesFromClient_ = 0;
   uint64_t connectionsRefused_ = 0;

@@ -45,7 +45,7 @@ std::optional<StartError> Router::start() {
     StatusSnapshot s;
     s.node = cfg.node_name;
     for (const auto& w : cfg.static_workers)
-      s.workers.push_back(WorkerInfo{w.model, w.host, w.port, w.slots, WorkerState::Ready, 0, false, 0});
+      s.workers.push_back(WorkerInfo{w.model, w.host, w.port, w.slots, WorkerState::Ready, 0, false, 0, w.digest});
     ctx.directory.apply(s);
     ctx.directoryLoaded = true;
   }

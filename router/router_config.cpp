@@ -20,6 +20,8 @@ RouterConfig fromNodeConfig(const NodeConfig& node) {
   c.header_timeout = r.header_timeout;
   c.body_timeout = r.body_timeout;
   c.keepalive_interval = r.keepalive_interval;
+  c.stall_timeout = r.stall_timeout;
+  c.max_continuations = r.max_continuations;
   c.shutdown_grace = node.supervisor.stop_grace;
   c.log_level = node.node.log_level;
   c.log_format = node.node.log_format;
@@ -72,8 +74,12 @@ Result<StaticWorker> parseWorkerSpec(const std::string& spec) {
     if (opt.rfind("slots=", 0) == 0) {
       if (!parseInt(opt.substr(6), w.slots) || w.slots < 1 || w.slots > 4096)
         return makeError(usage + ": slots must be a number from 1 to 4096");
+    } else if (opt.rfind("digest=", 0) == 0) {
+      w.digest = opt.substr(7);
+      if (w.digest.size() != 64 || w.digest.find_first_not_of("0123456789abcdef") != std::string::npos)
+        return makeError(usage + ": digest must be the model file's sha256 as 64 lowercase hex digits");
     } else {
-      return makeError(usage + ": unknown option '" + opt + "' (known: slots=N)");
+      return makeError(usage + ": unknown option '" + opt + "' (known: slots=N, digest=SHA256)");
     }
   }
   return w;

@@ -20,6 +20,7 @@ struct StaticWorker {
   std::string host;
   uint16_t port = 0;
   int64_t slots = 4;
+  std::string digest;  // the GGUF's sha256 (hex), if given: streams continue only between equal ones
 };
 
 // The mesh side of a router (node YAML mesh: section, or the --mesh-* flags in static mode).
@@ -58,6 +59,10 @@ struct RouterConfig {
   // it restarted (new pid) sooner.
   Millis unreachable_hold{2000};
   Millis shutdown_grace{5000};                // in-flight requests get this long on SIGTERM
+  // A stream whose worker sends nothing this long after its header is stalled and is
+  // continued elsewhere (issue 12); continued at most max_continuations times.
+  Millis stall_timeout{30000};
+  int64_t max_continuations = 2;
   std::string log_level = "info";
   std::string log_format = "text";
   MeshSettings mesh;
@@ -66,7 +71,7 @@ struct RouterConfig {
 // Supervised mode: node.name, node.control and the router: section.
 RouterConfig fromNodeConfig(const NodeConfig& node);
 
-// "MODEL=http://127.0.0.1:PORT[,slots=N]" (the --worker flag).
+// "MODEL=http://127.0.0.1:PORT[,slots=N][,digest=SHA256]" (the --worker flag).
 Result<StaticWorker> parseWorkerSpec(const std::string& spec);
 
 }  // namespace qmesh::router

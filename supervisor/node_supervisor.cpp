@@ -43,15 +43,16 @@ NodeSupervisor::NodeSupervisor(boost::asio::io_context& io, NodeConfig config,
   prober_ = std::make_unique<CurlHealthProber>(
       [&io](std::function<void()> f) { boost::asio::post(io, std::move(f)); });
   for (const auto& m : config_.models) {
-    addChild("model", m.name, &m, [this, &m]() -> Result<ChildCommand> {
-      uint16_t port = m.port;
-      if (port == 0) {
-        auto free = pickFreeLoopbackPort();
-        if (!free) return free.error();
-        port = *free;
-      }
-      return ChildCommand{buildLlamaServerArgs(binaries_.llama_server, m, port), port, "127.0.0.1", {}};
-    });
+    for (int64_t r = 0; r < m.replicas; ++r)
+      addChild("model", replicaName(m.name, r), &m, [this, &m]() -> Result<ChildCommand> {
+        uint16_t port = m.port;
+        if (port == 0) {
+          auto free = pickFreeLoopbackPort();
+          if (!free) return free.error();
+          port = *free;
+        }
+        return ChildCommand{buildLlamaServerArgs(binaries_.llama_server, m, port), port, "127.0.0.1", {}};
+      });
   }
   if (!binaries_.router.empty()) {
     addChild("router", "router", nullptr, [this]() -> Result<ChildCommand> {
@@ -94,6 +95,9 @@ void NodeSupervisor::armSigchld() {
 void NodeSupervisor::start() {
   armSigchld();
   for (auto& c : children_) c.supervisor->start();
+  std::vector<std::pair<std::string, std::filesystem::path>> files;
+  for (const auto& m : config_.models) files.emplace_back(m.name, m.gguf);
+  digests_.start(std::move(files));
   scheduleTick();
 }
 
@@ -190,9 +194,11 @@ nlohmann::json NodeSupervisor::childJson(const Child& c) const {
                       {"uptime_s", s.uptime_s},
                       {"health_poll_ms", s.last_poll_ms}};
   if (c.model) {
+    j["model"] = c.model->name;  // the name clients send; "name" is the child's (NAME#2 for a replica)
     j["slots"] = c.model->parallel;
     j["ctx_size"] = c.model->ctx_size;
     j["embeddings"] = c.model->embeddings;
+    if (auto d = digests_.of(c.model->name)) j["digest"] = *d;  // sha256 of the GGUF, once hashed
     if (auto it = models_.find(c.model->name); it != models_.end()) {
       const auto& g = it->second;
       j["gguf"] = {{"path", c.model->gguf.string()},

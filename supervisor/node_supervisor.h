@@ -18,6 +18,7 @@
 #include "common/gguf.h"
 #include "common/node_config.h"
 #include "supervisor/child_supervisor.h"
+#include "supervisor/model_digests.h"
 #include "supervisor/process_launcher.h"
 
 namespace qmesh {
@@ -95,6 +96,7 @@ class NodeSupervisor {
   bool stopping_ = false;
   bool keyReloadPending_ = false;  // a reload asked for while the router was starting
   bool finished_ = false;  // every child reaped after stop()
+  ModelDigests digests_{io_, [this] { changed(); }};  // last: its thread stops first
 };
 
 }  // namespace qmesh

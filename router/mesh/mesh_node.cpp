@@ -196,6 +196,7 @@ NodeMeta MeshNode::buildMeta() const {
     wm.queued = static_cast<int64_t>(st_.admission.queued(w->info.model));
     wm.health = healthScore(meta.cpuPercent, meta.memPercent, wm.slots, wm.inFlight, wm.queued);
     wm.embeddings = w->info.embeddings;
+    wm.digest = w->info.digest;
     meta.workers.push_back(std::move(wm));
   }
   return meta;

@@ -32,6 +32,47 @@ void encodeWorker(wire::Writer& w, const WorkerMeta& m) {
   w.u8(m.embeddings ? 1 : 0);
 }
 
+bool isHexDigest(const std::string& d) {
+  return d.size() == 64 && d.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// The digests of the first n workers, after all of them, so a decoder that predates them
+// reads the rest unchanged.
+void encodeDigests(wire::Writer& w, const std::vector<WorkerMeta>& workers, std::size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string& d = workers[i].digest;
+    if (!isHexDigest(d)) {
+      w.u8(0);
+      continue;
+    }
+    w.u8(1);
+    std::vector<uint8_t> raw(32);
+    for (std::size_t b = 0; b < 32; ++b)
+      raw[b] = static_cast<uint8_t>((std::string_view(kHex).find(d[2 * b]) << 4) | std::string_view(kHex).find(d[2 * b + 1]));
+    w.bytes(raw);
+  }
+}
+
+// false: the section was cut short (a truncated meta, not an older node's).
+bool decodeDigests(wire::Reader& r, std::vector<WorkerMeta>& workers) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  if (r.atEnd()) return true;  // an older node: no digests
+  for (auto& wm : workers) {
+    const uint8_t has = r.u8();
+    if (!r.ok()) return false;
+    if (has != 1) continue;
+    const auto raw = r.bytes(32);
+    if (!r.ok()) return false;
+    wm.digest.clear();
+    for (const uint8_t b : raw) {
+      wm.digest += kHex[b >> 4];
+      wm.digest += kHex[b & 15];
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 int healthScore(int cpuPercent, int memPercent, int64_t slots, int64_t inFlight, int64_t queued) {
@@ -63,6 +104,12 @@ std::vector<uint8_t> encodeNodeMeta(const NodeMeta& meta, std::size_t maxBytes, 
     ++n;
   }
   out[countAt] = static_cast<uint8_t>(n);
+  // Digests only when all of them fit: without them this node's streams just do not
+  // continue elsewhere, while a dropped worker would not be routed to at all.
+  std::vector<uint8_t> digests;
+  wire::Writer dw(digests);
+  encodeDigests(dw, meta.workers, n);
+  if (out.size() + digests.size() <= maxBytes) w.bytes(digests);
   if (dropped) *dropped = meta.workers.size() - n;
   return out;
 }
@@ -90,6 +137,7 @@ Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes) {
     m.workers.push_back(std::move(w));
   }
   if (!r.ok()) return makeError("node meta is truncated");
+  if (!decodeDigests(r, m.workers)) return makeError("node meta is truncated");
   // Signed by the node, but the node may be hostile: what it says reaches logs, JSON,
   // metrics labels and sockets, so it is held to the config's rules. The message never
   // repeats the offending text.

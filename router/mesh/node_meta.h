@@ -6,6 +6,8 @@
 //
 //   [format u8 = 1][version str8][data address str8][cpu% u8][mem% u8][workers u8]
 //   per worker: [model str8][state u8][slots u16][in-flight u16][queued u16][health u8][flags u8]
+//   then, when they fit, per worker: [has digest u8][sha256 of its GGUF, 32 bytes if has]
+//   (a stream is only continued on a worker with the same digest: stream_continuation.h)
 //
 // Fields are appended at the end only: a decoder ignores bytes it does not know, so a
 // newer node's meta still reads on an older one.
@@ -29,6 +31,7 @@ struct WorkerMeta {
   int64_t queued = 0;
   int health = 100;  // QMesh's score, 0..100; below 20 = overloaded
   bool embeddings = false;
+  std::string digest;  // the GGUF's sha256 as 64 lowercase hex digits, or empty
   bool operator==(const WorkerMeta&) const = default;
 };
 

@@ -13,6 +13,7 @@ std::vector<WorkerInfo> remoteWorkersOf(const membership::Member& m, const NodeM
     w.state = suspect ? WorkerState::Unknown : wm.state;
     w.slots = std::max<int64_t>(1, wm.slots);
     w.embeddings = wm.embeddings;
+    w.digest = wm.digest;
     w.remote = true;
     w.node = m.name;
     w.peer = m.id;

@@ -3,6 +3,7 @@
 #include "common/logging.h"
 
 #include "router/proxy/response_relay.h"
+#include "router/proxy/stream_continuation.h"
 #include "router/router_services.h"
 
 namespace qmesh::router {
@@ -116,8 +117,17 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
     co_return co_await giveUp(w, o);
   }
   ++lease.worker()->served;
-  ResponseRelay relay(client_, ctx_, *up_);
-  const bool keep = co_await relay.run();
+  bool keep = false;
+  // A streamed chat or completion survives its worker (stream_continuation.h).
+  const auto kind = continuableKind(ctx_.path);
+  if (stream_ && kind && up_->header().result_int() == 200 && up_->isEventStream() && ctx_.version >= 11 &&
+      up_->header()[http::field::content_length].empty()) {
+    StreamContinuation relay(client_, ctx_, req_, *kind, std::move(lease), up_);
+    keep = co_await relay.run();
+  } else {
+    ResponseRelay relay(client_, ctx_, *up_);
+    keep = co_await relay.run();
+  }
   if (!client_.clientGone()) up_->releaseForReuse();
   up_.reset();
   co_return keep;

@@ -4,6 +4,7 @@
 #include "common/logging.h"
 
 #include "router/proxy/forwarder.h"
+#include "router/proxy/probes.h"
 #include "router/proxy/local_pages.h"
 
 namespace qmesh::router {
@@ -214,6 +215,12 @@ net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, 
     case Action::ApiMesh:
       co_return co_await writeLocal(ctx, 200, apiMeshJson(context_, services_->mesh, sessions.hopSessions()),
                                     "application/json");
+    case Action::Livez:
+    case Action::Readyz: {
+      auto [status, body] =
+          d.action == Action::Livez ? livenessProbe(sessions.draining()) : readinessProbe(context_, sessions.draining());
+      co_return co_await writeLocal(ctx, status, std::move(body), "application/json");
+    }
     case Action::Metrics:
       co_return co_await writeLocal(ctx, 200, metricsText(context_, services_->mesh), "text/plain; version=0.0.4");
     case Action::Forward: {

@@ -182,7 +182,7 @@ std::optional<Decision> refuseBeforeBody(const IncomingRequest& req, const Route
       return errorDecision(403, "forbidden_origin", *why);
   const std::string_view path = pathOf(req.target);
   const bool get = req.method == "GET" || req.method == "HEAD";
-  if ((path == "/health" || path == "/metrics") && get) return std::nullopt;
+  if ((path == "/health" || path == "/metrics" || path == "/livez" || path == "/readyz") && get) return std::nullopt;
   const bool isApi = path.substr(0, 4) == "/v1/" || path.substr(0, 5) == "/api/";
   if (isApi && !authorized(req, ctx))
     return errorDecision(401, "invalid_api_key",
@@ -200,6 +200,8 @@ Decision route(const IncomingRequest& req, const RouteContext& ctx) {
   if (auto refused = refuseBeforeBody(req, ctx)) return std::move(*refused);
   const std::string_view path = pathOf(req.target);
   if (path == "/health") return local(Action::Health);
+  if (path == "/livez") return local(Action::Livez);
+  if (path == "/readyz") return local(Action::Readyz);
   if (path == "/metrics") return local(Action::Metrics);
   if (path == "/v1/models") return local(Action::Models);
   if (path == "/api/status") return local(Action::ApiStatus);

@@ -30,7 +30,7 @@ struct RouteContext {
   const OriginPolicy* origins = nullptr;
 };
 
-enum class Action { Respond, Health, Models, Metrics, ApiStatus, ApiMesh, Forward };
+enum class Action { Respond, Health, Models, Metrics, ApiStatus, ApiMesh, Forward, Livez, Readyz };
 
 struct Decision {
   Action action = Action::Respond;

@@ -41,6 +41,7 @@ Lease Admission::tryAcquire(const std::string& model, const Worker* exclude, Req
   std::vector<Load> loads;
   for (const auto& w : dir_.workersOf(model)) {
     if (w.get() == exclude || !w->routable(now)) continue;
+    if (traits.digest && w->info.digest != *traits.digest) continue;
     if (w->info.remote && (traits.localOnly || (exclude && exclude->info.remote && exclude->info.peer == w->info.peer)))
       continue;
     pool.push_back(w);

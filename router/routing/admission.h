@@ -56,6 +56,8 @@ struct Rejection {
 struct RequestTraits {
   uint64_t affinity = 0;   // prefix-affinity key, 0 = none (see selection_policy.h)
   bool localOnly = false;  // it came from another router: serve here, never forward again
+  // A continued stream (proxy/stream_continuation.h): only workers with this GGUF digest.
+  const std::string* digest = nullptr;
 };
 
 struct AdmissionResult {

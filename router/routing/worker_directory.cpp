@@ -58,7 +58,10 @@ Result<StatusSnapshot> parseSupervisorStatus(std::string_view text) {
     if (!m.is_object() || !m.contains("name") || !m["name"].is_string())
       return makeError("supervisor /status has a model without a name");
     WorkerInfo w;
-    w.model = m["name"].get<std::string>();
+    // "model" names the model of a replica (whose child "name" is NAME#2); older supervisors
+    // send only "name".
+    const auto model = m.find("model");
+    w.model = model != m.end() && model->is_string() ? model->get<std::string>() : m["name"].get<std::string>();
     w.state = parseWorkerState(stringField(m, "state", "unknown"));
     const auto port = intField(m, "port", 0);
     w.port = port > 0 && port < 65536 ? static_cast<uint16_t>(port) : 0;
@@ -67,6 +70,7 @@ Result<StatusSnapshot> parseSupervisorStatus(std::string_view text) {
     const auto emb = m.find("embeddings");
     w.embeddings = emb != m.end() && emb->is_boolean() && emb->get<bool>();
     w.restarts = intField(m, "restarts", 0);
+    w.digest = stringField(m, "digest", "");
     s.workers.push_back(std::move(w));
   }
   return s;

@@ -33,6 +33,9 @@ struct WorkerInfo {
   int64_t pid = 0;
   bool embeddings = false;
   int64_t restarts = 0;
+  // sha256 of the GGUF file, hex (the supervisor's /status, gossip, or --worker digest=);
+  // a stream is only continued on a worker whose digest is the same. Empty: unknown.
+  std::string digest{};
 
   // Mesh: a worker on another node, reached through that node's router (host/port unused).
   bool remote = false;

@@ -718,5 +718,29 @@ TEST_F(NodeConfigTest, LoadNamesTheRealFileInErrors) {
   EXPECT_EQ(r.error().message, file.string() + ":2: node.log_format: 'xml' is not text or json");
 }
 
+// ---------------------------------------------------------------- issue 12
+
+TEST_F(NodeConfigTest, ReplicasAndContinuationKeysHaveDefaultsAndParse) {
+  const NodeConfig d = parseOk(kMinimal);
+  EXPECT_EQ(d.models[0].replicas, 1);
+  EXPECT_EQ(d.router.stall_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(d.router.max_continuations, 2);
+  const NodeConfig c = parseOk(kMinimal + yaml({"    replicas: 3", "router:", "  stall_timeout: 2s", "  max_continuations: 0"}));
+  EXPECT_EQ(c.models[0].replicas, 3);
+  EXPECT_EQ(c.router.stall_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(c.router.max_continuations, 0);
+  EXPECT_EQ(replicaName("demo", 0), "demo");
+  EXPECT_EQ(replicaName("demo", 2), "demo#3");
+}
+
+TEST_F(NodeConfigTest, RejectsReplicasWithAFixedPort) {
+  const std::string err = parseError(kMinimal + yaml({"    replicas: 2", "    port: 9000"}));
+  EXPECT_TRUE(Contains(err, "models[0].port: must be 0 (a free port for each) when replicas is 2"));
+}
+
+TEST_F(NodeConfigTest, RejectsReplicasOutOfRange) {
+  EXPECT_TRUE(Contains(parseError(kMinimal + yaml({"    replicas: 0"})), "models[0].replicas"));
+}
+
 }  // namespace
 }  // namespace qmesh

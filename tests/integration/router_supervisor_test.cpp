@@ -109,3 +109,50 @@ TEST(RouterSupervisor, RouterListeningOnOneAddressIsHealthPolledThere) {
   sup.signal(SIGTERM);
   ASSERT_TRUE(sup.waitExit(seconds(15)));
 }
+
+// Issue 12: `replicas: 2` runs two llama-servers for one model, each a worker of its own; the
+// official SDK's stream survives kill -9 of the replica serving it (the other continues it).
+TEST(RouterSupervisor, TwoReplicasOfOneModelCarryAStreamPastTheDeathOfOne) {
+  if (!haveRealLlamaServer()) GTEST_SKIP() << "llama-server or the demo model is not built yet";
+  if (!std::filesystem::exists(supervisorBinary())) GTEST_SKIP() << "qmesh-supervisor is not built";
+  const auto nodeDir = sourceDir() / "tests" / "integration" / "node";
+  if (!std::filesystem::exists(nodeDir / "node_modules" / "openai")) GTEST_SKIP() << "the openai npm package is missing";
+  TempDir dir;
+  const uint16_t control = freeLoopbackPort(), routerPort = freeLoopbackPort();
+  const auto cfg = dir.write("node.yaml",
+                             "node:\n  name: twin\n  control: 127.0.0.1:" + std::to_string(control) +
+                                 "\n  data_dir: " + (dir / "data").string() +
+                                 "\nsupervisor:\n  stop_grace: 2s\n  health: {interval: 200ms, timeout: 1s}\n"
+                                 "models:\n  - name: demo\n    gguf: builtin:demo\n    ctx_size: 1024\n    parallel: 2\n"
+                                 "    threads: 1\n    replicas: 2\n"
+                                 "router:\n  listen: 127.0.0.1:" + std::to_string(routerPort) + "\n");
+  TestProcess sup({supervisorBinary().string(), "start", "--config", cfg.string()}, dir / "supervisor.log");
+  const std::string router = "http://127.0.0.1:" + std::to_string(routerPort);
+  ASSERT_TRUE(waitUntil([&] { return readyWorkers(router) == 2; }, seconds(90), milliseconds(100))) << sup.output();
+  // Both replicas with the model file's digest, as the router will compare them.
+  const std::string statusUrl = "http://127.0.0.1:" + std::to_string(control) + "/status";
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        const auto st = getJson(statusUrl);
+        if (!st.is_object() || st["models"].size() != 2) return false;
+        for (const auto& m : st["models"])
+          if (!m.contains("digest") || m["model"] != "demo") return false;
+        return true;
+      },
+      seconds(30), milliseconds(100)));
+  const auto st = getJson(statusUrl);
+  EXPECT_EQ(st["models"][0]["name"], "demo");
+  EXPECT_EQ(st["models"][1]["name"], "demo#2");
+  std::string pids;
+  for (const auto& m : st["models"])
+    pids += (pids.empty() ? "" : ",") + std::to_string(m["port"].get<int>()) + "=" + std::to_string(m["pid"].get<int>());
+  const auto r = runCommand({"/usr/bin/env", "node", (nodeDir / "stream_survives_client.mjs").string(), router + "/v1",
+                             "demo", "kill", pids},
+                            seconds(60));
+  EXPECT_EQ(r.exit_code, 0) << r.output << "\n" << sup.output();
+  const auto metrics = httpGet(router + "/metrics", seconds(2)).body;
+  EXPECT_NE(metrics.find("qmesh_stream_continuations_total{model=\"demo\",reason=\"reset\"} 1"), std::string::npos)
+      << metrics;
+  sup.signal(SIGTERM);
+  ASSERT_TRUE(sup.waitExit(seconds(15)));
+}

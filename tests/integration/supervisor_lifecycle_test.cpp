@@ -63,6 +63,22 @@ TEST_F(SupervisorLifecycle, StartsDemoModelAndItStreamsAChatCompletion) {
   EXPECT_TRUE(done) << r.body;
 }
 
+// Issue 12: streams only move between workers of the same model file, known by its sha256.
+TEST_F(SupervisorLifecycle, ReportsTheSha256OfEachModelFileInStatus) {
+  RunningNode node(oneDemoModel());
+  const auto sum = runCommand({"/usr/bin/sha256sum", demoModel().string()}, 30s);
+  ASSERT_EQ(sum.exit_code, 0) << sum.output;
+  const std::string want = sum.output.substr(0, 64);
+  const bool reported = waitUntil(
+      [&] {
+        auto m = node.model("demo");
+        return m && m->contains("digest");
+      },
+      30s, 50ms);
+  ASSERT_TRUE(reported) << node.log();
+  EXPECT_EQ((*node.model("demo"))["digest"], want);
+}
+
 TEST_F(SupervisorLifecycle, RestartsAChildKilledWithSigkill) {
   RunningNode node(oneDemoModel());
   ASSERT_TRUE(node.waitForState("demo", "ready", 60s)) << node.log();

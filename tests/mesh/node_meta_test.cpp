@@ -14,7 +14,7 @@ NodeMeta sample() {
   m.cpuPercent = 40;
   m.memPercent = 30;
   m.workers.push_back({"demo-a", WorkerState::Ready, 4, 1, 0, 70, false});
-  m.workers.push_back({"embed", WorkerState::Loading, 2, 0, 0, 72, true});
+  m.workers.push_back({"embed", WorkerState::Loading, 2, 0, 0, 72, true, std::string(64, 'c')});
   return m;
 }
 }  // namespace
@@ -29,8 +29,10 @@ TEST(NodeMeta, RoundTrips) {
 
 TEST(NodeMeta, EveryTruncationIsAnErrorNotACrash) {
   auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
+  // Cut just before the digests it is an older node's whole meta (1 + 1 + 32 bytes of them).
+  const std::size_t olderForm = bytes.size() - 34;
   for (std::size_t n = 0; n < bytes.size(); ++n)
-    EXPECT_FALSE(decodeNodeMeta(std::span(bytes.data(), n))) << "prefix of " << n << " bytes decoded";
+    if (n != olderForm) EXPECT_FALSE(decodeNodeMeta(std::span(bytes.data(), n))) << "prefix of " << n << " bytes decoded";
 }
 
 TEST(NodeMeta, TrailingBytesOfANewerRevisionAreIgnored) {
@@ -39,6 +41,19 @@ TEST(NodeMeta, TrailingBytesOfANewerRevisionAreIgnored) {
   auto back = decodeNodeMeta(bytes);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->workers.size(), 2u);
+}
+
+TEST(NodeMeta, DigestsRoundTripAndAnOlderNodesMetaHasNone) {
+  const NodeMeta m = sample();
+  auto bytes = encodeNodeMeta(m, qmesh::membership::kMaxMetaBytes);
+  auto back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->workers[0].digest, "");
+  EXPECT_EQ(back->workers[1].digest, std::string(64, 'c'));
+  bytes.resize(bytes.size() - 34);  // what a node from before digests sends
+  back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->workers[1].digest, "");
 }
 
 TEST(NodeMeta, UnknownFormatIsRejected) {

@@ -236,3 +236,20 @@ TEST(AdmissionOnTheClock, WorkerMarkedUnreachableIsRoutableAgainWhenItsHoldEnds)
   f.advance(5s);
   EXPECT_TRUE(f.adm->tryAcquire("m", nullptr)) << "still held after its hold ended";
 }
+
+// Issue 12: a stream continues only on a worker of the same model file.
+TEST(Admission, TryAcquireWithADigestSkipsWorkersOfAnotherModelFile) {
+  WorkerDirectory dir;
+  qmesh::test::FakeRandom random{0.0};
+  qmesh::test::FakeClock clock;
+  StatusSnapshot s;
+  s.workers.push_back(WorkerInfo{"m", "127.0.0.1", 9, 4, WorkerState::Ready, 1, false, 0, std::string(64, 'a')});
+  s.workers.push_back(WorkerInfo{"m", "127.0.0.1", 10, 4, WorkerState::Ready, 2, false, 0, std::string(64, 'b')});
+  dir.apply(s);
+  auto adm = std::make_shared<Admission>(dir, random, clock, 4, 1s);
+  const std::string b(64, 'b'), c(64, 'c');
+  Lease l = adm->tryAcquire("m", nullptr, RequestTraits{0, false, &b});
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l.worker()->info.port, 10);
+  EXPECT_FALSE(adm->tryAcquire("m", nullptr, RequestTraits{0, false, &c}));
+}

@@ -105,6 +105,12 @@ TEST(Routes, HealthAndMetricsNeedNoKey) {
   EXPECT_EQ(route({"GET", "/api/status", "Bearer sk-test-123456", ""}, ctx).action, Action::ApiStatus);
 }
 
+TEST(Routes, LivenessAndReadinessProbesNeedNoKey) {
+  RouteContext ctx{&kKeys, {}};
+  EXPECT_EQ(route({"GET", "/livez", "", ""}, ctx).action, Action::Livez);
+  EXPECT_EQ(route({"GET", "/readyz", "", ""}, ctx).action, Action::Readyz);
+}
+
 TEST(Routes, UnknownPathIs404AndWrongMethodIs405) {
   RouteContext ctx{nullptr, {"demo"}};
   EXPECT_EQ(route({"GET", "/v2/nothing", "", ""}, ctx).status, 404);
