@@ -198,9 +198,9 @@ void parseSupervisor(YamlReader& r, const YAML::Node& n, SupervisorSection& out)
 }
 
 void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, const fs::path& base,
-                ModelConfig& out) {
+                const fs::path& dataDir, ModelConfig& out) {
   if (!r.expectMap(m, path, {"name", "gguf", "ctx_size", "parallel", "threads", "gpu_layers", "port",
-                             "embeddings", "extra_args"})) {
+                             "embeddings", "extra_args", "sha256"})) {
     if (!m.IsDefined() || m.IsNull()) r.fail(m, path, "empty model entry: give it at least name and gguf");
     return;
   }
@@ -208,11 +208,7 @@ void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, con
   if (out.name.empty()) r.fail(m, path, "missing 'name' (the model name clients send)");
   else if (!isValidName(out.name))
     r.fail(m["name"], joinPath(path, "name"), "'" + out.name + "' is not a valid model name (letters, digits, . _ : / -)");
-  std::string gguf;
-  r.read(m, path, "gguf", gguf);
-  if (gguf.empty()) r.fail(m, path, "missing 'gguf' (path to the model file, or builtin:demo)");
-  else if (gguf.rfind(kBuiltinPrefix, 0) == 0) out.gguf = builtinModelPath(gguf.substr(8));
-  else out.gguf = resolveAgainst(base, gguf);
+  config_detail::parseModelSource(r, m, path, base, dataDir, out);
   r.read(m, path, "ctx_size", out.ctx_size, 0, 1 << 24);
   r.read(m, path, "parallel", out.parallel, 1, 256);
   r.read(m, path, "threads", out.threads, 0, 1024);
@@ -297,7 +293,7 @@ Result<NodeConfig> parseNodeConfig(const std::string& yaml, const fs::path& file
   } else if (models.IsSequence()) {
     c.models.resize(models.size());
     for (std::size_t i = 0; i < models.size(); ++i)
-      parseModel(r, models[i], "models[" + std::to_string(i) + "]", base, c.models[i]);
+      parseModel(r, models[i], "models[" + std::to_string(i) + "]", base, c.node.data_dir, c.models[i]);
   }
   parseRouter(r, root["router"], c.router);
   config_detail::parseMesh(r, root["mesh"], base, c.node, c.mesh);

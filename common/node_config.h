@@ -70,6 +70,11 @@ struct SupervisorSection {
 struct ModelConfig {
   std::string name;                 // the alias clients send as "model"
   std::filesystem::path gguf;       // absolute after parsing; "builtin:demo" = the demo model
+  // gguf given as an https://, http:// or file:// URL: where it is downloaded from, and the
+  // sha256 (64 lowercase hex digits) it must have. `gguf` is then the downloaded file,
+  // <node.data_dir>/models/sha256-<digest>.gguf (common/node_config_models.cpp).
+  std::string url;
+  std::string sha256;
   int64_t ctx_size = 2048;          // 0 = the model's own context length
   int64_t parallel = 4;             // llama-server slots
   int64_t threads = 0;              // 0 = llama-server decides
