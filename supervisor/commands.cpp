@@ -22,6 +22,7 @@
 #include "supervisor/event_loop.h"
 #include "supervisor/exit_codes.h"
 #include "supervisor/join_token.h"
+#include "supervisor/model_pull.h"
 #include "supervisor/node_supervisor.h"
 #include "supervisor/ports.h"
 
@@ -70,6 +71,8 @@ std::variant<Prepared, int> prepare(const fs::path& file) {
   }
   for (size_t i = 0; i < p.config.models.size(); ++i) {
     const auto& m = p.config.models[i];
+    std::error_code ec;
+    if (!m.url.empty() && !fs::exists(m.gguf, ec)) continue;  // `start` downloads it first
     auto meta = readGgufMetadata(m.gguf);
     if (!meta)
       return fail(exit_code::kModel, "models[" + std::to_string(i) + "] '" + m.name +
@@ -137,6 +140,19 @@ int checkPorts(const NodeConfig& c) {
   return checkMeshPorts(c);
 }
 
+// After logging is set up, so progress lines carry the node's format. Fills in the
+// metadata prepare() could not read yet.
+int downloadMissingModels(Prepared& p) {
+  if (int code = pullModels(p.config, {}); code != exit_code::kOk) return code;
+  for (const auto& m : p.config.models) {
+    if (p.models.count(m.name)) continue;
+    auto meta = readGgufMetadata(m.gguf);
+    if (!meta) return fail(exit_code::kModel, "model '" + m.name + "': " + meta.error().message);
+    p.models[m.name] = *meta;
+  }
+  return exit_code::kOk;
+}
+
 std::string describeChild(const nlohmann::json& c) {
   std::ostringstream line;
   line << "  " << c.value("name", "?") << "  " << c.value("state", "?");
@@ -155,6 +171,11 @@ int runCheckConfig(const fs::path& file) {
   std::cout << p.config.file.string() << ": OK\n  node " << p.config.node.name << ", control "
             << p.config.node.control.str() << "\n";
   for (const auto& m : p.config.models) {
+    if (!p.models.count(m.name)) {
+      std::cout << "  model " << m.name << ": " << m.url << ", not downloaded yet (`start` or `pull` fetches it into "
+                << m.gguf.string() << ")\n";
+      continue;
+    }
     const auto& g = p.models.at(m.name);
     std::cout << "  model " << m.name << ": " << m.gguf.string() << " (" << g.architecture
               << ", " << g.file_size / (1024 * 1024) << " MiB, trained context "
@@ -180,6 +201,7 @@ int runStart(const fs::path& file, const std::string& joinToken) {
   if (ec)
     return fail(exit_code::kConfig, "node.data_dir " + c.node.data_dir.string() +
                                         " cannot be created: " + ec.message());
+  if (int code = downloadMissingModels(p); code != exit_code::kOk) return code;
   if (int code = prepareMeshForStart(c, joinToken, p.binaries); code != exit_code::kOk) return code;
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -285,6 +307,13 @@ int runRestart(const fs::path& file, const std::string& child) {
   if (reply.status == 404) return fail(exit_code::kConfig, "no model or child named '" + child + "'");
   std::cout << "restarting " << child << "\n";
   return exit_code::kOk;
+}
+
+int runPull(const fs::path& file, const std::vector<std::string>& names) {
+  auto config = loadNodeConfig(file);
+  if (!config) return fail(exit_code::kConfig, "config error:\n" + config.error().message);
+  initLogging("supervisor", config->node.name, config->node.log_level, config->node.log_format);
+  return pullModels(*config, names);
 }
 
 }  // namespace qmesh
