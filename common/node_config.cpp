@@ -139,7 +139,7 @@ const std::set<std::string>& managedArgs() {
 }
 
 void parseNode(YamlReader& r, const YAML::Node& n, const fs::path& base, NodeSection& out) {
-  r.expectMap(n, "node", {"name", "data_dir", "control", "log_level", "log_format", "llama_server"});
+  r.expectMap(n, "node", {"name", "data_dir", "control", "log_level", "log_format", "llama_server", "memory_budget"});
   if (!n.IsMap()) {
     out.name = defaultNodeName();
     out.data_dir = defaultDataDir(out.name);
@@ -168,6 +168,11 @@ void parseNode(YamlReader& r, const YAML::Node& n, const fs::path& base, NodeSec
     r.fail(n["log_format"], "node.log_format", "'" + out.log_format + "' is not text or json");
   r.read(n, "node", "llama_server", binary);
   if (!binary.empty()) out.llama_server = resolveAgainst(base, binary);
+  std::string budget;
+  r.read(n, "node", "memory_budget", budget);
+  if (auto b = parseMemoryBudget(budget); !budget.empty() && !b)
+    r.fail(n["memory_budget"], "node.memory_budget", b.error().message);
+  else if (!budget.empty()) out.memory_budget = *b;
 }
 
 void parseSupervisor(YamlReader& r, const YAML::Node& n, SupervisorSection& out) {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/model_memory.h"
 #include "common/result.h"
 
 namespace qmesh {
@@ -43,6 +44,9 @@ struct NodeSection {
   std::string log_level = "info";      // trace, debug, info, warn, error
   std::string log_format = "text";     // text or json (one object per line)
   std::filesystem::path llama_server;  // empty: the packaged binary for this platform
+  // What the models may take together (weights + KV cache, common/model_memory.h); a model
+  // that does not fit is refused at startup. Empty: no budget.
+  MemoryBudget memory_budget;          // written "16GiB", "17179869184" or "80%" (of RAM)
 };
 
 struct HealthSettings {

@@ -22,6 +22,7 @@
 #include "supervisor/event_loop.h"
 #include "supervisor/exit_codes.h"
 #include "supervisor/join_token.h"
+#include "supervisor/memory_budget.h"
 #include "supervisor/model_pull.h"
 #include "supervisor/node_supervisor.h"
 #include "supervisor/ports.h"
@@ -80,6 +81,8 @@ std::variant<Prepared, int> prepare(const fs::path& file) {
                                          meta.error().message);
     p.models[m.name] = *meta;
   }
+  if (auto s = checkMemoryBudget(p.config, p.models, physicalMemoryBytes()); !s)
+    return fail(exit_code::kConfig, p.config.file.string() + ": " + s.error().message);
   return p;
 }
 
@@ -150,6 +153,8 @@ int downloadMissingModels(Prepared& p) {
     if (!meta) return fail(exit_code::kModel, "model '" + m.name + "': " + meta.error().message);
     p.models[m.name] = *meta;
   }
+  if (auto s = checkMemoryBudget(p.config, p.models, physicalMemoryBytes()); !s)
+    return fail(exit_code::kConfig, p.config.file.string() + ": " + s.error().message);
   return exit_code::kOk;
 }
 
@@ -179,7 +184,8 @@ int runCheckConfig(const fs::path& file) {
     const auto& g = p.models.at(m.name);
     std::cout << "  model " << m.name << ": " << m.gguf.string() << " (" << g.architecture
               << ", " << g.file_size / (1024 * 1024) << " MiB, trained context "
-              << g.context_length << "), " << m.parallel << " slots\n";
+              << g.context_length << "), " << m.parallel << " slots, about "
+              << describeEstimate(estimateModelMemory(g, m.ctx_size)) << "\n";
   }
   if (p.config.router.enabled) std::cout << "  router on " << p.config.router.listen.str() << "\n";
   if (const auto& m = p.config.mesh; m.enabled())

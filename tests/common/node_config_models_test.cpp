@@ -90,3 +90,21 @@ TEST(ModelSourceConfigTest, RejectsRelativeFileUrl) {
 
 }  // namespace
 }  // namespace qmesh
+
+namespace qmesh {
+namespace {
+
+TEST(MemoryBudgetConfigTest, ReadsBytesOrShareAndRejectsOtherTextWithLine) {
+  auto r = parseNodeConfig(yaml({"node:", "  data_dir: /q", "  memory_budget: 80%"}), kFile);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_DOUBLE_EQ(r->node.memory_budget.share, 0.8);
+  r = parseNodeConfig(yaml({"node:", "  data_dir: /q", "  memory_budget: 17179869184"}), kFile);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->node.memory_budget.bytes, 17179869184u);
+  EXPECT_FALSE(parseNodeConfig(yaml({"node:", "  data_dir: /q"}), kFile)->node.memory_budget.set());
+  EXPECT_TRUE(Contains(parseError(yaml({"node:", "  data_dir: /q", "  memory_budget: 16GB"})),
+                       "/cfg/node.yaml:3: node.memory_budget: '16GB' is not a memory size: write bytes"));
+}
+
+}  // namespace
+}  // namespace qmesh
