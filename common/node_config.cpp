@@ -205,7 +205,7 @@ void parseSupervisor(YamlReader& r, const YAML::Node& n, SupervisorSection& out)
 void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, const fs::path& base,
                 const fs::path& dataDir, ModelConfig& out) {
   if (!r.expectMap(m, path, {"name", "gguf", "ctx_size", "parallel", "threads", "gpu_layers", "port",
-                             "embeddings", "extra_args", "sha256"})) {
+                             "embeddings", "extra_args", "sha256", "load"})) {
     if (!m.IsDefined() || m.IsNull()) r.fail(m, path, "empty model entry: give it at least name and gguf");
     return;
   }
@@ -223,6 +223,11 @@ void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, con
   out.port = static_cast<uint16_t>(port);
   r.read(m, path, "embeddings", out.embeddings);
   r.read(m, path, "extra_args", out.extra_args);
+  std::string load = "always";
+  r.read(m, path, "load", load);
+  if (load != "always" && load != "on_demand")
+    r.fail(m["load"], joinPath(path, "load"), "'" + load + "' is not always or on_demand");
+  out.on_demand = load == "on_demand";
   for (const auto& a : out.extra_args) {
     const std::string flag = a.substr(0, a.find('='));
     if (managedArgs().count(flag))

@@ -86,6 +86,9 @@ struct ModelConfig {
   uint16_t port = 0;                // 0 = a free port picked at each spawn
   bool embeddings = false;
   std::vector<std::string> extra_args;
+  // load: on_demand: not spawned at start (state `unloaded`) but by `qmesh-supervisor load`
+  // or POST /children/NAME/load; `unload` ends it again. Default (always): from the start.
+  bool on_demand = false;
 };
 
 struct RouterSection {

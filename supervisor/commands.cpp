@@ -322,4 +322,20 @@ int runPull(const fs::path& file, const std::vector<std::string>& names) {
   return pullModels(*config, names);
 }
 
+int runLoad(const fs::path& file, const std::string& model, bool load) {
+  auto config = loadNodeConfig(file);
+  if (!config) return fail(exit_code::kConfig, "config error:\n" + config.error().message);
+  const auto post = controlPost(*config, "/children/" + model + (load ? "/load" : "/unload"));
+  const ControlReply& reply = post.reply;
+  if (!reply.reached)
+    return fail(exit_code::kNotRunning, "no qmesh-supervisor answers on " + config->node.control.str());
+  if (const std::string refused = post.refusal(); !refused.empty()) return fail(exit_code::kRefused, refused);
+  const auto body = nlohmann::json::parse(reply.body, nullptr, false);
+  const std::string why = body.is_object() && body.contains("error") ? body["error"].value("message", reply.body) : reply.body;
+  if (reply.status == 404) return fail(exit_code::kConfig, why);
+  if (reply.status != 202) return fail(exit_code::kRuntime, why);
+  std::cout << (load ? "loading " : "unloading ") << model << "\n";
+  return exit_code::kOk;
+}
+
 }  // namespace qmesh

@@ -56,6 +56,14 @@ int main(int argc, char** argv) {
   auto* restart = app.add_subcommand("restart", "Restart one child; also clears a crash-loop 'failed'");
   restart->add_option("--config,-c", config, "Node YAML config")->required();
   restart->add_option("child", child, "Model name, or 'router'")->required();
+  std::string loadName;
+  auto* load = app.add_subcommand("load", "Start an unloaded model's llama-server (models[].load: on_demand), "
+                                          "if node.memory_budget has room for it");
+  load->add_option("--config,-c", config, "Node YAML config")->required();
+  load->add_option("model", loadName, "Model name")->required();
+  auto* unload = app.add_subcommand("unload", "Stop a model's llama-server until `load` (frees its memory)");
+  unload->add_option("--config,-c", config, "Node YAML config")->required();
+  unload->add_option("model", loadName, "Model name")->required();
   std::vector<std::string> pullNames;
   auto* pull = app.add_subcommand(
       "pull", "Download the models whose gguf is a URL and that are not on disk yet (checked "
@@ -112,6 +120,8 @@ int main(int argc, char** argv) {
   if (*restart) return qmesh::runRestart(config, child);
   if (*check) return qmesh::runCheckConfig(checkFile);
   if (*pull) return qmesh::runPull(config, pullNames);
+  if (*load) return qmesh::runLoad(config, loadName, true);
+  if (*unload) return qmesh::runLoad(config, loadName, false);
   if (*invite) return qmesh::runInvite(config);
   if (*kList) return qmesh::runKeys(config, KeysAction::List, "");
   if (*kGenerate) return qmesh::runKeys(config, KeysAction::Generate, "");

@@ -28,12 +28,14 @@ Status checkMemoryBudget(const NodeConfig& c, const std::map<std::string, GgufMe
       return makeError("models[" + std::to_string(i) + "] '" + m.name + "' needs about " + describeEstimate(e) +
                        ", more than " + budgetText + " alone: lower its ctx_size, use a smaller quantization, " +
                        "or raise the budget");
+    if (m.on_demand) continue;  // loaded later, only if the budget has room then
     sum += e.total();
     all += (all.empty() ? "" : ", ") + m.name + " " + formatBytes(e.total());
   }
   if (sum > budget)
-    return makeError("the models need about " + formatBytes(sum) + " together (" + all + "), more than " + budgetText +
-                     ": every model runs from the start, so remove one, lower their ctx_size, or raise the budget");
+    return makeError("the models loaded from the start need about " + formatBytes(sum) + " together (" + all +
+                     "), more than " + budgetText +
+                     ": set load: on_demand on some, remove one, lower their ctx_size, or raise the budget");
   return Ok{};
 }
 

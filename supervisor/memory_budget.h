@@ -1,5 +1,6 @@
-// node.memory_budget checked before anything is spawned: every model runs from the start
-// (there is no on-demand loading yet), so each must fit alone and all must fit together.
+// node.memory_budget checked before anything is spawned: each model must fit alone, and the
+// models loaded from the start (load: always) together. Models loaded on demand are checked
+// again when they are loaded (NodeSupervisor::load).
 // A budget that cannot hold them is a config error that names the models, their estimates
 // (common/model_memory.h) and what to change, instead of a machine that swaps or an OOM
 // kill under the first long prompt.

@@ -7,6 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <sstream>
 
+#include "common/model_memory.h"
+#include "supervisor/download_progress.h"
 #include "supervisor/llama_args.h"
 #include "supervisor/ports.h"
 
@@ -21,7 +23,7 @@ constexpr Millis kTick{50};
 constexpr ChildState kAllStates[] = {ChildState::Starting,   ChildState::Loading,
                                      ChildState::Ready,      ChildState::Unhealthy,
                                      ChildState::Restarting, ChildState::Failed,
-                                     ChildState::Stopped};
+                                     ChildState::Stopped,    ChildState::Unloaded};
 
 }  // namespace
 
@@ -92,7 +94,10 @@ void NodeSupervisor::armSigchld() {
 
 void NodeSupervisor::start() {
   armSigchld();
-  for (auto& c : children_) c.supervisor->start();
+  for (auto& c : children_) {
+    if (c.model && c.model->on_demand) c.supervisor->markUnloaded();
+    else c.supervisor->start();
+  }
   scheduleTick();
 }
 
@@ -139,6 +144,44 @@ bool NodeSupervisor::restart(const std::string& child) {
     }
   }
   return false;
+}
+
+NodeSupervisor::ModelAction NodeSupervisor::load(const std::string& model) {
+  Child* target = nullptr;
+  uint64_t loaded = 0;
+  for (auto& c : children_) {
+    if (!c.model) continue;
+    if (c.model->name == model) target = &c;
+    else if (c.supervisor->state() != ChildState::Unloaded && c.supervisor->state() != ChildState::Stopped &&
+             c.supervisor->state() != ChildState::Failed)
+      loaded += modelMemory(*c.model);
+  }
+  if (!target) return {404, "no model named '" + model + "'"};
+  if (target->supervisor->state() != ChildState::Unloaded)
+    return {409, "'" + model + "' is not unloaded (it is " + toString(target->supervisor->state()) + ")"};
+  const MemoryBudget& b = config_.node.memory_budget;
+  if (b.set()) {
+    const uint64_t budget = b.resolve(physicalMemoryBytes()), need = modelMemory(*target->model);
+    if (loaded + need > budget)
+      return {409, "'" + model + "' needs about " + formatBytes(need) + " but the loaded models take " +
+                       formatBytes(loaded) + " of node.memory_budget (" + formatBytes(budget) + "): unload one first"};
+  }
+  target->supervisor->load();
+  return {202, "loading '" + model + "'"};
+}
+
+NodeSupervisor::ModelAction NodeSupervisor::unload(const std::string& model) {
+  for (auto& c : children_) {
+    if (!c.model || c.model->name != model) continue;
+    if (!c.supervisor->unload()) return {409, "'" + model + "' is already unloaded, or the node is stopping"};
+    return {202, "unloading '" + model + "'"};
+  }
+  return {404, "no model named '" + model + "'"};
+}
+
+uint64_t NodeSupervisor::modelMemory(const ModelConfig& m) const {
+  auto it = models_.find(m.name);
+  return it == models_.end() ? 0 : estimateModelMemory(it->second, m.ctx_size).total();
 }
 
 NodeSupervisor::Child* NodeSupervisor::router() {

@@ -108,3 +108,20 @@ TEST(MemoryBudgetConfigTest, ReadsBytesOrShareAndRejectsOtherTextWithLine) {
 
 }  // namespace
 }  // namespace qmesh
+
+namespace qmesh {
+namespace {
+
+TEST(ModelLoadConfigTest, LoadIsAlwaysByDefaultOrOnDemandAndNothingElse) {
+  const std::string base = yaml({"node:", "  data_dir: /q", "models:", "  - name: m", "    gguf: m.gguf"});
+  auto r = parseNodeConfig(base, kFile);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_FALSE(r->models[0].on_demand);
+  r = parseNodeConfig(base + "    load: on_demand\n", kFile);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(r->models[0].on_demand);
+  EXPECT_TRUE(Contains(parseError(base + "    load: lazy\n"), "/cfg/node.yaml:6: models[0].load: 'lazy' is not always or on_demand"));
+}
+
+}  // namespace
+}  // namespace qmesh

@@ -120,8 +120,14 @@ TEST_F(BudgetCheckTest, ModelsThatFitAloneButNotTogetherAreRefused) {
   config_.node.memory_budget.share = 0.5;  // of 16 GiB: 8 GiB, and the two need 9.4
   const auto s = checkMemoryBudget(config_, metas_, 16ull << 30);
   ASSERT_FALSE(s.ok());
-  EXPECT_TRUE(contains(s.error().message, "the models need about 9.4 GiB together (a 4.7 GiB, b 4.7 GiB), more than "
-                                          "node.memory_budget (8.0 GiB, 50% of 16.0 GiB)"));
+  EXPECT_TRUE(contains(s.error().message, "the models loaded from the start need about 9.4 GiB together (a 4.7 GiB, "
+                                          "b 4.7 GiB), more than node.memory_budget (8.0 GiB, 50% of 16.0 GiB): set load: on_demand"));
+}
+
+TEST_F(BudgetCheckTest, ModelsLoadedOnDemandNeedOnlyFitAlone) {
+  config_.node.memory_budget.share = 0.5;
+  config_.models[1].on_demand = true;
+  EXPECT_TRUE(checkMemoryBudget(config_, metas_, 16ull << 30).ok());
 }
 
 }  // namespace
