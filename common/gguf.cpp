@@ -165,11 +165,17 @@ class GgufParser {
     if (auto s = header(); !s) return s.error();
     for (uint64_t i = 0; i < meta_.kv_count; ++i)
       if (auto s = keyValue(i); !s) return s.error();
-    auto it = context_lengths_.find(meta_.architecture + ".context_length");
-    if (!meta_.architecture.empty() && it != context_lengths_.end()) meta_.context_length = it->second;
+    meta_.context_length = archNumber("context_length");
+    meta_.block_count = archNumber("block_count");
+    meta_.embedding_length = archNumber("embedding_length");
+    meta_.head_count = archNumber("attention.head_count");
+    meta_.head_count_kv = archNumber("attention.head_count_kv");
+    meta_.key_length = archNumber("attention.key_length");
+    meta_.value_length = archNumber("attention.value_length");
     for (uint64_t i = 0; i < meta_.tensor_count; ++i)
       if (auto s = tensorInfo(i); !s) return s.error();
     if (auto s = tensorData(); !s) return s.error();
+    meta_.tensor_bytes = furthest_end_;
     return meta_;
   }
 
@@ -258,7 +264,7 @@ class GgufParser {
     if (key == "general.name") return keptString(label, type, meta_.name);
     if (key == "general.alignment") return alignment(label, type);
     // Kept for every architecture: general.architecture need not come first.
-    if (key.ends_with(".context_length")) return contextLengthValue(key, label, type);
+    if (isKeptArchNumber(key)) return archNumberValue(key, label, type);
     return skipValue(label, type, 0);
   }
 
@@ -280,12 +286,26 @@ class GgufParser {
     return Ok{};
   }
 
+  // The <architecture>.KEY numbers kept (for the memory estimate, common/model_memory.h);
+  // general.architecture need not come first, so they are kept for every prefix.
+  static bool isKeptArchNumber(const std::string& key) {
+    for (const char* k : {".context_length", ".block_count", ".embedding_length", ".attention.head_count",
+                          ".attention.head_count_kv", ".attention.key_length", ".attention.value_length"})
+      if (key.ends_with(k)) return true;
+    return false;
+  }
+  uint64_t archNumber(const std::string& key) const {
+    if (meta_.architecture.empty()) return 0;
+    auto it = arch_numbers_.find(meta_.architecture + "." + key);
+    return it == arch_numbers_.end() ? 0 : it->second;
+  }
+
   // Any type but u32 or u64 counts as absent here and is left for llama-server to judge.
-  Status contextLengthValue(const std::string& key, const std::string& label, uint32_t type) {
+  Status archNumberValue(const std::string& key, const std::string& label, uint32_t type) {
     if (type != kU32 && type != kU64) return skipValue(label, type, 0);
     uint64_t value = 0;  // little endian: a u32 read into the low bytes is the same number
     if (!r_.read(&value, type == kU32 ? 4 : 8)) return readFailed(label);
-    context_lengths_[key] = value;
+    arch_numbers_[key] = value;
     return Ok{};
   }
 
@@ -393,7 +413,7 @@ class GgufParser {
   GgufMetadata meta_;
   uint32_t alignment_ = kDefaultAlignment;
   std::unordered_set<std::string> seen_keys_, seen_tensors_;
-  std::map<std::string, uint64_t> context_lengths_;
+  std::map<std::string, uint64_t> arch_numbers_;
   bool next_offset_known_ = true;
   uint64_t next_offset_ = 0;
   uint64_t furthest_end_ = 0;   // of the tensor whose data reaches furthest,

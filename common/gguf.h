@@ -28,6 +28,15 @@ struct GgufMetadata {
   std::string name;             // general.name ("" if absent)
   uint64_t context_length = 0;  // <architecture>.context_length (0 if absent)
   uint64_t file_size = 0;
+  // For the memory estimate (common/model_memory.h); each 0 if absent or not a u32/u64
+  // (head_count_kv is an array in a few models: then the estimate falls back to head_count).
+  uint64_t tensor_bytes = 0;    // the tensor data section up to its furthest tensor's end
+  uint64_t block_count = 0;     // <architecture>.block_count (layers)
+  uint64_t embedding_length = 0;
+  uint64_t head_count = 0;      // <architecture>.attention.head_count
+  uint64_t head_count_kv = 0;   // ...head_count_kv (grouped-query attention)
+  uint64_t key_length = 0;      // ...key_length (default embedding_length / head_count)
+  uint64_t value_length = 0;
 };
 
 // Checks the header, every metadata entry, every tensor info, and that the tensor data the

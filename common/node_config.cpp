@@ -84,7 +84,7 @@ const std::set<std::string>& managedArgs() {
 }
 
 void parseNode(YamlReader& r, const YAML::Node& n, const fs::path& base, NodeSection& out) {
-  r.expectMap(n, "node", {"name", "data_dir", "control", "log_level", "log_format", "llama_server"});
+  r.expectMap(n, "node", {"name", "data_dir", "control", "log_level", "log_format", "llama_server", "memory_budget"});
   if (!n.IsMap()) {
     out.name = defaultNodeName();
     out.data_dir = defaultDataDir(out.name);
@@ -113,6 +113,11 @@ void parseNode(YamlReader& r, const YAML::Node& n, const fs::path& base, NodeSec
     r.fail(n["log_format"], "node.log_format", "'" + out.log_format + "' is not text or json");
   r.read(n, "node", "llama_server", binary);
   if (!binary.empty()) out.llama_server = resolveAgainst(base, binary);
+  std::string budget;
+  r.read(n, "node", "memory_budget", budget);
+  if (auto b = parseMemoryBudget(budget); !budget.empty() && !b)
+    r.fail(n["memory_budget"], "node.memory_budget", b.error().message);
+  else if (!budget.empty()) out.memory_budget = *b;
 }
 
 void parseSupervisor(YamlReader& r, const YAML::Node& n, SupervisorSection& out) {
@@ -143,9 +148,9 @@ void parseSupervisor(YamlReader& r, const YAML::Node& n, SupervisorSection& out)
 }
 
 void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, const fs::path& base,
-                ModelConfig& out) {
+                const fs::path& dataDir, ModelConfig& out) {
   if (!r.expectMap(m, path, {"name", "gguf", "ctx_size", "parallel", "threads", "gpu_layers", "port",
-                             "embeddings", "extra_args", "replicas"})) {
+                             "embeddings", "extra_args", "replicas", "sha256", "load"})) {
     if (!m.IsDefined() || m.IsNull()) r.fail(m, path, "empty model entry: give it at least name and gguf");
     return;
   }
@@ -153,11 +158,7 @@ void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, con
   if (out.name.empty()) r.fail(m, path, "missing 'name' (the model name clients send)");
   else if (!isValidName(out.name))
     r.fail(m["name"], joinPath(path, "name"), "'" + out.name + "' is not a valid model name (letters, digits, . _ : / -)");
-  std::string gguf;
-  r.read(m, path, "gguf", gguf);
-  if (gguf.empty()) r.fail(m, path, "missing 'gguf' (path to the model file, or builtin:demo)");
-  else if (gguf.rfind(kBuiltinPrefix, 0) == 0) out.gguf = builtinModelPath(gguf.substr(8));
-  else out.gguf = resolveAgainst(base, gguf);
+  config_detail::parseModelSource(r, m, path, base, dataDir, out);
   r.read(m, path, "ctx_size", out.ctx_size, 0, 1 << 24);
   r.read(m, path, "parallel", out.parallel, 1, 256);
   r.read(m, path, "threads", out.threads, 0, 1024);
@@ -172,6 +173,11 @@ void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, con
            "must be 0 (a free port for each) when replicas is " + std::to_string(out.replicas) +
                ": one port cannot serve several llama-servers");
   r.read(m, path, "extra_args", out.extra_args);
+  std::string load = "always";
+  r.read(m, path, "load", load);
+  if (load != "always" && load != "on_demand")
+    r.fail(m["load"], joinPath(path, "load"), "'" + load + "' is not always or on_demand");
+  out.on_demand = load == "on_demand";
   for (const auto& a : out.extra_args) {
     const std::string flag = a.substr(0, a.find('='));
     if (managedArgs().count(flag))
@@ -254,7 +260,7 @@ Result<NodeConfig> parseNodeConfig(const std::string& yaml, const fs::path& file
   } else if (models.IsSequence()) {
     c.models.resize(models.size());
     for (std::size_t i = 0; i < models.size(); ++i)
-      parseModel(r, models[i], "models[" + std::to_string(i) + "]", base, c.models[i]);
+      parseModel(r, models[i], "models[" + std::to_string(i) + "]", base, c.node.data_dir, c.models[i]);
   }
   parseRouter(r, root["router"], c.router);
   config_detail::parseMesh(r, root["mesh"], base, c.node, c.mesh);

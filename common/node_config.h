@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/host_port.h"
+#include "common/model_memory.h"
 #include "common/result.h"
 
 namespace qmesh {
@@ -29,6 +30,9 @@ struct NodeSection {
   std::string log_level = "info";      // trace, debug, info, warn, error
   std::string log_format = "text";     // text or json (one object per line)
   std::filesystem::path llama_server;  // empty: the packaged binary for this platform
+  // What the models may take together (weights + KV cache, common/model_memory.h); a model
+  // that does not fit is refused at startup. Empty: no budget.
+  MemoryBudget memory_budget;          // written "16GiB", "17179869184" or "80%" (of RAM)
 };
 
 struct HealthSettings {
@@ -56,6 +60,11 @@ struct SupervisorSection {
 struct ModelConfig {
   std::string name;                 // the alias clients send as "model"
   std::filesystem::path gguf;       // absolute after parsing; "builtin:demo" = the demo model
+  // gguf given as an https://, http:// or file:// URL: where it is downloaded from, and the
+  // sha256 (64 lowercase hex digits) it must have. `gguf` is then the downloaded file,
+  // <node.data_dir>/models/sha256-<digest>.gguf (common/node_config_models.cpp).
+  std::string url;
+  std::string sha256;
   int64_t ctx_size = 2048;          // 0 = the model's own context length
   int64_t parallel = 4;             // llama-server slots
   int64_t threads = 0;              // 0 = llama-server decides
@@ -66,6 +75,9 @@ struct ModelConfig {
   // llama-server processes for this model on this node, each with its own port and
   // `parallel` slots, routed, restarted and reported separately (child names: NAME, NAME#2..).
   int64_t replicas = 1;
+  // load: on_demand: not spawned at start (state `unloaded`) but by `qmesh-supervisor load`
+  // or POST /children/NAME/load; `unload` ends it again. Default (always): from the start.
+  bool on_demand = false;
 };
 
 // The supervisor's name for replica `index` (0-based) of a model: the model's own name for the

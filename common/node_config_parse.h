@@ -17,6 +17,12 @@ std::filesystem::path resolveAgainst(const std::filesystem::path& base, const st
 bool readHostPort(YamlReader& r, const YAML::Node& map, const std::string& path, const char* key,
                   HostPort& out, bool listen = false);
 
+// models[].gguf and models[].sha256 (node_config_models.cpp): a path, builtin:NAME, or a URL
+// with its digest, downloaded under <dataDir>/models/.
+void parseModelSource(YamlReader& r, const YAML::Node& m, const std::string& path,
+                      const std::filesystem::path& base, const std::filesystem::path& dataDir,
+                      ModelConfig& out);
+
 // mesh: needs node.data_dir (already parsed) for its default file paths.
 void parseMesh(YamlReader& r, const YAML::Node& n, const std::filesystem::path& base,
                const NodeSection& node, MeshSection& out);

@@ -5,6 +5,8 @@
 #include "common/duration.h"
 #include "common/logging.h"
 
+#include <utility>
+
 namespace qmesh {
 
 namespace {
@@ -28,6 +30,7 @@ const char* toString(ChildState s) {
     case ChildState::Restarting: return "restarting";
     case ChildState::Failed: return "failed";
     case ChildState::Stopped: return "stopped";
+    case ChildState::Unloaded: return "unloaded";
   }
   return "?";
 }
@@ -162,7 +165,7 @@ void ChildSupervisor::onHealth(uint64_t instance, const HealthResult& r) {
 void ChildSupervisor::terminate(const std::string& reason) {
   if (!running_ || killAt_) return;
   pendingReason_ = reason;
-  if (stopping_) spdlog::info("[{}] stopping pid {}: {}", name_, pid_, reason);
+  if (stopping_ || unloading_) spdlog::info("[{}] stopping pid {}: {}", name_, pid_, reason);
   else spdlog::warn("[{}] stopping pid {}: {}", name_, pid_, reason);
   launcher_.signal(SIGTERM);
   launcher_.signal(SIGCONT);  // a SIGSTOPped child must run to act on SIGTERM
@@ -171,7 +174,7 @@ void ChildSupervisor::terminate(const std::string& reason) {
     launcher_.signal(SIGKILL);
     killSent_ = true;
   }
-  if (!stopping_) setState(ChildState::Restarting);
+  if (!stopping_ && !unloading_) setState(ChildState::Restarting);
 }
 
 void ChildSupervisor::onExit(const ExitStatus& status) {
@@ -185,6 +188,13 @@ void ChildSupervisor::onExit(const ExitStatus& status) {
   if (stopping_) {
     spdlog::info("[{}] stopped ({})", name_, status.describe());
     setState(ChildState::Stopped);
+    return;
+  }
+  if (unloading_) {
+    unloading_ = false;
+    spdlog::info("[{}] unloaded ({})", name_, status.describe());
+    if (std::exchange(loadAfterExit_, false)) return spawn();
+    setState(ChildState::Unloaded);
     return;
   }
   spdlog::warn("[{}] exited: {}", name_, lastExit_);
@@ -233,6 +243,30 @@ void ChildSupervisor::reset() {
   } else {
     spawn();
   }
+}
+
+void ChildSupervisor::markUnloaded() { setState(ChildState::Unloaded); }
+
+bool ChildSupervisor::load() {
+  if (stopping_ || state_ != ChildState::Unloaded) return false;
+  spdlog::info("[{}] loading on request", name_);
+  if (running_) loadAfterExit_ = true;  // the unloaded instance is still exiting
+  else spawn();
+  return true;
+}
+
+bool ChildSupervisor::unload() {
+  if (stopping_) return false;
+  if (state_ == ChildState::Unloaded) return std::exchange(loadAfterExit_, false);
+  restartAt_.reset();
+  history_.clear();  // an unload is no crash: the next load starts with a clean record
+  crashesSinceReady_ = 0;
+  if (running_) {
+    unloading_ = true;
+    terminate("unloaded");
+  }
+  setState(ChildState::Unloaded);
+  return true;
 }
 
 ChildSnapshot ChildSupervisor::snapshot() const {

@@ -17,6 +17,13 @@
 //
 //   stop() from any state: SIGTERM to the process group, SIGKILL after stop_grace -> STOPPED.
 //
+//   Models loaded on demand (supervisor/node_supervisor.h):
+//     markUnloaded() before start: UNLOADED, nothing runs.
+//     load() from UNLOADED: spawn -> STARTING ... as above.
+//     unload() from any state but STOPPED: UNLOADED at once (no request is routed to it);
+//       a running instance gets SIGTERM, SIGKILL after stop_grace, and is not restarted.
+//       load() while it still exits spawns the next one once it is reaped.
+//
 // Concurrency: single-threaded; every method runs on the owner's event-loop thread, and
 // health results must be delivered there too.
 #pragma once
@@ -38,7 +45,7 @@
 
 namespace qmesh {
 
-enum class ChildState { Starting, Loading, Ready, Unhealthy, Restarting, Failed, Stopped };
+enum class ChildState { Starting, Loading, Ready, Unhealthy, Restarting, Failed, Stopped, Unloaded };
 const char* toString(ChildState s);
 
 // What the supervisor needs from "a way to run this child".
@@ -78,6 +85,9 @@ class ChildSupervisor {
   void tick();   // call often (and on SIGCHLD): reaps, fires deadlines, issues polls
   void stop();   // graceful; done once finished() is true
   void reset();  // operator: forget the crash loop and start (again) now
+  void markUnloaded();  // instead of start(): a model loaded on demand
+  bool load();          // false: it was not unloaded (already loaded, loading, or stopping)
+  bool unload();        // false: stopping, or already unloaded
   bool finished() const { return state_ == ChildState::Stopped && !running_; }
   ChildState state() const { return state_; }
   ChildSnapshot snapshot() const;
@@ -108,6 +118,8 @@ class ChildSupervisor {
   RestartHistory history_;
   bool running_ = false;      // an instance exists and is not reaped yet
   bool stopping_ = false;     // stop() was called: no more restarts
+  bool unloading_ = false;    // unload() ended the running instance: no restart
+  bool loadAfterExit_ = false;  // load() came while that instance was still exiting
   bool killSent_ = false;
   uint64_t instance_ = 0;     // bumps per spawn; stale health results are ignored
   pid_t pid_ = -1;

@@ -21,6 +21,8 @@
 #include "supervisor/event_loop.h"
 #include "supervisor/exit_codes.h"
 #include "supervisor/join_token.h"
+#include "supervisor/memory_budget.h"
+#include "supervisor/model_pull.h"
 #include "supervisor/node_supervisor.h"
 #include "supervisor/ports.h"
 
@@ -69,6 +71,8 @@ std::variant<Prepared, int> prepare(const fs::path& file) {
   }
   for (size_t i = 0; i < p.config.models.size(); ++i) {
     const auto& m = p.config.models[i];
+    std::error_code ec;
+    if (!m.url.empty() && !fs::exists(m.gguf, ec)) continue;  // `start` downloads it first
     auto meta = readGgufMetadata(m.gguf);
     if (!meta)
       return fail(exit_code::kModel, "models[" + std::to_string(i) + "] '" + m.name +
@@ -76,6 +80,8 @@ std::variant<Prepared, int> prepare(const fs::path& file) {
                                          meta.error().message);
     p.models[m.name] = *meta;
   }
+  if (auto s = checkMemoryBudget(p.config, p.models, physicalMemoryBytes()); !s)
+    return fail(exit_code::kConfig, p.config.file.string() + ": " + s.error().message);
   return p;
 }
 
@@ -136,6 +142,21 @@ int checkPorts(const NodeConfig& c) {
   return checkMeshPorts(c);
 }
 
+// After logging is set up, so progress lines carry the node's format. Fills in the
+// metadata prepare() could not read yet.
+int downloadMissingModels(Prepared& p) {
+  if (int code = pullModels(p.config, {}); code != exit_code::kOk) return code;
+  for (const auto& m : p.config.models) {
+    if (p.models.count(m.name)) continue;
+    auto meta = readGgufMetadata(m.gguf);
+    if (!meta) return fail(exit_code::kModel, "model '" + m.name + "': " + meta.error().message);
+    p.models[m.name] = *meta;
+  }
+  if (auto s = checkMemoryBudget(p.config, p.models, physicalMemoryBytes()); !s)
+    return fail(exit_code::kConfig, p.config.file.string() + ": " + s.error().message);
+  return exit_code::kOk;
+}
+
 std::string describeChild(const nlohmann::json& c) {
   std::ostringstream line;
   line << "  " << c.value("name", "?") << "  " << c.value("state", "?");
@@ -154,10 +175,16 @@ int runCheckConfig(const fs::path& file) {
   std::cout << p.config.file.string() << ": OK\n  node " << p.config.node.name << ", control "
             << p.config.node.control.str() << "\n";
   for (const auto& m : p.config.models) {
+    if (!p.models.count(m.name)) {
+      std::cout << "  model " << m.name << ": " << m.url << ", not downloaded yet (`start` or `pull` fetches it into "
+                << m.gguf.string() << ")\n";
+      continue;
+    }
     const auto& g = p.models.at(m.name);
     std::cout << "  model " << m.name << ": " << m.gguf.string() << " (" << g.architecture
               << ", " << g.file_size / (1024 * 1024) << " MiB, trained context "
-              << g.context_length << "), " << m.parallel << " slots\n";
+              << g.context_length << "), " << m.parallel << " slots, about "
+              << describeEstimate(estimateModelMemory(g, m.ctx_size)) << "\n";
   }
   if (p.config.router.enabled) std::cout << "  router on " << p.config.router.listen.str() << "\n";
   if (const auto& m = p.config.mesh; m.enabled())
@@ -179,6 +206,7 @@ int runStart(const fs::path& file, const std::string& joinToken) {
   if (ec)
     return fail(exit_code::kConfig, "node.data_dir " + c.node.data_dir.string() +
                                         " cannot be created: " + ec.message());
+  if (int code = downloadMissingModels(p); code != exit_code::kOk) return code;
   if (int code = prepareMeshForStart(c, joinToken, p.binaries); code != exit_code::kOk) return code;
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -283,6 +311,29 @@ int runRestart(const fs::path& file, const std::string& child) {
   if (const std::string refused = post.refusal(); !refused.empty()) return fail(exit_code::kRefused, refused);
   if (reply.status == 404) return fail(exit_code::kConfig, "no model or child named '" + child + "'");
   std::cout << "restarting " << child << "\n";
+  return exit_code::kOk;
+}
+
+int runPull(const fs::path& file, const std::vector<std::string>& names) {
+  auto config = loadNodeConfig(file);
+  if (!config) return fail(exit_code::kConfig, "config error:\n" + config.error().message);
+  initLogging("supervisor", config->node.name, config->node.log_level, config->node.log_format);
+  return pullModels(*config, names);
+}
+
+int runLoad(const fs::path& file, const std::string& model, bool load) {
+  auto config = loadNodeConfig(file);
+  if (!config) return fail(exit_code::kConfig, "config error:\n" + config.error().message);
+  const auto post = controlPost(*config, "/children/" + model + (load ? "/load" : "/unload"));
+  const ControlReply& reply = post.reply;
+  if (!reply.reached)
+    return fail(exit_code::kNotRunning, "no qmesh-supervisor answers on " + config->node.control.str());
+  if (const std::string refused = post.refusal(); !refused.empty()) return fail(exit_code::kRefused, refused);
+  const auto body = nlohmann::json::parse(reply.body, nullptr, false);
+  const std::string why = body.is_object() && body.contains("error") ? body["error"].value("message", reply.body) : reply.body;
+  if (reply.status == 404) return fail(exit_code::kConfig, why);
+  if (reply.status != 202) return fail(exit_code::kRuntime, why);
+  std::cout << (load ? "loading " : "unloading ") << model << "\n";
   return exit_code::kOk;
 }
 

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace qmesh {
 
@@ -12,7 +13,11 @@ int runStart(const std::filesystem::path& config, const std::string& joinToken =
 int runStatus(const std::filesystem::path& config, bool json);
 int runStop(const std::filesystem::path& config);
 int runRestart(const std::filesystem::path& config, const std::string& child);
+// POST /children/MODEL/load or /unload.
+int runLoad(const std::filesystem::path& config, const std::string& model, bool load);
 int runCheckConfig(const std::filesystem::path& config);
+// Downloads the named URL models (all of them when `names` is empty) that are not on disk.
+int runPull(const std::filesystem::path& config, const std::vector<std::string>& names);
 
 // mesh_commands.cpp
 enum class KeysAction { List, Generate, Install, Use, Remove };

@@ -64,8 +64,8 @@ bool isLoopbackHostHeader(std::string_view header) {
 
 // "/children/NAME/restart" -> NAME; "" when the path is anything else. Plain string work:
 // std::regex backtracks recursively, on a path as long as the client likes.
-std::string restartTarget(std::string_view path) {
-  constexpr std::string_view kPrefix = "/children/", kSuffix = "/restart";
+std::string childTarget(std::string_view path, std::string_view kSuffix) {
+  constexpr std::string_view kPrefix = "/children/";
   if (path.size() <= kPrefix.size() + kSuffix.size() || !path.starts_with(kPrefix) ||
       !path.ends_with(kSuffix))
     return "";
@@ -147,7 +147,13 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
     if (path == "/status" && get) return status(target);
     if (path == "/metrics" && get)
       return reply(http::status::ok, api_.node_.metrics() + controlMetrics() + api_.longPollMetrics(), "text/plain; version=0.0.4");
-    if (const std::string child = restartTarget(path); !child.empty() && post) {
+    for (const bool isLoad : {true, false})
+      if (const std::string m = childTarget(path, isLoad ? "/load" : "/unload"); !m.empty() && post) {
+        const auto r = isLoad ? api_.node_.load(m) : api_.node_.unload(m);
+        return reply(static_cast<http::status>(r.http_status),
+                     r.http_status == 202 ? dumpJson({{isLoad ? "loading" : "unloading", m}}) : errorJson(r.message));
+      }
+    if (const std::string child = childTarget(path, "/restart"); !child.empty() && post) {
       if (!api_.node_.restart(child))
         return reply(http::status::not_found, errorJson("no child named '" + child + "'"));
       return reply(http::status::accepted, dumpJson({{"restarting", child}}));
@@ -160,7 +166,8 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
     }
     reply(http::status::not_found,
           errorJson("unknown endpoint " + std::string(req_.method_string()) + " " + path +
-                    " (try GET /status, GET /metrics, POST /children/NAME/restart, "
+                    " (try GET /status, GET /metrics, POST /children/NAME/restart, POST /children/NAME/load, "
+                    "POST /children/NAME/unload, "
                     "POST /mesh/reload-keys, POST /shutdown)"));
   }
 

@@ -27,7 +27,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("qmesh-supervisor ") + QMESH_VERSION);
   app.footer(
       "Exit codes: 0 ok, 1 runtime error, 2 config or usage error, 3 invalid model file,\n"
-      "4 address in use, 5 no supervisor running, 6 llama-server or qmesh-router missing.\n"
+      "4 address in use, 5 no supervisor running, 6 llama-server or qmesh-router missing,\n"
+      "7 control token refused; model downloads: 8 HTTP error (404...), 9 connection or TLS\n"
+      "failure, 10 stalled server, 11 sha256 mismatch, 12 no disk space.\n"
       "Mesh: the first node starts with mesh.gossip set and creates the mesh key; `invite` on it\n"
       "prints a token; other nodes run `start --config node.yaml --join-file FILE` (or --join -\n"
       "with the token on stdin, or QMESH_JOIN=TOKEN in the environment).");
@@ -54,6 +56,20 @@ int main(int argc, char** argv) {
   auto* restart = app.add_subcommand("restart", "Restart one child; also clears a crash-loop 'failed'");
   restart->add_option("--config,-c", config, "Node YAML config")->required();
   restart->add_option("child", child, "Model name, or 'router'")->required();
+  std::string loadName;
+  auto* load = app.add_subcommand("load", "Start an unloaded model's llama-server (models[].load: on_demand), "
+                                          "if node.memory_budget has room for it");
+  load->add_option("--config,-c", config, "Node YAML config")->required();
+  load->add_option("model", loadName, "Model name")->required();
+  auto* unload = app.add_subcommand("unload", "Stop a model's llama-server until `load` (frees its memory)");
+  unload->add_option("--config,-c", config, "Node YAML config")->required();
+  unload->add_option("model", loadName, "Model name")->required();
+  std::vector<std::string> pullNames;
+  auto* pull = app.add_subcommand(
+      "pull", "Download the models whose gguf is a URL and that are not on disk yet (checked "
+              "against their sha256); `start` does it too. An interrupted download resumes");
+  pull->add_option("--config,-c", config, "Node YAML config")->required();
+  pull->add_option("name", pullNames, "Only these models (default: all)");
   std::string checkFile;
   auto* check = app.add_subcommand("check-config", "Validate a config and its model files");
   check->add_option("file", checkFile, "Node YAML config")->required();
@@ -103,6 +119,9 @@ int main(int argc, char** argv) {
   if (*stop) return qmesh::runStop(config);
   if (*restart) return qmesh::runRestart(config, child);
   if (*check) return qmesh::runCheckConfig(checkFile);
+  if (*pull) return qmesh::runPull(config, pullNames);
+  if (*load) return qmesh::runLoad(config, loadName, true);
+  if (*unload) return qmesh::runLoad(config, loadName, false);
   if (*invite) return qmesh::runInvite(config);
   if (*kList) return qmesh::runKeys(config, KeysAction::List, "");
   if (*kGenerate) return qmesh::runKeys(config, KeysAction::Generate, "");

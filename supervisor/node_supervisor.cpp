@@ -8,6 +8,8 @@
 
 #include "common/duration.h"
 #include "common/logging.h"
+#include "common/model_memory.h"
+#include "supervisor/download_progress.h"
 #include "supervisor/llama_args.h"
 #include "supervisor/ports.h"
 
@@ -22,7 +24,7 @@ constexpr Millis kTick{50};
 constexpr ChildState kAllStates[] = {ChildState::Starting,   ChildState::Loading,
                                      ChildState::Ready,      ChildState::Unhealthy,
                                      ChildState::Restarting, ChildState::Failed,
-                                     ChildState::Stopped};
+                                     ChildState::Stopped,    ChildState::Unloaded};
 
 }  // namespace
 
@@ -94,7 +96,10 @@ void NodeSupervisor::armSigchld() {
 
 void NodeSupervisor::start() {
   armSigchld();
-  for (auto& c : children_) c.supervisor->start();
+  for (auto& c : children_) {
+    if (c.model && c.model->on_demand) c.supervisor->markUnloaded();
+    else c.supervisor->start();
+  }
   std::vector<std::pair<std::string, std::filesystem::path>> files;
   for (const auto& m : config_.models) files.emplace_back(m.name, m.gguf);
   digests_.start(std::move(files));
@@ -144,6 +149,49 @@ bool NodeSupervisor::restart(const std::string& child) {
     }
   }
   return false;
+}
+
+// A model's replicas load and unload together: each is a process of the same size.
+NodeSupervisor::ModelAction NodeSupervisor::load(const std::string& model) {
+  std::vector<Child*> targets;
+  uint64_t loaded = 0;
+  for (auto& c : children_) {
+    if (!c.model) continue;
+    if (c.model->name == model) targets.push_back(&c);
+    else if (c.supervisor->state() != ChildState::Unloaded && c.supervisor->state() != ChildState::Stopped &&
+             c.supervisor->state() != ChildState::Failed)
+      loaded += modelMemory(*c.model);
+  }
+  if (targets.empty()) return {404, "no model named '" + model + "'"};
+  for (Child* t : targets)
+    if (t->supervisor->state() != ChildState::Unloaded)
+      return {409, "'" + t->supervisor->name() + "' is not unloaded (it is " + toString(t->supervisor->state()) + ")"};
+  const MemoryBudget& b = config_.node.memory_budget;
+  if (b.set()) {
+    const uint64_t budget = b.resolve(physicalMemoryBytes()), need = modelMemory(*targets.front()->model) * targets.size();
+    if (loaded + need > budget)
+      return {409, "'" + model + "' needs about " + formatBytes(need) + " but the loaded models take " +
+                       formatBytes(loaded) + " of node.memory_budget (" + formatBytes(budget) + "): unload one first"};
+  }
+  for (Child* t : targets) t->supervisor->load();
+  return {202, "loading '" + model + "'"};
+}
+
+NodeSupervisor::ModelAction NodeSupervisor::unload(const std::string& model) {
+  bool known = false, any = false;
+  for (auto& c : children_) {
+    if (!c.model || c.model->name != model) continue;
+    known = true;
+    any = c.supervisor->unload() || any;
+  }
+  if (!known) return {404, "no model named '" + model + "'"};
+  if (!any) return {409, "'" + model + "' is already unloaded, or the node is stopping"};
+  return {202, "unloading '" + model + "'"};
+}
+
+uint64_t NodeSupervisor::modelMemory(const ModelConfig& m) const {
+  auto it = models_.find(m.name);
+  return it == models_.end() ? 0 : estimateModelMemory(it->second, m.ctx_size).total();
 }
 
 NodeSupervisor::Child* NodeSupervisor::router() {

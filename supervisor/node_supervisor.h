@@ -52,6 +52,15 @@ class NodeSupervisor {
   // are reaped.
   void stop(std::function<void()> done);
   bool restart(const std::string& child);  // false: no such child
+  // Models loaded on demand (models[].load, or any model by hand): load spawns an unloaded
+  // model's llama-server if node.memory_budget leaves room for it beside the loaded ones;
+  // unload ends it (SIGTERM, SIGKILL after stop_grace) and it stays down.
+  struct ModelAction {
+    int http_status = 200;  // 202 done, 404 no such model, 409 refused (message says why)
+    std::string message;
+  };
+  ModelAction load(const std::string& model);
+  ModelAction unload(const std::string& model);
   // The router re-reads the key file on SIGHUP. Only a router that was ready is signalled:
   // before that it may not handle SIGHUP yet, and SIGHUP's default action kills.
   KeyReload reloadRouterKeys();
@@ -76,6 +85,7 @@ class NodeSupervisor {
   void armSigchld();
   void changed();
   Child* router();
+  uint64_t modelMemory(const ModelConfig& m) const;  // the estimate, 0 if unknown
   void deliverPendingKeyReload();
   nlohmann::json childJson(const Child& c) const;
 

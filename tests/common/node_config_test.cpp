@@ -503,7 +503,7 @@ TEST_F(NodeConfigTest, RejectsModelWithoutName) {
 
 TEST_F(NodeConfigTest, RejectsModelWithoutGguf) {
   EXPECT_EQ(parseError(yaml({"models:", "  - name: a", "  - name: b", "    gguf: b.gguf"})),
-            "/cfg/node.yaml:2: models[0]: missing 'gguf' (path to the model file, or builtin:demo)");
+            "/cfg/node.yaml:2: models[0]: missing 'gguf' (path to the model file, a URL, or builtin:demo)");
 }
 
 TEST_F(NodeConfigTest, RejectsEmptyModelEntry) {
