@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "router/console/mesh_events.h"
 #include "router/membership/identity.h"
 #include "router/proxy/connection_cap.h"
 #include "router/proxy/hop_session.h"
@@ -87,7 +88,10 @@ void Router::onSnapshot(const StatusSnapshot& s) {
   for (const auto& w : state_->directory.all()) {
     auto it = before.find(w->id);
     if (it == before.end() || it->second != w->info.state)
+    {
       spdlog::info("worker {} is {} (generation {})", w->id, toString(w->info.state), s.generation);
+      publishLocalWorker(state_->console, state_->config.node_name, w->info, s.generation);
+    }
   }
   state_->admission->onDirectoryChanged();
   if (mesh_) mesh_->localChanged();
@@ -98,7 +102,9 @@ void Router::reloadMeshKeys() {
     spdlog::warn("SIGHUP: the mesh is not enabled on this node; nothing to reload");
     return;
   }
-  if (auto st = mesh_->reloadKeys(); !st) spdlog::error("SIGHUP: mesh keys not changed: {}", st.error().message);
+  auto st = mesh_->reloadKeys();
+  if (!st) spdlog::error("SIGHUP: mesh keys not changed: {}", st.error().message);
+  publishKeysReloaded(state_->console, static_cast<bool>(st), st ? "" : st.error().message);
 }
 
 void Router::shutdown() {
@@ -111,6 +117,7 @@ void Router::shutdown() {
   // Leave the mesh first: peers stop sending us new requests while ours drain.
   if (mesh_) mesh_->stop(nullptr);
   state_->draining = true;
+  state_->console.events.closeAll();  // /api/events streams end now, not at the grace's end
   state_->meshChannels.clear();  // idle: their peers' sessions end now, not at our exit
   state_->onAllSessionsClosed = [this] {
     grace_.cancel();

@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "router/console/console_state.h"
 #include "router/dataplane/channel_pool.h"
 #include "router/metrics.h"
 #include "router/net.h"
@@ -68,6 +69,8 @@ struct RouterState {
   bool draining = false;
   std::set<ClientLink*> sessions;  // HttpSession and HopSession
   std::function<void()> onAllSessionsClosed;
+
+  ConsoleState console;  // /console and /api/events (router/console/)
 };
 
 }  // namespace qmesh::router

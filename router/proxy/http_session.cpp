@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <spdlog/spdlog.h>
 
+#include "router/console/console_api.h"
 #include "router/proxy/forwarder.h"
 #include "router/proxy/local_pages.h"
 
@@ -230,6 +231,7 @@ net::awaitable<void> HttpSession::lingeringClose() {
 RouteContext HttpSession::routeContext() const {
   RouteContext rc;
   rc.api_keys = &state_->config.api_keys;
+  rc.admin_keys = &state_->config.admin_keys;
   rc.models = state_->directory.models();
   rc.origins = &state_->origins;
   return rc;
@@ -254,6 +256,7 @@ net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, 
     case Action::ApiMesh: co_return co_await writeLocal(ctx, 200, apiMeshJson(*state_), "application/json");
     case Action::Metrics:
       co_return co_await writeLocal(ctx, 200, metricsText(*state_), "text/plain; version=0.0.4");
+    case Action::Admin: co_return co_await serveAdmin(*this, req, ctx);
     case Action::Forward: {
       ctx.model = d.model;
       ctx.affinity = d.affinity;

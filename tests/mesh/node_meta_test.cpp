@@ -15,6 +15,8 @@ NodeMeta sample() {
   m.memPercent = 30;
   m.workers.push_back({"demo-a", WorkerState::Ready, 4, 1, 0, 70, false});
   m.workers.push_back({"embed", WorkerState::Loading, 2, 0, 0, 72, true});
+  m.loadTenths = 15;
+  m.bootUnix = 1'764'000'000;
   return m;
 }
 }  // namespace
@@ -29,7 +31,8 @@ TEST(NodeMeta, RoundTrips) {
 
 TEST(NodeMeta, EveryTruncationIsAnErrorNotACrash) {
   auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
-  for (std::size_t n = 0; n < bytes.size(); ++n)
+  // The last 6 bytes (load, boot time) came later: without them it is an older node's meta.
+  for (std::size_t n = 0; n + 6 < bytes.size(); ++n)
     EXPECT_FALSE(decodeNodeMeta(std::span(bytes.data(), n))) << "prefix of " << n << " bytes decoded";
 }
 
@@ -39,6 +42,17 @@ TEST(NodeMeta, TrailingBytesOfANewerRevisionAreIgnored) {
   auto back = decodeNodeMeta(bytes);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->workers.size(), 2u);
+}
+
+TEST(NodeMeta, OlderNodesMetaWithoutLoadAndBootTimeReadsThemAsUnknown) {
+  auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
+  for (std::size_t cut = 1; cut <= 6; ++cut) {
+    auto back = decodeNodeMeta(std::span(bytes.data(), bytes.size() - cut));
+    ASSERT_TRUE(back) << cut;
+    EXPECT_EQ(back->workers.size(), 2u);
+    EXPECT_EQ(back->loadTenths, 0) << cut;
+    EXPECT_EQ(back->bootUnix, 0) << cut;
+  }
 }
 
 TEST(NodeMeta, UnknownFormatIsRejected) {
