@@ -63,10 +63,10 @@ bool isLoopbackHostHeader(std::string_view header) {
   return !ec && address.is_loopback();
 }
 
-// "/children/NAME/restart" -> NAME; "" when the path is anything else. Plain string work:
+// "/children/NAME<suffix>" -> NAME; "" when the path is anything else. Plain string work:
 // std::regex backtracks recursively, on a path as long as the client likes.
-std::string restartTarget(std::string_view path) {
-  constexpr std::string_view kPrefix = "/children/", kSuffix = "/restart";
+std::string childTarget(std::string_view path, std::string_view kSuffix) {
+  constexpr std::string_view kPrefix = "/children/";
   if (path.size() <= kPrefix.size() + kSuffix.size() || !path.starts_with(kPrefix) ||
       !path.ends_with(kSuffix))
     return "";
@@ -148,7 +148,8 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
     if (path == "/status" && get) return status(target);
     if (path == "/metrics" && get)
       return reply(http::status::ok, api_.node_.metrics() + controlMetrics() + api_.longPollMetrics(), "text/plain; version=0.0.4");
-    if (const std::string child = restartTarget(path); !child.empty() && post) {
+    if (const std::string child = childTarget(path, "/log"); !child.empty() && get) return logTail(child);
+    if (const std::string child = childTarget(path, "/restart"); !child.empty() && post) {
       if (!api_.node_.restart(child))
         return reply(http::status::not_found, errorJson("no child named '" + child + "'"));
       return reply(http::status::accepted, dumpJson({{"restarting", child}}));
@@ -161,8 +162,15 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
     }
     reply(http::status::not_found,
           errorJson("unknown endpoint " + std::string(req_.method_string()) + " " + path +
-                    " (try GET /status, GET /metrics, POST /children/NAME/restart, "
+                    " (try GET /status, GET /metrics, GET /children/NAME/log, POST /children/NAME/restart, "
                     "POST /mesh/reload-keys, POST /shutdown)"));
+  }
+
+  // The child's last output lines (log_tail.h): text from the child, so dumped with replace.
+  void logTail(const std::string& child) {
+    const LogTail* tail = api_.node_.logTail(child);
+    if (!tail) return reply(http::status::not_found, errorJson("no child named '" + child + "'"));
+    reply(http::status::ok, dumpJson({{"child", child}, {"lines", tail->lines()}, {"dropped", tail->dropped()}}));
   }
 
   std::string controlMetrics() const {

@@ -51,6 +51,7 @@ class NodeSupervisor {
   // are reaped.
   void stop(std::function<void()> done);
   bool restart(const std::string& child);  // false: no such child
+  const LogTail* logTail(const std::string& child) const;  // null: no such child
   // The router re-reads the key file on SIGHUP. Only a router that was ready is signalled:
   // before that it may not handle SIGHUP yet, and SIGHUP's default action kills.
   KeyReload reloadRouterKeys();
