@@ -112,9 +112,11 @@ net::awaitable<bool> workerCall(ClientLink& link, RequestCtx& ctx, const std::st
     co_return co_await replyError(link, ctx, 409, "no_supervisor",
                                   "this router runs without a supervisor (static mode): nothing to restart or read");
   const std::string target = restart ? "/children/" + name + "/restart" : "/children/" + name + "/log";
-  const SupervisorReply r = co_await callSupervisor(link.executor(), *st.config.control,
-                                                    restart ? http::verb::post : http::verb::get, target,
-                                                    restart ? readControlToken(st) : std::string());
+  // Named, not a temporary of a ?: inside the co_await: GCC 12 destroys such a temporary
+  // twice (a double free ASan caught in the browser test).
+  const std::string token = restart ? readControlToken(st) : std::string();
+  const http::verb method = restart ? http::verb::post : http::verb::get;
+  const SupervisorReply r = co_await callSupervisor(link.executor(), *st.config.control, method, target, token);
   if (r.status == 0) co_return co_await replyError(link, ctx, 502, "supervisor_unreachable", r.body);
   if (restart && r.status < 300) {
     spdlog::info("req={} console: restart of worker {} requested", ctx.id, name);
