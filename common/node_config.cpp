@@ -187,9 +187,9 @@ void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, con
 }
 
 void parseRouter(YamlReader& r, const YAML::Node& n, RouterSection& out) {
-  if (!r.expectMap(n, "router", {"enabled", "listen", "api_keys", "max_body_bytes", "max_connections", "queue_depth",
-                                 "queue_timeout", "header_timeout", "body_timeout", "keepalive_interval",
-                                 "stall_timeout", "max_continuations"}))
+  if (!r.expectMap(n, "router", {"enabled", "listen", "api_keys", "admin_keys", "max_body_bytes", "max_connections",
+                                 "queue_depth", "queue_timeout", "header_timeout", "body_timeout",
+                                 "keepalive_interval", "stall_timeout", "max_continuations"}))
     return;
   const std::string p = "router";
   r.read(n, p, "enabled", out.enabled);
@@ -197,6 +197,12 @@ void parseRouter(YamlReader& r, const YAML::Node& n, RouterSection& out) {
   r.read(n, p, "api_keys", out.api_keys);
   for (const auto& k : out.api_keys)
     if (k.size() < 8) r.fail(n["api_keys"], "router.api_keys", "every key needs at least 8 characters");
+  r.read(n, p, "admin_keys", out.admin_keys);
+  for (const auto& k : out.admin_keys) {
+    if (k.size() < 8) r.fail(n["admin_keys"], "router.admin_keys", "every key needs at least 8 characters");
+    if (std::find(out.api_keys.begin(), out.api_keys.end(), k) != out.api_keys.end())
+      r.fail(n["admin_keys"], "router.admin_keys", "a key is both an admin key and an API key; give admins their own");
+  }
   r.read(n, p, "max_body_bytes", out.max_body_bytes, 1024, int64_t(1) << 32);
   r.read(n, p, "max_connections", out.max_connections, 1, 1000000);
   r.read(n, p, "queue_depth", out.queue_depth, 0, 1000000);

@@ -88,6 +88,7 @@ struct RouterSection {
   bool enabled = true;              // the supervisor starts qmesh-router
   HostPort listen{"127.0.0.1", 8080};
   std::vector<std::string> api_keys;  // empty = no authentication
+  std::vector<std::string> admin_keys;  // the console and /api/* (router/console/admin_access.h)
   int64_t max_body_bytes = 8 << 20;
   // Concurrent client connections; beyond it a new one gets a 503 and is closed. Each may
   // need an upstream connection too, so the router keeps twice this many descriptors (and

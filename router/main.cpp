@@ -135,6 +135,8 @@ int main(int argc, char** argv) {
     if (!mesh) return usageError(mesh.error().message);
     cfg.mesh.keys = mesh->keys;
     cfg.mesh.seeds = mesh->seeds;
+    // The console's "create invite": the key file is the truth after rotations, read then.
+    if (cfg.mesh.enabled) cfg.make_invite = [n = *node] { return createInviteToken(n); };
   } else {
     if (workers.empty() && control.empty())
       return usageError("nothing to route to: give --config node.yaml, or --worker MODEL=http://HOST:PORT "

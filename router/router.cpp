@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "common/logging.h"
+#include "router/console/mesh_events.h"
 #include "router/membership/identity.h"
 #include "router/proxy/connection_cap.h"
 #include "router/proxy/hop_session.h"
@@ -53,7 +54,7 @@ std::optional<StartError> Router::start() {
     auto identity = membership::loadOrCreateIdentity(cfg.mesh.identity_file);
     if (!identity) return StartError{2, "mesh.identity_file: " + identity.error().message};
     mesh_ = std::make_unique<MeshNode>(
-        io_, MeshDeps{cfg, ctx.directory, *ctx.admission, services_->meshChannels, ctx.clock}, std::move(*identity));
+        io_, MeshDeps{cfg, ctx.directory, *ctx.admission, services_->meshChannels, ctx.clock, ctx.console}, std::move(*identity));
     auto serveHop = [services = services_](dataplane::SecureChannel channel, std::string peer) {
       std::make_shared<HopSession>(std::move(channel), std::move(peer), services)->start();
     };
@@ -78,8 +79,10 @@ void Router::onSnapshot(const StatusSnapshot& s) {
   ctx.supervisorError.clear();
   for (const auto& w : ctx.directory.all()) {
     auto it = before.find(w->id);
-    if (it == before.end() || it->second != w->info.state)
+    if (it == before.end() || it->second != w->info.state) {
       spdlog::info("worker {} is {} (generation {})", w->id, toString(w->info.state), s.generation);
+      publishLocalWorker(ctx.console, ctx.config.node_name, w->info, s.generation);
+    }
   }
   ctx.admission->onDirectoryChanged();
   if (mesh_) mesh_->localChanged();
@@ -90,7 +93,9 @@ void Router::reloadMeshKeys() {
     spdlog::warn("SIGHUP: the mesh is not enabled on this node; nothing to reload");
     return;
   }
-  if (auto st = mesh_->reloadKeys(); !st) spdlog::error("SIGHUP: mesh keys not changed: {}", st.error().message);
+  auto st = mesh_->reloadKeys();
+  if (!st) spdlog::error("SIGHUP: mesh keys not changed: {}", st.error().message);
+  publishKeysReloaded(services_->context.console, static_cast<bool>(st), st ? "" : st.error().message);
 }
 
 void Router::shutdown() {
@@ -103,6 +108,7 @@ void Router::shutdown() {
   if (status_) status_->stop();
   // Leave the mesh first: peers stop sending us new requests while ours drain.
   if (mesh_) mesh_->stop(nullptr);
+  services_->context.console.events.closeAll();  // /api/events streams end now, not at the grace's end
   services_->meshChannels.clear();  // idle: their peers' sessions end now, not at our exit
   services_->localConnections.clear();  // idle keep-alive connections hold llama-server threads
   sessions.drain([this] {

@@ -13,6 +13,8 @@ RouterConfig fromNodeConfig(const NodeConfig& node) {
   c.listen = r.listen;
   c.control = node.node.control;
   c.api_keys = r.api_keys;
+  c.admin_keys = r.admin_keys;
+  c.control_token_file = node.node.data_dir / "control.token";  // supervisor/control_token.h
   c.max_body_bytes = r.max_body_bytes;
   c.max_connections = r.max_connections;
   c.queue_depth = r.queue_depth;

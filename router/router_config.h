@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,11 @@ struct RouterConfig {
   std::optional<HostPort> control;            // supervisor control API; empty = static mode
   std::vector<StaticWorker> static_workers;
   std::vector<std::string> api_keys;          // empty = no authentication
+  std::vector<std::string> admin_keys;        // console and /api/* (router/console/admin_access.h)
+  // Console admin actions: the supervisor's control token (read at each action: a new one is
+  // written at each supervisor start) and an invite maker (null: no mesh or static mode).
+  std::filesystem::path control_token_file;
+  std::function<Result<std::string>()> make_invite;
   int64_t max_body_bytes = 8 << 20;
   int64_t max_connections = 1024;             // concurrent client connections (see RouterSection)
   int64_t queue_depth = 64;                   // waiting requests per model

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "router/console/console_state.h"
 #include "router/metrics.h"
 #include "router/proxy/origin_guard.h"
 #include "router/router_config.h"
@@ -39,6 +40,7 @@ struct RouterContext {
   // What a Host or Origin header may name when there are no API keys; the port is the one
   // bound (router.listen may say 0).
   OriginPolicy origins;
+  ConsoleState console;  // /console and /api/events (router/console/)
 };
 
 }  // namespace qmesh::router

@@ -22,10 +22,12 @@ PACKAGES=(build-essential cmake pkg-config git ca-certificates curl
   libboost-dev libcurl4-openssl-dev nlohmann-json3-dev libspdlog-dev libsodium-dev
   libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   nginx-light iproute2 iptables procps ccache
-  clang-16 libfuzzer-16-dev libclang-rt-16-dev llvm-16)
+  clang-16 libfuzzer-16-dev libclang-rt-16-dev llvm-16
+  chromium)
 # The fuzzers (scripts/fuzz.sh): clang-16 does not pull in libclang-rt-16-dev, which holds the
 # ASan/UBSan/libFuzzer runtimes it links, nor llvm-16, whose llvm-symbolizer makes the stack
-# of a crash readable.
+# of a crash readable. chromium: the console's browser tests drive it with playwright-core
+# (tests/integration/node), which never downloads a browser of its own.
 # A node from elsewhere (e.g. NodeSource, which bundles npm) must not be replaced by Debian's:
 # Debian's npm package conflicts with it.
 command -v node >/dev/null || PACKAGES+=(nodejs)

@@ -62,7 +62,7 @@ bool isLoopbackHostHeader(std::string_view header) {
   return !ec && address.is_loopback();
 }
 
-// "/children/NAME/restart" -> NAME; "" when the path is anything else. Plain string work:
+// "/children/NAME<suffix>" -> NAME; "" when the path is anything else. Plain string work:
 // std::regex backtracks recursively, on a path as long as the client likes.
 std::string childTarget(std::string_view path, std::string_view kSuffix) {
   constexpr std::string_view kPrefix = "/children/";
@@ -153,6 +153,7 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
         return reply(static_cast<http::status>(r.http_status),
                      r.http_status == 202 ? dumpJson({{isLoad ? "loading" : "unloading", m}}) : errorJson(r.message));
       }
+    if (const std::string child = childTarget(path, "/log"); !child.empty() && get) return logTail(child);
     if (const std::string child = childTarget(path, "/restart"); !child.empty() && post) {
       if (!api_.node_.restart(child))
         return reply(http::status::not_found, errorJson("no child named '" + child + "'"));
@@ -166,9 +167,16 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
     }
     reply(http::status::not_found,
           errorJson("unknown endpoint " + std::string(req_.method_string()) + " " + path +
-                    " (try GET /status, GET /metrics, POST /children/NAME/restart, POST /children/NAME/load, "
-                    "POST /children/NAME/unload, "
+                    " (try GET /status, GET /metrics, GET /children/NAME/log, POST /children/NAME/restart, "
+                    "POST /children/NAME/load, POST /children/NAME/unload, "
                     "POST /mesh/reload-keys, POST /shutdown)"));
+  }
+
+  // The child's last output lines (log_tail.h): text from the child, so dumped with replace.
+  void logTail(const std::string& child) {
+    const LogTail* tail = api_.node_.logTail(child);
+    if (!tail) return reply(http::status::not_found, errorJson("no child named '" + child + "'"));
+    reply(http::status::ok, dumpJson({{"child", child}, {"lines", tail->lines()}, {"dropped", tail->dropped()}}));
   }
 
   std::string controlMetrics() const {

@@ -141,6 +141,12 @@ void NodeSupervisor::stop(std::function<void()> done) {
   tick();
 }
 
+const LogTail* NodeSupervisor::logTail(const std::string& child) const {
+  for (const auto& c : children_)
+    if (c.supervisor->name() == child) return &c.launcher->tail();
+  return nullptr;
+}
+
 bool NodeSupervisor::restart(const std::string& child) {
   for (auto& c : children_) {
     if (c.supervisor->name() == child) {

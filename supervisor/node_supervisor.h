@@ -61,6 +61,7 @@ class NodeSupervisor {
   };
   ModelAction load(const std::string& model);
   ModelAction unload(const std::string& model);
+  const LogTail* logTail(const std::string& child) const;  // null: no such child
   // The router re-reads the key file on SIGHUP. Only a router that was ready is signalled:
   // before that it may not handle SIGHUP yet, and SIGHUP's default action kills.
   KeyReload reloadRouterKeys();

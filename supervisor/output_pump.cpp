@@ -12,8 +12,8 @@ namespace {
 
 class OutputPump : public std::enable_shared_from_this<OutputPump> {
  public:
-  OutputPump(boost::asio::io_context& io, int fd, std::string prefix)
-      : stream_(io, fd), prefix_(std::move(prefix)) {}
+  OutputPump(boost::asio::io_context& io, int fd, std::string prefix, std::shared_ptr<LogTail> tail)
+      : stream_(io, fd), prefix_(std::move(prefix)), tail_(std::move(tail)) {}
 
   void read() {
     stream_.async_read_some(boost::asio::buffer(buf_),
@@ -44,19 +44,22 @@ class OutputPump : public std::enable_shared_from_this<OutputPump> {
 
   void emit(std::string line) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) spdlog::info("[{}] {}", prefix_, line);
+    if (line.empty()) return;
+    spdlog::info("[{}] {}", prefix_, line);
+    if (tail_) tail_->add(line);
   }
 
   boost::asio::posix::stream_descriptor stream_;
   std::string prefix_;
+  std::shared_ptr<LogTail> tail_;
   std::array<char, 4096> buf_{};
   std::string pending_;
 };
 
 }  // namespace
 
-void startOutputPump(boost::asio::io_context& io, int fd, std::string prefix) {
-  std::make_shared<OutputPump>(io, fd, std::move(prefix))->read();
+void startOutputPump(boost::asio::io_context& io, int fd, std::string prefix, std::shared_ptr<LogTail> tail) {
+  std::make_shared<OutputPump>(io, fd, std::move(prefix), std::move(tail))->read();
 }
 
 }  // namespace qmesh

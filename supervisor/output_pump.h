@@ -4,11 +4,15 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <memory>
 #include <string>
+
+#include "supervisor/log_tail.h"
 
 namespace qmesh {
 
 // Takes ownership of `fd`; reads until EOF (the child and everything it forked are gone).
-void startOutputPump(boost::asio::io_context& io, int fd, std::string prefix);
+// Each line also goes into `tail` when given (log_tail.h).
+void startOutputPump(boost::asio::io_context& io, int fd, std::string prefix, std::shared_ptr<LogTail> tail = nullptr);
 
 }  // namespace qmesh

@@ -14,7 +14,9 @@ Result<ChildLauncher::Launched> ProcessLauncher::launch() {
   auto child = ChildProcess::spawn({command->argv, true}, command->env);
   if (!child) return child.error();
   child_.emplace(std::move(*child));
-  if (int fd = child_->takeOutputFd(); fd >= 0) startOutputPump(io_, fd, name_);
+  // The tail outlives each process: after a crash it still shows how the last one ended.
+  tail_->add("--- qmesh: started pid " + std::to_string(child_->pid()) + " ---");
+  if (int fd = child_->takeOutputFd(); fd >= 0) startOutputPump(io_, fd, name_, tail_);
   return Launched{child_->pid(), command->port, command->host};
 }
 

@@ -5,10 +5,12 @@
 #include <boost/asio/io_context.hpp>
 
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include "supervisor/child_process.h"
 #include "supervisor/child_supervisor.h"
+#include "supervisor/log_tail.h"
 
 namespace qmesh {
 
@@ -27,12 +29,15 @@ class ProcessLauncher final : public ChildLauncher {
   Result<Launched> launch() override;
   void signal(int sig) override;
   std::optional<ExitStatus> tryReap() override;
+  // The last lines of its output, across restarts (GET /children/NAME/log).
+  const LogTail& tail() const { return *tail_; }
 
  private:
   boost::asio::io_context& io_;
   std::string name_;
   CommandFactory factory_;
-  std::optional<ChildProcess> child_;  // RAII: killed and reaped if the launcher dies first
+  std::optional<ChildProcess> child_;
+  std::shared_ptr<LogTail> tail_ = std::make_shared<LogTail>();  // RAII: killed and reaped if the launcher dies first
 };
 
 }  // namespace qmesh

@@ -7,6 +7,7 @@
 #include "common/logging.h"
 #include "common/mesh_keys.h"
 #include "common/names.h"
+#include "router/console/mesh_events.h"
 #include "router/dataplane/channel_pool.h"
 #include "router/dataplane/listener.h"
 #include "router/membership/boot_epoch.h"
@@ -186,6 +187,8 @@ NodeMeta MeshNode::buildMeta() const {
   // Whole tens: the exact figure is noise and every change would be a gossip update.
   meta.cpuPercent = (lastLoad_.cpuPercent + 5) / 10 * 10;
   meta.memPercent = (lastLoad_.memPercent + 5) / 10 * 10;
+  meta.loadTenths = (lastLoad_.loadTenths + 2) / 5 * 5;  // half units: the console's figure, not noise
+  meta.bootUnix = lastLoad_.bootUnix;
   for (const auto& w : st_.directory.all()) {
     if (w->info.remote) continue;
     WorkerMeta wm;
@@ -301,6 +304,7 @@ void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
   if (snapshot_) snapshot_->changed();  // cheap; the file is compared and written at most once a second
   const std::string key = peerKey(m.id);
   std::string models;
+  std::vector<WorkerMeta> workers;  // what the console hears of this node's workers
   // Over a silent partition a pooled channel would hang where a fresh connect times out.
   if (m.state != MemberState::kAlive) st_.meshChannels.dropPeer(m.id);
   // Requests in flight to a dead node would wait on it until TCP gives up: fail them now.
@@ -321,14 +325,18 @@ void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
       for (const auto& wm : meta->workers)
         models += (models.empty() ? "" : ",") + wm.model + "(" + std::string(toString(wm.state)) + ")";
       st_.directory.applyRemote(key, remoteWorkersOf(m, *meta));
+      workers = meta->workers;
     }
   } else {
     st_.directory.removeRemote(key);
   }
-  if (isNew || previous != m.state)
+  publishRemoteWorkers(st_.console, m.name, workers);
+  if (isNew || previous != m.state) {
+    publishMemberChange(st_.console, m.name, m.id.shortHex(), m.address, membership::toString(m.state),
+                        membership::toString(previous), isNew);
     spdlog::info("mesh: node {} ({} at {}) is {}{}{}", m.name, m.id.shortHex(), m.address,
                  membership::toString(m.state), models.empty() ? "" : ", serving ", models);
-  else
+  } else
     spdlog::debug("mesh: node {} updated (incarnation {}) {}", m.name, m.incarnation, models);
   st_.admission.onDirectoryChanged();
 }

@@ -45,6 +45,8 @@ class SecureChannel;
 
 namespace qmesh::router {
 
+struct ConsoleState;
+
 class Admission;
 class MemberSnapshot;
 class SeedResolver;
@@ -57,6 +59,7 @@ struct MeshDeps {
   Admission& admission;                  // told when they change; its queue lengths are published
   dataplane::ChannelPool& meshChannels;  // idle channels to other routers: dropped when their node fails
   const Clock& clock;
+  ConsoleState& console;                 // member and remote-worker changes become /api/events
 };
 
 class MeshNode final : public MeshLink {

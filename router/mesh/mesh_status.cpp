@@ -39,6 +39,8 @@ json memberJson(const Member& m) {
     j["data"] = meta->dataAddress;
     j["cpu_percent"] = meta->cpuPercent;
     j["mem_percent"] = meta->memPercent;
+    j["load"] = meta->loadTenths / 10.0;
+    j["boot_unix"] = meta->bootUnix;
     j["workers"] = workers;
   }
   return j;

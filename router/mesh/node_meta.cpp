@@ -94,16 +94,19 @@ std::vector<uint8_t> encodeNodeMeta(const NodeMeta& meta, std::size_t maxBytes, 
   const std::size_t countAt = out.size();
   w.u8(0);
   std::size_t n = 0;
+  constexpr std::size_t kTail = 2 + 4;  // load and boot time, after the workers
   for (const auto& worker : meta.workers) {
     if (n == 255) break;
     std::vector<uint8_t> one;
     wire::Writer ow(one);
     encodeWorker(ow, worker);
-    if (out.size() + one.size() > maxBytes) break;
+    if (out.size() + one.size() + kTail > maxBytes) break;
     w.bytes(one);
     ++n;
   }
   out[countAt] = static_cast<uint8_t>(n);
+  w.u16(clamp16(meta.loadTenths));
+  w.u32(static_cast<uint32_t>(std::clamp<int64_t>(meta.bootUnix, 0, 0xffffffff)));
   // Digests only when all of them fit: without them this node's streams just do not
   // continue elsewhere, while a dropped worker would not be routed to at all.
   std::vector<uint8_t> digests;
@@ -137,7 +140,13 @@ Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes) {
     m.workers.push_back(std::move(w));
   }
   if (!r.ok()) return makeError("node meta is truncated");
-  if (!decodeDigests(r, m.workers)) return makeError("node meta is truncated");
+  // Appended later, so absent from an older node's meta: load and boot time (then 0,
+  // "unknown", never an error), and after them the digests.
+  wire::Reader tail = r;
+  m.loadTenths = tail.u16();
+  m.bootUnix = tail.u32();
+  if (!tail.ok()) m.loadTenths = 0, m.bootUnix = 0;
+  else if (!decodeDigests(tail, m.workers)) return makeError("node meta is truncated");
   // Signed by the node, but the node may be hostile: what it says reaches logs, JSON,
   // metrics labels and sockets, so it is held to the config's rules. The message never
   // repeats the offending text.

@@ -6,6 +6,8 @@
 //
 //   [format u8 = 1][version str8][data address str8][cpu% u8][mem% u8][workers u8]
 //   per worker: [model str8][state u8][slots u16][in-flight u16][queued u16][health u8][flags u8]
+//   then (appended later; absent from older nodes' meta, read as 0):
+//   [1-minute load average x 10, u16][machine boot time, unix seconds u32]
 //   then, when they fit, per worker: [has digest u8][sha256 of its GGUF, 32 bytes if has]
 //   (a stream is only continued on a worker with the same digest: stream_continuation.h)
 //
@@ -41,6 +43,8 @@ struct NodeMeta {
   int cpuPercent = 0;
   int memPercent = 0;
   std::vector<WorkerMeta> workers;
+  int loadTenths = 0;    // for the console; whole and half units only, so it seldom changes
+  int64_t bootUnix = 0;  // the machine's boot time: its uptime without a gossip update a second
   bool operator==(const NodeMeta&) const = default;
 };
 

@@ -1,6 +1,8 @@
 #include "router/mesh/system_load.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -41,6 +43,20 @@ int cpuPercentBetween(const CpuTimes& before, const CpuTimes& after) {
   return static_cast<int>(std::min<uint64_t>(100, pct));
 }
 
+std::optional<LoadAverage> parseLoadAvg(std::string_view text) {
+  LoadAverage l;
+  const std::string s(text.substr(0, 128));
+  if (std::sscanf(s.c_str(), "%lf %lf %lf", &l.one, &l.five, &l.fifteen) != 3) return std::nullopt;
+  return l;
+}
+
+std::optional<double> parseUptime(std::string_view text) {
+  double up = 0;
+  const std::string s(text.substr(0, 64));
+  if (std::sscanf(s.c_str(), "%lf", &up) != 1 || up < 0) return std::nullopt;
+  return up;
+}
+
 namespace {
 std::string readFile(const char* path) {
   std::ifstream in(path);
@@ -57,6 +73,12 @@ SystemLoad::Sample SystemLoad::sample() {
     last_ = now;
   }
   if (auto mem = parseMemInfoPercent(readFile("/proc/meminfo"))) s.memPercent = *mem;
+  if (auto load = parseLoadAvg(readFile("/proc/loadavg"))) s.loadTenths = static_cast<int>(load->one * 10 + 0.5);
+  // Once: computed again, the two clocks' rounding would move it by a second now and then.
+  if (bootUnix_ == 0)
+    if (auto up = parseUptime(readFile("/proc/uptime")))
+      bootUnix_ = static_cast<int64_t>(std::time(nullptr)) - static_cast<int64_t>(*up);
+  s.bootUnix = bootUnix_;
   return s;
 }
 

@@ -30,6 +30,8 @@ struct RequestCtx {
   std::string fromPeer;  // the forwarding router's name, proved by the data-plane handshake
   uint64_t affinity = 0;
   unsigned version = 11;
+  int64_t tokens = 0;      // SSE events relayed so far (about one per token), for the console
+  bool cancelled = false;  // ended by the console's cancel button
 };
 
 class ClientLink {

@@ -2,6 +2,7 @@
 
 #include "common/logging.h"
 
+#include "router/console/live_requests.h"
 #include "router/proxy/response_relay.h"
 #include "router/proxy/stream_continuation.h"
 #include "router/router_services.h"
@@ -27,6 +28,7 @@ void Forwarder::onClientGone() {
 }
 
 net::awaitable<bool> Forwarder::run() {
+  const LiveRequestGuard live(client_, ctx_);  // the console's live requests and events
   client_.watchClient([this] { onClientGone(); });
   ticket_ = st_.admission->newTicket();
   AdmissionResult ar = co_await st_.admission->acquire(ctx_.model, ticket_, traits());

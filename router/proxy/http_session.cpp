@@ -3,6 +3,7 @@
 #include <algorithm>
 #include "common/logging.h"
 
+#include "router/console/console_api.h"
 #include "router/proxy/forwarder.h"
 #include "router/proxy/probes.h"
 #include "router/proxy/local_pages.h"
@@ -188,6 +189,7 @@ net::awaitable<void> HttpSession::lingeringClose() {
 RouteContext HttpSession::routeContext() const {
   RouteContext rc;
   rc.api_keys = &context_.config.api_keys;
+  rc.admin_keys = &context_.config.admin_keys;
   rc.models = context_.directory.models();
   rc.origins = &context_.origins;
   return rc;
@@ -223,6 +225,7 @@ net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, 
     }
     case Action::Metrics:
       co_return co_await writeLocal(ctx, 200, metricsText(context_, services_->mesh), "text/plain; version=0.0.4");
+    case Action::Admin: co_return co_await serveAdmin(*this, req, ctx);
     case Action::Forward: {
       ctx.model = d.model;
       ctx.affinity = d.affinity;

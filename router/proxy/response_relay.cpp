@@ -108,7 +108,10 @@ net::awaitable<bool> ResponseRelay::run() {
   for (;;) {
     auto [rec, n] = co_await up_.readSome(buf.get(), kRelayBuffer);
     if (n > 0 && !client_.clientGone()) {
-      if (sse) scanner.feed({buf.get(), n});
+      if (sse) {
+        scanner.feed({buf.get(), n});
+        ctx_.tokens = scanner.events();
+      }
       if (co_await writeBody(buf.get(), n, chunked)) { ok = false; break; }
       if (first) st_.metrics.firstByte(ctx_.model, secondsSince(ctx_.start));
       first = false;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "router/console/admin_access.h"
 #include "router/proxy/bounded_json.h"
 #include "router/proxy/request_shape.h"
 #include "router/routing/selection_policy.h"
@@ -56,6 +57,8 @@ bool sameKey(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+}  // namespace
+
 // "Bearer KEY": the scheme is case-insensitive (RFC 7235 §2.1), so "bearer" and "BEARER" too.
 std::string_view bearerToken(std::string_view authorization) {
   constexpr std::string_view bearer = "bearer";
@@ -66,6 +69,8 @@ std::string_view bearerToken(std::string_view authorization) {
   const auto start = rest.find_first_not_of(' ');
   return start == std::string_view::npos ? std::string_view() : rest.substr(start);
 }
+
+namespace {
 
 bool authorized(const IncomingRequest& req, const RouteContext& ctx) {
   if (!ctx.api_keys || ctx.api_keys->empty()) return true;
@@ -183,6 +188,7 @@ std::optional<Decision> refuseBeforeBody(const IncomingRequest& req, const Route
   const std::string_view path = pathOf(req.target);
   const bool get = req.method == "GET" || req.method == "HEAD";
   if ((path == "/health" || path == "/metrics" || path == "/livez" || path == "/readyz") && get) return std::nullopt;
+  if (isAdminPath(path)) return refuseAdmin(req, ctx);
   const bool isApi = path.substr(0, 4) == "/v1/" || path.substr(0, 5) == "/api/";
   if (isApi && !authorized(req, ctx))
     return errorDecision(401, "invalid_api_key",
@@ -206,6 +212,7 @@ Decision route(const IncomingRequest& req, const RouteContext& ctx) {
   if (path == "/v1/models") return local(Action::Models);
   if (path == "/api/status") return local(Action::ApiStatus);
   if (path == "/api/mesh") return local(Action::ApiMesh);
+  if (isAdminPath(path)) return local(Action::Admin);
   return forward(req, ctx, path);
 }
 

@@ -28,9 +28,10 @@ struct RouteContext {
   // Host and Origin checks when there are no API keys (see origin_guard.h); null = none
   // (mesh hops: the data-plane handshake authenticated the sender).
   const OriginPolicy* origins = nullptr;
+  const std::vector<std::string>* admin_keys = nullptr;  // router.admin_keys (console/admin_access.h)
 };
 
-enum class Action { Respond, Health, Models, Metrics, ApiStatus, ApiMesh, Forward, Livez, Readyz };
+enum class Action { Respond, Health, Models, Metrics, ApiStatus, ApiMesh, Forward, Livez, Readyz, Admin };
 
 struct Decision {
   Action action = Action::Respond;
@@ -62,6 +63,9 @@ std::string openaiError(std::string_view message, std::string_view type, std::st
 // The type OpenAI uses for a status: invalid_request_error, authentication_error, ...
 std::string_view errorTypeFor(int status);
 Decision errorDecision(int status, std::string_view code, std::string_view message);
+
+// The KEY of "Bearer KEY" ("Bearer" in any case); empty when it is not that.
+std::string_view bearerToken(std::string_view authorization);
 
 // The path without the query string.
 std::string_view pathOf(std::string_view target);

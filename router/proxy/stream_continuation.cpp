@@ -139,6 +139,7 @@ net::awaitable<bool> StreamContinuation::run() {
           wec = co_await write(out);
         }
         if (wec) break;
+        ctx_.tokens = static_cast<int64_t>(framer_.events());  // for the console's live requests
         if (first) st_.metrics.firstByte(ctx_.model, secondsSince(ctx_.start));
         first = false;
       }

@@ -743,4 +743,19 @@ TEST_F(NodeConfigTest, RejectsReplicasOutOfRange) {
 }
 
 }  // namespace
+
+TEST_F(NodeConfigTest, AdminKeysAreReadApartFromApiKeys) {
+  const NodeConfig c = parseOk(yaml({"router:", "  api_keys: [client-key-1]", "  admin_keys: [admin-key-1]"}));
+  EXPECT_EQ(c.router.api_keys, (std::vector<std::string>{"client-key-1"}));
+  EXPECT_EQ(c.router.admin_keys, (std::vector<std::string>{"admin-key-1"}));
+  EXPECT_TRUE(parseOk(kMinimal).router.admin_keys.empty());
+}
+
+TEST_F(NodeConfigTest, RejectsAShortAdminKeyAndOneThatIsAlsoAnApiKey) {
+  EXPECT_TRUE(Contains(parseError(yaml({"router:", "  admin_keys: [short]"})),
+                       "router.admin_keys: every key needs at least 8 characters"));
+  EXPECT_TRUE(Contains(parseError(yaml({"router:", "  api_keys: [same-key-1]", "  admin_keys: [same-key-1]"})),
+                       "router.admin_keys: a key is both an admin key and an API key"));
+}
+
 }  // namespace qmesh

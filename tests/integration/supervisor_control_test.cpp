@@ -3,6 +3,7 @@
 // and only the holder of <data_dir>/control.token can change anything.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <csignal>
 
 #include <algorithm>
 #include <fstream>
@@ -108,6 +109,41 @@ TEST(SupervisorControlApi, OnlyTheTokenInTheDataDirStopsOrRestarts) {
   ASSERT_TRUE(n.node->process().waitExit(30s));
   EXPECT_EQ(n.node->process().exitCode(), 0) << n.node->log();
   EXPECT_FALSE(fs::exists(n.tokenFile())) << "a stopped node leaves no token behind";
+}
+
+TEST(SupervisorControlApi, ChildLogServesTheLastLinesOfItsOutputAcrossRestarts) {
+  if (!haveRealLlamaServer()) GTEST_SKIP() << "the packaged llama-server or the demo model is missing";
+  NodeYaml y;
+  y.supervisor = fastSupervisorSettings();
+  y.models = demoModelEntry("demo");
+  RunningNode node(y);
+  ASSERT_TRUE(node.waitForState("demo", "ready", 90s)) << node.log();
+  const int firstPid = (*node.model("demo"))["pid"].get<int>();
+  const std::string url = "http://127.0.0.1:" + std::to_string(node.controlPort()) + "/children/demo/log";
+  auto linesOf = [&] {
+    const auto r = httpGet(url);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return nlohmann::json::parse(r.body, nullptr, false)["lines"];
+  };
+  auto logHas = [&](const nlohmann::json& lines, const std::string& needle) {
+    return std::any_of(lines.begin(), lines.end(), [&](const auto& l) { return has(l.template get<std::string>(), needle); });
+  };
+  const auto lines = linesOf();
+  ASSERT_TRUE(lines.is_array());
+  EXPECT_TRUE(logHas(lines, "--- qmesh: started pid " + std::to_string(firstPid) + " ---")) << lines.dump();
+  // llama-server's own words, as the supervisor's log has them.
+  EXPECT_TRUE(logHas(lines, "llama")) << lines.dump();
+  EXPECT_LE(lines.size(), 200u);
+
+  ::kill(firstPid, SIGKILL);
+  ASSERT_TRUE(node.waitForState("demo", "ready", 90s, firstPid)) << node.log();
+  const int secondPid = (*node.model("demo"))["pid"].get<int>();
+  const auto after = linesOf();
+  EXPECT_TRUE(logHas(after, "started pid " + std::to_string(firstPid))) << "the crashed run's lines are kept";
+  EXPECT_TRUE(logHas(after, "started pid " + std::to_string(secondPid))) << after.dump();
+
+  const auto unknown = httpGet("http://127.0.0.1:" + std::to_string(node.controlPort()) + "/children/nope/log");
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
 }
 
 }  // namespace

@@ -15,6 +15,8 @@ NodeMeta sample() {
   m.memPercent = 30;
   m.workers.push_back({"demo-a", WorkerState::Ready, 4, 1, 0, 70, false});
   m.workers.push_back({"embed", WorkerState::Loading, 2, 0, 0, 72, true, std::string(64, 'c')});
+  m.loadTenths = 15;
+  m.bootUnix = 1'764'000'000;
   return m;
 }
 }  // namespace
@@ -29,10 +31,12 @@ TEST(NodeMeta, RoundTrips) {
 
 TEST(NodeMeta, EveryTruncationIsAnErrorNotACrash) {
   auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
-  // Cut just before the digests it is an older node's whole meta (1 + 1 + 32 bytes of them).
-  const std::size_t olderForm = bytes.size() - 34;
+  // The meta of an older node ends before the digests (1 + 1 + 32 bytes of them here) or
+  // also before the load and boot time (6 bytes); a cut anywhere else is an error.
+  const std::size_t noDigests = bytes.size() - 34, noTail = noDigests - 6;
   for (std::size_t n = 0; n < bytes.size(); ++n)
-    if (n != olderForm) EXPECT_FALSE(decodeNodeMeta(std::span(bytes.data(), n))) << "prefix of " << n << " bytes decoded";
+    if (n < noTail || n > noDigests)
+      EXPECT_FALSE(decodeNodeMeta(std::span(bytes.data(), n))) << "prefix of " << n << " bytes decoded";
 }
 
 TEST(NodeMeta, TrailingBytesOfANewerRevisionAreIgnored) {
@@ -54,6 +58,20 @@ TEST(NodeMeta, DigestsRoundTripAndAnOlderNodesMetaHasNone) {
   back = decodeNodeMeta(bytes);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->workers[1].digest, "");
+  EXPECT_EQ(back->loadTenths, 15);
+}
+
+TEST(NodeMeta, OlderNodesMetaWithoutLoadAndBootTimeReadsThemAsUnknown) {
+  auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
+  const std::size_t noDigests = bytes.size() - 34;
+  for (std::size_t cut = 1; cut <= 6; ++cut) {
+    auto back = decodeNodeMeta(std::span(bytes.data(), noDigests - cut));
+    ASSERT_TRUE(back) << cut;
+    EXPECT_EQ(back->workers.size(), 2u);
+    EXPECT_EQ(back->loadTenths, 0) << cut;
+    EXPECT_EQ(back->bootUnix, 0) << cut;
+    EXPECT_EQ(back->workers[1].digest, "") << cut;
+  }
 }
 
 TEST(NodeMeta, UnknownFormatIsRejected) {

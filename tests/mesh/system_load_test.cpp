@@ -50,3 +50,19 @@ TEST(SystemLoad, SamplesTheRealProcFiles) {
   EXPECT_GT(second.cpuPercent, 0);
   EXPECT_LE(second.cpuPercent, 100);
 }
+
+TEST(SystemLoad, ParsesTheLoadAveragesOfProcLoadavg) {
+  auto l = parseLoadAvg("1.52 0.98 0.40 3/512 12345\n");
+  ASSERT_TRUE(l);
+  EXPECT_DOUBLE_EQ(l->one, 1.52);
+  EXPECT_DOUBLE_EQ(l->five, 0.98);
+  EXPECT_DOUBLE_EQ(l->fifteen, 0.40);
+  EXPECT_FALSE(parseLoadAvg(""));
+  EXPECT_FALSE(parseLoadAvg("1.0 x"));
+}
+
+TEST(SystemLoad, ParsesTheUptimeOfProcUptime) {
+  EXPECT_EQ(parseUptime("12345.67 2345.00\n"), 12345.67);
+  EXPECT_FALSE(parseUptime("up"));
+  EXPECT_FALSE(parseUptime("-5 1"));
+}

@@ -1,0 +1,65 @@
+#include "router/console/mesh_events.h"
+
+#include <nlohmann/json.hpp>
+
+#include "router/console/console_state.h"
+#include "router/mesh/node_meta.h"
+
+namespace qmesh::router {
+
+using nlohmann::json;
+
+void publishMemberChange(ConsoleState& c, const std::string& name, const std::string& id, const std::string& address,
+                         std::string_view state, std::string_view previous, bool isNew) {
+  c.events.publish(isNew ? "member_joined" : "member_state", {{"node", name},
+                                                              {"node_id", id},
+                                                              {"address", address},
+                                                              {"state", state},
+                                                              {"previous", isNew ? "" : previous}});
+}
+
+void publishRemoteWorkers(ConsoleState& c, const std::string& node, const std::vector<WorkerMeta>& workers) {
+  const std::string prefix = node + "/";
+  std::map<std::string, std::string> now;
+  for (const auto& w : workers) now[prefix + w.model] = std::string(toString(w.state));
+  // Gone: known before under this node, absent now.
+  for (auto it = c.remoteWorkerStates.lower_bound(prefix);
+       it != c.remoteWorkerStates.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+    if (now.count(it->first)) {
+      ++it;
+      continue;
+    }
+    c.events.publish("worker_state", {{"node", node},
+                                      {"model", it->first.substr(prefix.size())},
+                                      {"state", "gone"},
+                                      {"previous", it->second},
+                                      {"remote", true}});
+    it = c.remoteWorkerStates.erase(it);
+  }
+  for (const auto& [key, state] : now) {
+    auto& seen = c.remoteWorkerStates[key];
+    if (seen == state) continue;
+    c.events.publish("worker_state", {{"node", node},
+                                      {"model", key.substr(prefix.size())},
+                                      {"state", state},
+                                      {"previous", seen},
+                                      {"remote", true}});
+    seen = state;
+  }
+}
+
+void publishLocalWorker(ConsoleState& c, const std::string& node, const WorkerInfo& w, uint64_t generation) {
+  c.events.publish("worker_state", {{"node", node},
+                                    {"model", w.model},
+                                    {"state", std::string(toString(w.state))},
+                                    {"pid", w.pid},
+                                    {"restarts", w.restarts},
+                                    {"generation", generation},
+                                    {"remote", false}});
+}
+
+void publishKeysReloaded(ConsoleState& c, bool ok, const std::string& detail) {
+  c.events.publish("keys_reloaded", {{"ok", ok}, {"detail", detail}});
+}
+
+}  // namespace qmesh::router

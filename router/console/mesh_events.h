@@ -1,0 +1,28 @@
+// What the router's event sources tell the event bus (event_bus.h), in one place so the
+// hooks in the router, the mesh and the session are one line each:
+//   member_joined / member_state     a node appears, turns suspect, dead or left, or revives
+//   worker_state                     a worker of this node (from the supervisor) or of
+//                                    another (from its gossip) changes state
+//   keys_reloaded, supervisor_lost, supervisor_back
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "router/routing/worker_directory.h"
+
+namespace qmesh::router {
+
+struct ConsoleState;
+struct WorkerMeta;
+
+void publishMemberChange(ConsoleState& c, const std::string& name, const std::string& id, const std::string& address,
+                         std::string_view state, std::string_view previous, bool isNew);
+// The node's workers as its gossip now says (empty: it is gone); one event per worker whose
+// state differs from the last seen, and `gone` for workers no longer there.
+void publishRemoteWorkers(ConsoleState& c, const std::string& node, const std::vector<WorkerMeta>& workers);
+void publishLocalWorker(ConsoleState& c, const std::string& node, const WorkerInfo& w, uint64_t generation);
+void publishKeysReloaded(ConsoleState& c, bool ok, const std::string& detail);
+
+}  // namespace qmesh::router
