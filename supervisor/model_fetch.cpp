@@ -17,7 +17,7 @@
 namespace qmesh {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using FetchClock = std::chrono::steady_clock;
 
 const char* toString(FetchFailure f) {
   switch (f) {
@@ -64,11 +64,11 @@ struct Transfer {
   bool headChecked = false;
   FetchFailure abort = FetchFailure::None;
   std::string abortMessage;
-  Clock::time_point started = Clock::now(), lastProgress{};
+  FetchClock::time_point started = FetchClock::now(), lastProgress{};
 
   DownloadProgress progress() const {
     return {offset + written, total, offset,
-            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started)};
+            std::chrono::duration_cast<std::chrono::milliseconds>(FetchClock::now() - started)};
   }
 };
 
@@ -121,7 +121,7 @@ size_t onBody(char* data, size_t size, size_t n, void* user) {
 
 int onProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto& t = *static_cast<Transfer*>(user);
-  const auto now = Clock::now();
+  const auto now = FetchClock::now();
   if (t.options->on_progress && now - t.lastProgress >= std::chrono::milliseconds(100)) {
     t.lastProgress = now;
     t.options->on_progress(t.progress());

@@ -244,7 +244,7 @@ net::awaitable<StreamContinuation::After> StreamContinuation::failOver(const std
 net::awaitable<bool> StreamContinuation::startOn(Lease& lease) {
   Worker& w = *lease.worker();
   for (bool fresh = false;; fresh = true) {
-    auto up = makeUpstreamConnector(w, st_, client_.executor());
+    auto up = makeUpstreamConnector(w, client_.services(), client_.executor());
     error_code ec = co_await up->connect(fresh);
     if (!ec) {
       UpstreamRequest r{req_.method(), req_.target(), 11};

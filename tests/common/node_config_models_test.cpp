@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 using test::Contains;
 using test::yaml;
 
-constexpr const char* kFile = "/cfg/node.yaml";
+constexpr const char* kModelsFile = "/cfg/node.yaml";
 const std::string kDigest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 // node.data_dir fixed, one model whose gguf: and sha256: lines are given (gguf on line 5).
@@ -22,8 +22,8 @@ std::string modelYaml(const std::string& gguf, const std::string& sha = "") {
   return out;
 }
 
-std::string parseError(const std::string& text) {
-  auto r = parseNodeConfig(text, kFile);
+std::string modelParseError(const std::string& text) {
+  auto r = parseNodeConfig(text, kModelsFile);
   if (r) {
     ADD_FAILURE() << "expected an error, the config was accepted:\n" << text;
     return "";
@@ -32,7 +32,7 @@ std::string parseError(const std::string& text) {
 }
 
 ModelConfig parseModel(const std::string& text) {
-  auto r = parseNodeConfig(text, kFile);
+  auto r = parseNodeConfig(text, kModelsFile);
   if (!r) ADD_FAILURE() << "unexpected error:\n" << r.error().message;
   return r && !r->models.empty() ? r->models[0] : ModelConfig{};
 }
@@ -58,34 +58,34 @@ TEST(ModelSourceConfigTest, LocalPathHasNoUrl) {
 }
 
 TEST(ModelSourceConfigTest, UrlWithoutSha256IsAnErrorSayingWhereToGetIt) {
-  const std::string e = parseError(modelYaml("https://models.example/tiny.gguf"));
+  const std::string e = modelParseError(modelYaml("https://models.example/tiny.gguf"));
   EXPECT_TRUE(Contains(e, "/cfg/node.yaml:5: models[0].sha256: a model downloaded from a URL needs sha256"));
   EXPECT_TRUE(Contains(e, "sha256sum FILE"));
 }
 
 TEST(ModelSourceConfigTest, RejectsDigestThatIsNot64HexDigits) {
-  EXPECT_TRUE(Contains(parseError(modelYaml("https://h/m.gguf", kDigest.substr(1))),
+  EXPECT_TRUE(Contains(modelParseError(modelYaml("https://h/m.gguf", kDigest.substr(1))),
                        ":6: models[0].sha256: '" + kDigest.substr(1) + "' is not a SHA-256 digest (64 hex digits"));
-  EXPECT_TRUE(Contains(parseError(modelYaml("https://h/m.gguf", "z" + kDigest.substr(1))), "is not a SHA-256 digest"));
+  EXPECT_TRUE(Contains(modelParseError(modelYaml("https://h/m.gguf", "z" + kDigest.substr(1))), "is not a SHA-256 digest"));
 }
 
 TEST(ModelSourceConfigTest, RejectsSha256OnALocalPath) {
-  EXPECT_TRUE(Contains(parseError(modelYaml("m.gguf", kDigest)),
+  EXPECT_TRUE(Contains(modelParseError(modelYaml("m.gguf", kDigest)),
                        ":6: models[0].sha256: only a downloaded model (gguf: https://, http:// or file:// URL)"));
 }
 
 TEST(ModelSourceConfigTest, RejectsUnsupportedScheme) {
-  EXPECT_TRUE(Contains(parseError(modelYaml("ftp://h/m.gguf", kDigest)),
+  EXPECT_TRUE(Contains(modelParseError(modelYaml("ftp://h/m.gguf", kDigest)),
                        ":5: models[0].gguf: 'ftp://h/m.gguf' uses ftp://: only https://, http:// and file:// URLs are downloaded"));
 }
 
 TEST(ModelSourceConfigTest, RejectsUrlWithoutHostOrWithASpace) {
-  EXPECT_TRUE(Contains(parseError(modelYaml("https:///m.gguf", kDigest)), "has no host: write it as https://HOST/PATH"));
-  EXPECT_TRUE(Contains(parseError(modelYaml("\"https://h/my model.gguf\"", kDigest)), "percent-encode it"));
+  EXPECT_TRUE(Contains(modelParseError(modelYaml("https:///m.gguf", kDigest)), "has no host: write it as https://HOST/PATH"));
+  EXPECT_TRUE(Contains(modelParseError(modelYaml("\"https://h/my model.gguf\"", kDigest)), "percent-encode it"));
 }
 
 TEST(ModelSourceConfigTest, RejectsRelativeFileUrl) {
-  EXPECT_TRUE(Contains(parseError(modelYaml("file://m.gguf", kDigest)), "a file:// URL needs an absolute path"));
+  EXPECT_TRUE(Contains(modelParseError(modelYaml("file://m.gguf", kDigest)), "a file:// URL needs an absolute path"));
 }
 
 }  // namespace
@@ -95,14 +95,14 @@ namespace qmesh {
 namespace {
 
 TEST(MemoryBudgetConfigTest, ReadsBytesOrShareAndRejectsOtherTextWithLine) {
-  auto r = parseNodeConfig(yaml({"node:", "  data_dir: /q", "  memory_budget: 80%"}), kFile);
+  auto r = parseNodeConfig(yaml({"node:", "  data_dir: /q", "  memory_budget: 80%"}), kModelsFile);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_DOUBLE_EQ(r->node.memory_budget.share, 0.8);
-  r = parseNodeConfig(yaml({"node:", "  data_dir: /q", "  memory_budget: 17179869184"}), kFile);
+  r = parseNodeConfig(yaml({"node:", "  data_dir: /q", "  memory_budget: 17179869184"}), kModelsFile);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->node.memory_budget.bytes, 17179869184u);
-  EXPECT_FALSE(parseNodeConfig(yaml({"node:", "  data_dir: /q"}), kFile)->node.memory_budget.set());
-  EXPECT_TRUE(Contains(parseError(yaml({"node:", "  data_dir: /q", "  memory_budget: 16GB"})),
+  EXPECT_FALSE(parseNodeConfig(yaml({"node:", "  data_dir: /q"}), kModelsFile)->node.memory_budget.set());
+  EXPECT_TRUE(Contains(modelParseError(yaml({"node:", "  data_dir: /q", "  memory_budget: 16GB"})),
                        "/cfg/node.yaml:3: node.memory_budget: '16GB' is not a memory size: write bytes"));
 }
 
@@ -114,13 +114,13 @@ namespace {
 
 TEST(ModelLoadConfigTest, LoadIsAlwaysByDefaultOrOnDemandAndNothingElse) {
   const std::string base = yaml({"node:", "  data_dir: /q", "models:", "  - name: m", "    gguf: m.gguf"});
-  auto r = parseNodeConfig(base, kFile);
+  auto r = parseNodeConfig(base, kModelsFile);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_FALSE(r->models[0].on_demand);
-  r = parseNodeConfig(base + "    load: on_demand\n", kFile);
+  r = parseNodeConfig(base + "    load: on_demand\n", kModelsFile);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->models[0].on_demand);
-  EXPECT_TRUE(Contains(parseError(base + "    load: lazy\n"), "/cfg/node.yaml:6: models[0].load: 'lazy' is not always or on_demand"));
+  EXPECT_TRUE(Contains(modelParseError(base + "    load: lazy\n"), "/cfg/node.yaml:6: models[0].load: 'lazy' is not always or on_demand"));
 }
 
 }  // namespace
