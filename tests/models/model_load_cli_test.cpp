@@ -19,7 +19,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-fs::path supervisorBin() { return test::buildDir() / "supervisor" / "qmesh-supervisor"; }
 
 class ModelLoadTest : public ::testing::Test {
  protected:
@@ -37,7 +36,7 @@ class ModelLoadTest : public ::testing::Test {
         << "    ctx_size: 256\n    parallel: 1\n";
     config_ = dir_.write("node.yaml", y.str());
     node_ = std::make_unique<test::TestProcess>(
-        std::vector<std::string>{supervisorBin().string(), "start", "--config", config_.string()}, dir_ / "node.log");
+        std::vector<std::string>{test::supervisorBinary().string(), "start", "--config", config_.string()}, dir_ / "node.log");
     ASSERT_TRUE(test::waitUntil([&] { return !modelState("a").empty(); }, 30s)) << node_->output();
   }
   json model(const std::string& name) {
@@ -53,7 +52,7 @@ class ModelLoadTest : public ::testing::Test {
     return m.is_object() ? m.value("state", "") : "";
   }
   test::CommandResult cli(const std::string& action, const std::string& name) {
-    return test::runCommand({supervisorBin().string(), action, "--config", config_.string(), name}, 30s);
+    return test::runCommand({test::supervisorBinary().string(), action, "--config", config_.string(), name}, 30s);
   }
   void TearDown() override {
     if (!node_) return;

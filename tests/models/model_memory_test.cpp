@@ -11,7 +11,7 @@
 namespace qmesh {
 namespace {
 
-::testing::AssertionResult contains(const std::string& text, const std::string& part) {
+::testing::AssertionResult memContains(const std::string& text, const std::string& part) {
   if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "message: " << text << "\nlacks:   " << part;
 }
@@ -82,8 +82,8 @@ TEST(MemoryBudgetTest, ParsesBytesUnitsAndShares) {
 TEST(MemoryBudgetTest, RejectsWhatIsNoSize) {
   for (const char* bad : {"", "lots", "16 GiB", "16GB", "-1G", "0", "0%", "%", "1e30"})
     EXPECT_FALSE(parseMemoryBudget(bad).ok()) << bad;
-  EXPECT_TRUE(contains(parseMemoryBudget("120%").error().message, "more than all of the RAM"));
-  EXPECT_TRUE(contains(parseMemoryBudget("16GB").error().message, "write bytes (17179869184, 16GiB, 512MiB) or a share of RAM (80%)"));
+  EXPECT_TRUE(memContains(parseMemoryBudget("120%").error().message, "more than all of the RAM"));
+  EXPECT_TRUE(memContains(parseMemoryBudget("16GB").error().message, "write bytes (17179869184, 16GiB, 512MiB) or a share of RAM (80%)"));
 }
 
 class BudgetCheckTest : public ::testing::Test {
@@ -112,7 +112,7 @@ TEST_F(BudgetCheckTest, ModelThatCannotFitAloneIsRefusedNamingItsEstimate) {
   config_.node.memory_budget.bytes = 4ull << 30;
   const auto s = checkMemoryBudget(config_, metas_, 0);
   ASSERT_FALSE(s.ok());
-  EXPECT_TRUE(contains(s.error().message, "models[0] 'a' needs about 4.7 GiB (weights 3.7 GiB + KV cache 1.0 GiB for "
+  EXPECT_TRUE(memContains(s.error().message, "models[0] 'a' needs about 4.7 GiB (weights 3.7 GiB + KV cache 1.0 GiB for "
                                           "2048 positions), more than node.memory_budget (4.0 GiB) alone: lower its ctx_size"));
 }
 
@@ -120,7 +120,7 @@ TEST_F(BudgetCheckTest, ModelsThatFitAloneButNotTogetherAreRefused) {
   config_.node.memory_budget.share = 0.5;  // of 16 GiB: 8 GiB, and the two need 9.4
   const auto s = checkMemoryBudget(config_, metas_, 16ull << 30);
   ASSERT_FALSE(s.ok());
-  EXPECT_TRUE(contains(s.error().message, "the models loaded from the start need about 9.4 GiB together (a 4.7 GiB, "
+  EXPECT_TRUE(memContains(s.error().message, "the models loaded from the start need about 9.4 GiB together (a 4.7 GiB, "
                                           "b 4.7 GiB), more than node.memory_budget (8.0 GiB, 50% of 16.0 GiB): set load: on_demand"));
 }
 

@@ -20,14 +20,13 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using test::TestFileServer;
 
-fs::path supervisorBin() { return test::buildDir() / "supervisor" / "qmesh-supervisor"; }
 
 test::CommandResult supervisor(std::vector<std::string> args) {
-  args.insert(args.begin(), supervisorBin().string());
+  args.insert(args.begin(), test::supervisorBinary().string());
   return test::runCommand(std::move(args), 60s);
 }
 
-std::string readFile(const fs::path& p) {
+std::string pullReadFile(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream s;
   s << in.rdbuf();
@@ -71,7 +70,7 @@ TEST_F(ModelPullCliTest, PullDownloadsOnceAndCheckConfigThenSeesTheFile) {
 
   auto r = supervisor({"pull", "--config", cfg.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(readFile(downloaded(digest)), body);
+  EXPECT_EQ(pullReadFile(downloaded(digest)), body);
   EXPECT_NE(r.output.find("models: m: sha256 " + digest + " verified"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("256.1 KiB of 256.1 KiB (100%)"), std::string::npos) << r.output;
 
@@ -116,17 +115,17 @@ TEST_F(ModelPullCliTest, StartDownloadsBeforeSpawningAndFailsWithTheDownloadsExi
 // The real thing: the demo model served over HTTP, `start` fetches it, llama-server loads it.
 TEST_F(ModelPullCliTest, StartFetchesTheDemoModelThenServesIt) {
   if (!test::haveRealLlamaServer()) GTEST_SKIP() << "needs the packaged llama-server and demo model";
-  const std::string body = readFile(test::demoModel());
+  const std::string body = pullReadFile(test::demoModel());
   const std::string digest = test::sha256Hex(body);
   TestFileServer server(body);
-  test::TestProcess node({supervisorBin().string(), "start", "--config", config(server.url(), digest).string()},
+  test::TestProcess node({test::supervisorBinary().string(), "start", "--config", config(server.url(), digest).string()},
                          dir_ / "node.log");
   EXPECT_TRUE(node.waitForOutput("[m] ready", 120s)) << node.output();
   const std::string out = node.output();
   const auto verified = out.find("models: m: sha256 " + digest + " verified");
   ASSERT_NE(verified, std::string::npos) << out;
   EXPECT_LT(verified, out.find("[m] spawned")) << out;
-  EXPECT_EQ(readFile(downloaded(digest)), body);
+  EXPECT_EQ(pullReadFile(downloaded(digest)), body);
   node.signal(SIGTERM);
   ASSERT_TRUE(node.waitExit(30s).has_value());
   EXPECT_EQ(node.exitCode(), 0) << node.output();

@@ -24,7 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true})";
 
 struct SseEvent {
   std::string id, type;
@@ -148,7 +147,7 @@ TEST(EventStream, PublishesRequestStartedAndFinishedWithIdModelRouteTokensDurati
   RouterHarness r(RouterHarness::config({{"m", "127.0.0.1", up.port(), 4}}));
   EventReader reader(r.port());
   ASSERT_TRUE(waitUntil([&] { return consoleSnapshot(r)["events"]["subscribers"] == 1; }, seconds(5)));
-  const auto res = httpPostStream(r.url("/v1/chat/completions"), kChat, [](const std::string&) { return true; },
+  const auto res = httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [](const std::string&) { return true; },
                                   {{"x-request-id", "req-events-1"}});
   ASSERT_EQ(res.status, 200);
   const auto started = reader.waitFor("request_started");
@@ -176,14 +175,14 @@ TEST(EventStream, ReconnectWithLastEventIdReplaysWhatWasMissedInOrder) {
   {
     EventReader reader(r.port());
     ASSERT_TRUE(waitUntil([&] { return consoleSnapshot(r)["events"]["subscribers"] == 1; }, seconds(5)));
-    httpPostStream(r.url("/v1/chat/completions"), kChat, [](const std::string&) { return true; });
+    httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [](const std::string&) { return true; });
     const auto first = reader.waitFor("request_started");
     ASSERT_TRUE(first);
     firstId = first->id;
   }
   // Missed while disconnected: the first request's end, then a second request.
   ASSERT_TRUE(waitUntil([&] { return consoleSnapshot(r)["events"]["subscribers"] == 0; }, seconds(5)));
-  httpPostStream(r.url("/v1/chat/completions"), kChat, [](const std::string&) { return true; },
+  httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [](const std::string&) { return true; },
                  {{"x-request-id", "second"}});
   EventReader again(r.port(), firstId);
   const auto last = again.waitFor("request_finished", seconds(5));

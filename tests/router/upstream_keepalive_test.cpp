@@ -17,11 +17,10 @@ using router::StaticWorker;
 
 namespace {
 
-const std::string kChat = R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true})";
 
-StaticWorker worker(const FakeUpstream& up, int slots = 4) { return StaticWorker{"m", "127.0.0.1", up.port(), slots}; }
+StaticWorker pooledWorker(const FakeUpstream& up, int slots = 4) { return StaticWorker{"m", "127.0.0.1", up.port(), slots}; }
 
-std::string expectedStream(const FakeUpstreamScript& s) {
+std::string pooledStream(const FakeUpstreamScript& s) {
   std::string out;
   for (int i = 0; i < s.events; ++i) out += FakeUpstream::event(s.eventBytes, i);
   return out + "data: [DONE]\n\n";
@@ -40,11 +39,11 @@ FakeUpstreamScript keptAlive() {
 TEST(UpstreamKeepAlive, SequentialRequestsShareOneUpstreamConnection) {
   const FakeUpstreamScript s = keptAlive();
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({worker(up)}));
+  RouterHarness r(RouterHarness::config({pooledWorker(up)}));
   for (int i = 0; i < 3; ++i) {  // each from a new client connection
-    auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
+    auto res = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat);
     ASSERT_EQ(res.status, 200) << res.error;
-    EXPECT_EQ(res.body, expectedStream(s));
+    EXPECT_EQ(res.body, pooledStream(s));
   }
   EXPECT_EQ(up.requests(), 3);
   EXPECT_EQ(up.connections(), 1);
@@ -54,7 +53,7 @@ TEST(UpstreamKeepAlive, NonStreamedResponseLeavesItsConnectionForTheNext) {
   FakeUpstreamScript s = keptAlive();
   s.sse = false;
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({worker(up)}));
+  RouterHarness r(RouterHarness::config({pooledWorker(up)}));
   for (int i = 0; i < 2; ++i) {
     auto res = httpPostJson(r.url("/v1/chat/completions"), R"({"model":"m","messages":[]})");
     ASSERT_EQ(res.status, 200) << res.error;
@@ -68,12 +67,12 @@ TEST(UpstreamKeepAlive, NonStreamedResponseLeavesItsConnectionForTheNext) {
 TEST(UpstreamKeepAlive, ClientHangingUpClosesAReusedUpstreamWithin100ms) {
   FakeUpstreamScript s = keptAlive();
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({worker(up, 1)}));
-  ASSERT_EQ(httpPostJson(r.url("/v1/chat/completions"), kChat).status, 200);
+  RouterHarness r(RouterHarness::config({pooledWorker(up, 1)}));
+  ASSERT_EQ(httpPostJson(r.url("/v1/chat/completions"), kStreamingChat).status, 200);
   s.pauseAfterFirst = milliseconds(10000);  // like a slow decode step
   up.setScript(s);
   steady_clock::time_point hungUp;
-  httpPostStream(r.url("/v1/chat/completions"), kChat, [&](const std::string& chunk) {
+  httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [&](const std::string& chunk) {
     if (chunk.find("data:") == std::string::npos) return true;
     hungUp = steady_clock::now();
     return false;
@@ -85,7 +84,7 @@ TEST(UpstreamKeepAlive, ClientHangingUpClosesAReusedUpstreamWithin100ms) {
   // The next request needs a new connection: the broken one was not kept.
   s.pauseAfterFirst = milliseconds(0);
   up.setScript(s);
-  auto next = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  auto next = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat);
   EXPECT_EQ(next.status, 200) << next.body;
   EXPECT_EQ(up.connections(), 2);
 }
@@ -96,12 +95,12 @@ TEST(UpstreamKeepAlive, ConnectionTheWorkerClosedWhileIdleCostsTheNextRequestNot
   FakeUpstreamScript s = keptAlive();
   s.idleTimeout = milliseconds(50);
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({worker(up)}));
-  ASSERT_EQ(httpPostJson(r.url("/v1/chat/completions"), kChat).status, 200);
+  RouterHarness r(RouterHarness::config({pooledWorker(up)}));
+  ASSERT_EQ(httpPostJson(r.url("/v1/chat/completions"), kStreamingChat).status, 200);
   ASSERT_TRUE(waitUntil([&] { return up.open() == 0; }, milliseconds(2000)));  // the worker closed it
-  auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  auto res = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat);
   ASSERT_EQ(res.status, 200) << res.body;
-  EXPECT_EQ(res.body, expectedStream(s));
+  EXPECT_EQ(res.body, pooledStream(s));
   EXPECT_EQ(up.connections(), 2);
   EXPECT_EQ(httpGet(r.url("/metrics")).body.find("qmesh_router_upstream_errors_total{"), std::string::npos);
 }
@@ -114,9 +113,9 @@ TEST(UpstreamKeepAlive, RequestThatMayHaveReachedTheWorkerIsNotSentTwice) {
   FakeUpstreamScript s = keptAlive();
   s.closeUnansweredAfter = 1;
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({worker(up)}));
-  ASSERT_EQ(httpPostJson(r.url("/v1/chat/completions"), kChat).status, 200);
-  auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
+  RouterHarness r(RouterHarness::config({pooledWorker(up)}));
+  ASSERT_EQ(httpPostJson(r.url("/v1/chat/completions"), kStreamingChat).status, 200);
+  auto res = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat);
   EXPECT_EQ(res.status, 502) << res.body;
   EXPECT_EQ(up.requests(), 2);
   EXPECT_EQ(up.connections(), 1);
