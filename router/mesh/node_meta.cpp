@@ -16,7 +16,7 @@ constexpr uint8_t kFormat = 1;
 
 uint8_t stateCode(WorkerState s) { return static_cast<uint8_t>(s); }
 WorkerState stateFromCode(uint8_t c) {
-  return c <= static_cast<uint8_t>(WorkerState::Unknown) ? static_cast<WorkerState>(c) : WorkerState::Unknown;
+  return c <= static_cast<uint8_t>(WorkerState::Unloaded) ? static_cast<WorkerState>(c) : WorkerState::Unknown;
 }
 uint16_t clamp16(int64_t v) { return static_cast<uint16_t>(std::clamp<int64_t>(v, 0, 65535)); }
 uint8_t clampPct(int v) { return static_cast<uint8_t>(std::clamp(v, 0, 100)); }

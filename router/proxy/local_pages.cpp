@@ -22,6 +22,17 @@ int readyWorkers(const RouterContext& st, const std::string& model, TimePoint no
   return n;
 }
 
+// The most useful of its workers' states for a client choosing a model: ready if any is,
+// else one on its way (loading, starting, restarting), else unloaded, else the first's.
+std::string modelState(const RouterContext& st, const std::string& model) {
+  const auto workers = st.directory.workersOf(model);
+  for (WorkerState s : {WorkerState::Ready, WorkerState::Loading, WorkerState::Starting, WorkerState::Restarting,
+                        WorkerState::Unloaded})
+    for (const auto& w : workers)
+      if (w->info.state == s) return std::string(toString(s));
+  return workers.empty() ? "unknown" : std::string(toString(workers.front()->info.state));
+}
+
 }  // namespace
 
 // Always 200 while the router runs: the supervisor health-polls this and must not restart
@@ -49,6 +60,7 @@ std::string modelsJson(const RouterContext& st) {
                     {"qmesh", {{"node", st.config.node_name},
                                {"nodes", nodes},
                                {"ready_workers", readyWorkers(st, m, now)},
+                               {"state", modelState(st, m)},
                                {"workers", st.directory.workersOf(m).size()}}}});
   }
   return dumpText(json{{"object", "list"}, {"data", data}});

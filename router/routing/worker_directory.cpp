@@ -9,7 +9,8 @@ constexpr std::pair<WorkerState, std::string_view> kStates[] = {
     {WorkerState::Starting, "starting"},     {WorkerState::Loading, "loading"},
     {WorkerState::Ready, "ready"},           {WorkerState::Unhealthy, "unhealthy"},
     {WorkerState::Restarting, "restarting"}, {WorkerState::Failed, "failed"},
-    {WorkerState::Stopped, "stopped"},       {WorkerState::Unknown, "unknown"}};
+    {WorkerState::Stopped, "stopped"},       {WorkerState::Unknown, "unknown"},
+    {WorkerState::Unloaded, "unloaded"}};
 
 // Tolerant reads: a field that is absent, null or of another type takes the default, so a
 // newer supervisor (or a child without a pid yet) never breaks the router.

@@ -18,8 +18,8 @@
 namespace qmesh::router {
 
 // The supervisor's states; only Ready may receive traffic. The order is also the code in
-// gossip (node_meta.h): append only.
-enum class WorkerState { Starting, Loading, Ready, Unhealthy, Restarting, Failed, Stopped, Unknown };
+// gossip (node_meta.cpp): append only. Unloaded: models[].load: on_demand, not running.
+enum class WorkerState { Starting, Loading, Ready, Unhealthy, Restarting, Failed, Stopped, Unknown, Unloaded };
 WorkerState parseWorkerState(std::string_view text);
 std::string_view toString(WorkerState s);
 

@@ -103,3 +103,13 @@ TEST(HealthScore, FollowsQMeshFormula) {
   EXPECT_EQ(healthScore(100, 100, 4, 4, 3), 0);
   EXPECT_EQ(healthScore(100, 100, 0, 0, 0), 20);  // no slots known: queue counts as free
 }
+
+// An unloaded model (models[].load: on_demand) travels as itself, the code appended after
+// Unknown so older nodes read it as unknown.
+TEST(NodeMeta, UnloadedWorkerStateRoundTrips) {
+  NodeMeta m = sample();
+  m.workers[1].state = WorkerState::Unloaded;
+  auto back = decodeNodeMeta(encodeNodeMeta(m, qmesh::membership::kMaxMetaBytes));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->workers[1].state, WorkerState::Unloaded);
+}

@@ -152,3 +152,16 @@ TEST(WorkerDirectory, RefusedRemoteNodeIsSkippedForTheHold) {
   EXPECT_FALSE(d.anyRoutable("x", now));
   EXPECT_TRUE(d.anyRoutable("demo-b", now + std::chrono::milliseconds(2001)));
 }
+
+TEST(SupervisorStatus, UnloadedModelIsKnownButNotRoutable) {
+  auto s = parseSupervisorStatus(
+      R"({"node":"n","models":[{"name":"big","state":"unloaded","pid":null,"port":0,"slots":1}]})");
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_EQ(s->workers.size(), 1u);
+  EXPECT_EQ(s->workers[0].state, WorkerState::Unloaded);
+  EXPECT_EQ(toString(WorkerState::Unloaded), "unloaded");
+  WorkerDirectory d;
+  d.apply(*s);
+  EXPECT_TRUE(d.knows("big"));
+  EXPECT_FALSE(d.anyRoutable("big", SteadyClock::now()));
+}
