@@ -9,12 +9,6 @@
 
 namespace qmesh::router {
 
-namespace {
-
-double secondsSince(TimePoint t) { return std::chrono::duration<double>(SteadyClock::now() - t).count(); }
-
-}  // namespace
-
 Forwarder::Forwarder(ClientLink& client, const http::request<http::string_body>& req, RequestCtx& ctx, bool stream)
     : client_(client), st_(client.services().context), req_(req), ctx_(ctx), stream_(stream) {}
 

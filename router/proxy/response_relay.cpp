@@ -8,10 +8,7 @@
 
 namespace qmesh::router {
 
-namespace {
-
-// Hop-by-hop and framing headers: ours, not the worker's.
-bool hopByHop(http::field f) {
+bool isHopByHop(http::field f) {
   switch (f) {
     case http::field::connection:
     case http::field::keep_alive:
@@ -29,12 +26,6 @@ bool hopByHop(http::field f) {
 }
 
 double secondsSince(TimePoint t) { return std::chrono::duration<double>(SteadyClock::now() - t).count(); }
-
-// Big enough that a multi-megabyte non-streamed body moves in few syscalls; SSE reads
-// return whatever arrived, so this never delays an event.
-constexpr std::size_t kRelayBuffer = 64 * 1024;
-
-}  // namespace
 
 ResponseRelay::ResponseRelay(ClientLink& client, RequestCtx& ctx, UpstreamConnector& up)
     : client_(client), st_(client.services().context), ctx_(ctx), up_(up), ticker_(client.executor()) {}
@@ -82,7 +73,7 @@ net::awaitable<bool> ResponseRelay::run() {
   sse_ = sse;
   http::response<http::empty_body> res{uh.result(), ctx_.version};
   for (const auto& f : uh)
-    if (!hopByHop(f.name())) res.insert(f.name_string(), f.value());
+    if (!isHopByHop(f.name())) res.insert(f.name_string(), f.value());
   res.set("x-request-id", ctx_.id);
   res.set("x-qmesh-route", ctx_.route);
   if (sse) {

@@ -4,6 +4,7 @@
 #include "common/logging.h"
 
 #include "router/proxy/bounded_json.h"
+#include "router/proxy/response_relay.h"
 #include "router/proxy/routes.h"
 #include "router/proxy/sse.h"
 #include "router/router_services.h"
@@ -12,27 +13,6 @@ namespace qmesh::router {
 
 namespace {
 
-// Framing and hop-by-hop fields are ours, not the worker's (as in ResponseRelay).
-bool hopByHop(http::field f) {
-  switch (f) {
-    case http::field::connection:
-    case http::field::keep_alive:
-    case http::field::transfer_encoding:
-    case http::field::content_length:
-    case http::field::te:
-    case http::field::trailer:
-    case http::field::upgrade:
-    case http::field::proxy_authenticate:
-    case http::field::proxy_authorization:
-      return true;
-    default:
-      return false;
-  }
-}
-
-double secondsSince(TimePoint t) { return std::chrono::duration<double>(SteadyClock::now() - t).count(); }
-
-constexpr std::size_t kRelayBuffer = 64 * 1024;
 // How often a stream looks at its worker's state in the directory: the supervisor polls
 // health once a second, so looking more often finds nothing sooner.
 constexpr std::chrono::milliseconds kWorkerCheck{1000};
@@ -57,7 +37,7 @@ net::awaitable<bool> StreamContinuation::writeHeader() {
   const auto& uh = up_->header();
   http::response<http::empty_body> res{uh.result(), ctx_.version};
   for (const auto& f : uh)
-    if (!hopByHop(f.name())) res.insert(f.name_string(), f.value());
+    if (!isHopByHop(f.name())) res.insert(f.name_string(), f.value());
   res.set("x-request-id", ctx_.id);
   res.set("x-qmesh-route", ctx_.route);
   res.set(http::field::cache_control, "no-cache");

@@ -89,4 +89,11 @@ class FakeUpstream {
   std::thread acceptThread_;
 };
 
+// What a client receives from the router for a stream the fake plays: every event, then [DONE].
+inline std::string expectedStream(const FakeUpstreamScript& s) {
+  std::string out;
+  for (int i = 0; i < s.events; ++i) out += FakeUpstream::event(s.eventBytes, i);
+  return out + "data: [DONE]\n\n";
+}
+
 }  // namespace qmesh::test

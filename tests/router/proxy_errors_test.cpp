@@ -17,9 +17,6 @@ using router::StaticWorker;
 
 namespace {
 
-
-StaticWorker at(uint16_t port, int slots = 4) { return StaticWorker{"m", "127.0.0.1", port, slots}; }
-
 std::string errorCode(const HttpResponse& r) {
   auto j = nlohmann::json::parse(r.body, nullptr, false);
   if (j.is_discarded() || !j.contains("error")) return "<not an OpenAI error: " + r.body + ">";
@@ -39,7 +36,7 @@ FakeUpstreamScript plain(int status, std::string body = R"({"ok":true})") {
 TEST(ProxyErrors, RefusedConnectionIsRetriedOnAnotherWorker) {
   FakeUpstream good(plain(200));
   const uint16_t dead = freeLoopbackPort();
-  RouterHarness r(RouterHarness::config({at(dead), at(good.port())}));
+  RouterHarness r(RouterHarness::config({workerOn(dead), workerOn(good.port())}));
   // Prefix affinity sends one prompt to one worker every time, so vary the prompt until one
   // lands on the refusing worker first (each has an even chance; 64 misses are 2^-64 likely).
   bool sawRetry = false;
@@ -57,7 +54,7 @@ TEST(ProxyErrors, RefusedConnectionIsRetriedOnAnotherWorker) {
 TEST(ProxyErrors, FiveHundredBeforeFirstByteIsRetriedOnAnotherWorker) {
   FakeUpstream bad(plain(503, R"({"error":{"message":"Loading model"}})"));
   FakeUpstream good(plain(200));
-  RouterHarness r(RouterHarness::config({at(bad.port()), at(good.port())}));
+  RouterHarness r(RouterHarness::config({workerOn(bad.port()), workerOn(good.port())}));
   // As above: vary the prompt until prefix affinity sends one to the failing worker first.
   // A 5xx does not mark the worker unreachable, so every prompt that lands there is retried.
   const std::string retryOnBad = "; retry after http_5xx on m@127.0.0.1:" + std::to_string(bad.port()) + ")";
@@ -79,14 +76,14 @@ TEST(ProxyErrors, FiveHundredBeforeFirstByteIsRetriedOnAnotherWorker) {
 TEST(ProxyErrors, FiveHundredWithNoOtherWorkerReachesTheClientUnchanged) {
   const std::string body = R"({"error":{"code":500,"message":"boom","type":"server_error"}})";
   FakeUpstream bad(plain(500, body));
-  RouterHarness r(RouterHarness::config({at(bad.port())}));
+  RouterHarness r(RouterHarness::config({workerOn(bad.port())}));
   auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
   EXPECT_EQ(res.status, 500);
   EXPECT_EQ(res.body, body);
 }
 
 TEST(ProxyErrors, OnlyWorkerRefusingIs503NoReadyWorker) {
-  RouterHarness r(RouterHarness::config({at(freeLoopbackPort())}));
+  RouterHarness r(RouterHarness::config({workerOn(freeLoopbackPort())}));
   auto res = httpPostJson(r.url("/v1/chat/completions"), kChat);
   EXPECT_EQ(res.status, 503);
   EXPECT_EQ(errorCode(res), "no_ready_worker");
@@ -108,7 +105,7 @@ TEST(ProxyErrors, FullQueueIs429AndQueueDeadlineIs503WithRetryAfter) {
   FakeUpstreamScript s;
   s.hangAfterHeader = true;
   FakeUpstream up(s);
-  auto cfg = RouterHarness::config({at(up.port(), 1)});
+  auto cfg = RouterHarness::config({workerOn(up.port(), 1)});
   cfg.queue_depth = 1;
   cfg.queue_timeout = milliseconds(400);
   RouterHarness r(cfg);
@@ -132,7 +129,7 @@ TEST(ProxyErrors, FullQueueIs429AndQueueDeadlineIs503WithRetryAfter) {
 
 TEST(ProxyErrors, BodyOverTheLimitIs413) {
   FakeUpstream up;
-  auto cfg = RouterHarness::config({at(up.port())});
+  auto cfg = RouterHarness::config({workerOn(up.port())});
   cfg.max_body_bytes = 1024;
   RouterHarness r(cfg);
   const std::string big = R"({"model":"m","messages":[{"role":"user","content":")" + std::string(4096, 'x') + "\"}]}";
@@ -146,7 +143,7 @@ TEST(ProxyErrors, BodyOverTheLimitIs413) {
 
 TEST(ProxyErrors, MissingOrWrongApiKeyIs401) {
   FakeUpstream up;
-  auto cfg = RouterHarness::config({at(up.port())});
+  auto cfg = RouterHarness::config({workerOn(up.port())});
   cfg.api_keys = {"sk-qmesh-test-1", "sk-qmesh-test-2"};
   RouterHarness r(cfg);
   auto missing = httpPostJson(r.url("/v1/chat/completions"), kChat);
@@ -173,7 +170,7 @@ TEST(ProxyErrors, MissingOrWrongApiKeyIs401) {
 
 TEST(ProxyErrors, UnknownModelIs404AndMalformedJsonIs400) {
   FakeUpstream up;
-  RouterHarness r(RouterHarness::config({at(up.port())}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   auto unknown = httpPostJson(r.url("/v1/chat/completions"), R"({"model":"nope","messages":[]})");
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(errorCode(unknown), "model_not_found");
@@ -187,7 +184,7 @@ TEST(ProxyErrors, UnknownModelIs404AndMalformedJsonIs400) {
 
 TEST(ProxyErrors, SlowClientHeaderIsCutAtTheDeadline) {
   FakeUpstream up;
-  auto cfg = RouterHarness::config({at(up.port())});
+  auto cfg = RouterHarness::config({workerOn(up.port())});
   cfg.header_timeout = milliseconds(200);
   RouterHarness r(cfg);
   router::net::io_context io;
@@ -211,7 +208,7 @@ TEST(ProxyErrors, SlowClientHeaderIsCutAtTheDeadline) {
 
 TEST(ProxyErrors, LocalEndpointsAnswer) {
   FakeUpstream up;
-  RouterHarness r(RouterHarness::config({at(up.port())}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   auto models = nlohmann::json::parse(httpGet(r.url("/v1/models")).body);
   EXPECT_EQ(models["object"], "list");
   EXPECT_EQ(models["data"][0]["id"], "m");

@@ -18,15 +18,6 @@ using router::StaticWorker;
 
 namespace {
 
-
-StaticWorker worker(const FakeUpstream& up, int slots = 4) { return StaticWorker{"m", "127.0.0.1", up.port(), slots}; }
-
-std::string expectedStream(const FakeUpstreamScript& s) {
-  std::string out;
-  for (int i = 0; i < s.events; ++i) out += FakeUpstream::event(s.eventBytes, i);
-  return out + "data: [DONE]\n\n";
-}
-
 int apiQueued(const RouterHarness& r) {
   auto res = httpGet(r.url("/api/status"));
   return nlohmann::json::parse(res.body)["models"][0]["queued"].get<int>();
@@ -45,7 +36,7 @@ TEST(ProxyStreaming, RelaysEachEventAsItArrivesWithSseHeaders) {
   s.events = 5;
   s.interval = milliseconds(100);
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({worker(up)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   const auto t0 = steady_clock::now();
   std::vector<milliseconds> arrivals;
   std::string trace;
@@ -71,7 +62,7 @@ TEST(ProxyStreaming, RelaysEachEventAsItArrivesWithSseHeaders) {
 
 TEST(ProxyStreaming, KeepsTheClientsRequestIdAndForwardsIt) {
   FakeUpstream up;
-  RouterHarness r(RouterHarness::config({worker(up)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   auto res = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat, {{"x-request-id", "client-abc-1"}});
   EXPECT_EQ(res.headers["x-request-id"], "client-abc-1");
   EXPECT_NE(up.lastRequest().find("x-request-id: client-abc-1"), std::string::npos);
@@ -84,7 +75,7 @@ TEST(ProxyStreaming, NonStreamingResponsePassesThroughUnchanged) {
   s.status = 200;
   s.body = R"({"id":"x","object":"chat.completion","choices":[{"message":{"content":"hello"}}]})";
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({worker(up)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   auto res = httpPostJson(r.url("/v1/chat/completions"), R"({"model":"m","messages":[]})");
   EXPECT_EQ(res.status, 200);
   EXPECT_EQ(res.body, s.body);
@@ -98,7 +89,7 @@ TEST(ProxyStreaming, StreamLargerThanBeastsDefaultBodyLimitSurvives) {
   s.eventBytes = 4000;  // ~8.9 MB: past Beast's 8 MB default response body limit
   s.interval = milliseconds(0);
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({worker(up)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   auto res = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat);
   ASSERT_EQ(res.status, 200) << res.error;
   EXPECT_GT(res.body.size(), 8u << 20);
@@ -111,7 +102,7 @@ TEST(ProxyStreaming, IdleStreamGetsKeepaliveCommentsBetweenEvents) {
   s.pauseInsideFirst = milliseconds(450);  // idle mid-event: a comment here would corrupt it
   s.pauseAfterFirst = milliseconds(450);   // idle between events: comments belong here
   FakeUpstream up(s);
-  auto cfg = RouterHarness::config({worker(up)});
+  auto cfg = RouterHarness::config({workerOn(up.port())});
   cfg.keepalive_interval = milliseconds(100);
   RouterHarness r(cfg);
   auto res = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat);
@@ -136,7 +127,7 @@ TEST(ProxyStreaming, ClientHangingUpMidStreamClosesUpstreamWithin100ms) {
   s.events = 3;
   s.pauseAfterFirst = milliseconds(10000);  // like a slow decode step
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({worker(up, 1)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port(), 1)}));
   steady_clock::time_point hungUp;
   httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [&](const std::string& chunk) {
     if (chunk.find("data:") == std::string::npos) return true;
@@ -160,7 +151,7 @@ TEST(ProxyStreaming, ClientHangingUpWhileQueuedLeavesTheQueue) {
   FakeUpstreamScript s;
   s.hangAfterHeader = true;
   FakeUpstream up(s);
-  auto cfg = RouterHarness::config({worker(up, 1)});
+  auto cfg = RouterHarness::config({workerOn(up.port(), 1)});
   cfg.queue_timeout = seconds(20);
   RouterHarness r(cfg);
   std::thread holder([&] { httpPostJson(r.url("/v1/chat/completions"), kStreamingChat, {}, milliseconds(1500)); });
@@ -176,7 +167,7 @@ TEST(ProxyStreaming, KeepAliveConnectionServesSeveralRequests) {
   FakeUpstreamScript s;
   s.sse = false;
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({worker(up)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   router::net::io_context io;
   router::tcp::socket sock(io);
   sock.connect({router::net::ip::make_address("127.0.0.1"), r.port()});
@@ -201,7 +192,7 @@ TEST(ProxyStreaming, WorkerDyingMidStreamEndsTheStreamWithAnInBandErrorEvent) {
   s.events = 5;
   s.dieAfterEvents = 2;
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({worker(up)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   auto res = httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [](const std::string&) { return true; });
   ASSERT_EQ(res.status, 200) << res.error;
   const std::string relayed = FakeUpstream::event(s.eventBytes, 0) + FakeUpstream::event(s.eventBytes, 1);
@@ -228,7 +219,7 @@ TEST(ProxyStreaming, SlowReaderStillGetsTheWholeStream) {
   s.eventBytes = 8000;  // 16 MB at once: more than loopback's socket buffers hold
   s.interval = milliseconds(0);
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({worker(up)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   auto res = httpPostStream(r.url("/v1/chat/completions"), kChat, [&](const std::string&) {
     std::this_thread::sleep_for(milliseconds(2));
     return true;

@@ -18,6 +18,9 @@ inline const std::string kChat = R"({"model":"m","messages":[{"role":"user","con
 inline const std::string kStreamingChat =
     R"({"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true})";
 
+// The static worker "m" served by a FakeUpstream (or anything listening) on `port`.
+inline router::StaticWorker workerOn(uint16_t port, int slots = 4) { return router::StaticWorker{"m", "127.0.0.1", port, slots}; }
+
 class RouterHarness {
  public:
   explicit RouterHarness(router::RouterConfig cfg);

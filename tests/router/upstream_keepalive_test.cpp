@@ -17,15 +17,6 @@ using router::StaticWorker;
 
 namespace {
 
-
-StaticWorker pooledWorker(const FakeUpstream& up, int slots = 4) { return StaticWorker{"m", "127.0.0.1", up.port(), slots}; }
-
-std::string pooledStream(const FakeUpstreamScript& s) {
-  std::string out;
-  for (int i = 0; i < s.events; ++i) out += FakeUpstream::event(s.eventBytes, i);
-  return out + "data: [DONE]\n\n";
-}
-
 FakeUpstreamScript keptAlive() {
   FakeUpstreamScript s;
   s.keepAlive = true;
@@ -39,11 +30,11 @@ FakeUpstreamScript keptAlive() {
 TEST(UpstreamKeepAlive, SequentialRequestsShareOneUpstreamConnection) {
   const FakeUpstreamScript s = keptAlive();
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({pooledWorker(up)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   for (int i = 0; i < 3; ++i) {  // each from a new client connection
     auto res = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat);
     ASSERT_EQ(res.status, 200) << res.error;
-    EXPECT_EQ(res.body, pooledStream(s));
+    EXPECT_EQ(res.body, expectedStream(s));
   }
   EXPECT_EQ(up.requests(), 3);
   EXPECT_EQ(up.connections(), 1);
@@ -53,7 +44,7 @@ TEST(UpstreamKeepAlive, NonStreamedResponseLeavesItsConnectionForTheNext) {
   FakeUpstreamScript s = keptAlive();
   s.sse = false;
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({pooledWorker(up)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   for (int i = 0; i < 2; ++i) {
     auto res = httpPostJson(r.url("/v1/chat/completions"), R"({"model":"m","messages":[]})");
     ASSERT_EQ(res.status, 200) << res.error;
@@ -67,7 +58,7 @@ TEST(UpstreamKeepAlive, NonStreamedResponseLeavesItsConnectionForTheNext) {
 TEST(UpstreamKeepAlive, ClientHangingUpClosesAReusedUpstreamWithin100ms) {
   FakeUpstreamScript s = keptAlive();
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({pooledWorker(up, 1)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port(), 1)}));
   ASSERT_EQ(httpPostJson(r.url("/v1/chat/completions"), kStreamingChat).status, 200);
   s.pauseAfterFirst = milliseconds(10000);  // like a slow decode step
   up.setScript(s);
@@ -95,12 +86,12 @@ TEST(UpstreamKeepAlive, ConnectionTheWorkerClosedWhileIdleCostsTheNextRequestNot
   FakeUpstreamScript s = keptAlive();
   s.idleTimeout = milliseconds(50);
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({pooledWorker(up)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   ASSERT_EQ(httpPostJson(r.url("/v1/chat/completions"), kStreamingChat).status, 200);
   ASSERT_TRUE(waitUntil([&] { return up.open() == 0; }, milliseconds(2000)));  // the worker closed it
   auto res = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat);
   ASSERT_EQ(res.status, 200) << res.body;
-  EXPECT_EQ(res.body, pooledStream(s));
+  EXPECT_EQ(res.body, expectedStream(s));
   EXPECT_EQ(up.connections(), 2);
   EXPECT_EQ(httpGet(r.url("/metrics")).body.find("qmesh_router_upstream_errors_total{"), std::string::npos);
 }
@@ -113,7 +104,7 @@ TEST(UpstreamKeepAlive, RequestThatMayHaveReachedTheWorkerIsNotSentTwice) {
   FakeUpstreamScript s = keptAlive();
   s.closeUnansweredAfter = 1;
   FakeUpstream up(s);
-  RouterHarness r(RouterHarness::config({pooledWorker(up)}));
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
   ASSERT_EQ(httpPostJson(r.url("/v1/chat/completions"), kStreamingChat).status, 200);
   auto res = httpPostJson(r.url("/v1/chat/completions"), kStreamingChat);
   EXPECT_EQ(res.status, 502) << res.body;
