@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "router/dataplane/channel_pool.h"
+#include "router/dataplane/open_gate.h"
 #include "router/mesh/mesh_link.h"
 #include "router/proxy/session_registry.h"
 #include "router/proxy/upstream_pool.h"
@@ -29,6 +30,9 @@ struct RouterServices {
   // authenticated data-plane channel and are served there (HopSession), never forwarded on.
   MeshLink* mesh = nullptr;
   dataplane::ChannelPool meshChannels;  // idle channels to other routers, for reuse
+  // Half the peer's cap on unfinished handshakes from one address (DataPlaneListenerOptions::
+  // maxPendingPerSource, 32), so a burst of requests never has its own handshakes evicted.
+  dataplane::OpenGate meshOpens{16};
   UpstreamPool localConnections;        // idle connections to local workers, for reuse
 };
 

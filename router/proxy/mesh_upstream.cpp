@@ -1,5 +1,7 @@
 #include "router/proxy/mesh_upstream.h"
 
+#include <algorithm>
+
 #include "common/node_config.h"
 #include "router/dataplane/tcp_liveness.h"
 #include "router/mesh/mesh_link.h"
@@ -35,18 +37,30 @@ net::awaitable<error_code> connectMeshChannel(dataplane::SecureChannel& channel,
   co_return dataplane::applyTcpLiveness(channel.socket(), dataplane::tcpLivenessFor(silentPeerLimit));
 }
 
+bool MeshUpstream::takePooled() {
+  auto pooled = st_.meshChannels.take(worker_.info.peer, st_.context.clock.now());
+  if (!pooled) return false;
+  attach(std::move(pooled));
+  return true;
+}
+
 net::awaitable<error_code> MeshUpstream::connect(bool fresh) {
   if (!st_.mesh) co_return make_error_code(net::error::not_connected);
   const auto& peer = worker_.info.peer;
-  if (auto pooled = fresh ? nullptr : st_.meshChannels.take(peer, st_.context.clock.now())) {
-    attach(std::move(pooled));
-    reused_ = true;
-  } else {
-    reused_ = false;
-    if (error_code ec = co_await connectMeshChannel(*channel_, worker_.info.dataAddress, peer, st_.mesh->identity(),
-                                                    st_.context.config.connect_timeout,
-                                                    st_.context.config.header_timeout))
-      co_return ec;
+  reused_ = !fresh && takePooled();
+  if (!reused_) {
+    const auto deadline = std::chrono::steady_clock::now() + st_.context.config.connect_timeout;
+    const auto turn = co_await st_.meshOpens.enter(peer, deadline);
+    if (!turn) co_return make_error_code(net::error::timed_out);
+    // A channel may have come back to the pool while this open waited for its turn.
+    reused_ = !fresh && takePooled();
+    if (!reused_) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (error_code ec = co_await connectMeshChannel(*channel_, worker_.info.dataAddress, peer, st_.mesh->identity(),
+                                                      std::max(left, std::chrono::milliseconds(1)),
+                                                      st_.context.config.header_timeout))
+        co_return ec;
+    }
   }
   inFlight_ = st_.meshChannels.trackInFlight(peer, *channel_);
   co_return error_code{};

@@ -60,6 +60,7 @@ class MeshUpstream final : public UpstreamConnector {
 
  private:
   void attach(std::unique_ptr<dataplane::SecureChannel> channel);
+  bool takePooled();  // a pooled channel to the worker's peer, attached; false if none
 
   Worker& worker_;
   RouterServices& st_;
