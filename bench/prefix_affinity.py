@@ -10,6 +10,8 @@ llama-servers on the demo model, each with --parallel slots and the arguments qm
 would give it, and qmesh-router in static mode in front, with --no-prefix-affinity in the
 "off" phases (router.prefix_affinity: false in a node YAML). Phases alternate on, off, off,
 on... over --reps pairs. The script fails if an "off" phase shows a placement by affinity.
+`--baseline client --router-binary PATH` measures a qmesh-router without the switch: "off"
+is then the same least-loaded rule made in this script, straight to the workers.
 
 A phase plays the same chats: each conversation has its own system prompt (--system-words
 words, seeded) and first user message; turn t sends every message so far, and the reply
