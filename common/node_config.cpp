@@ -189,7 +189,7 @@ void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, con
 void parseRouter(YamlReader& r, const YAML::Node& n, RouterSection& out) {
   if (!r.expectMap(n, "router", {"enabled", "listen", "api_keys", "admin_keys", "max_body_bytes", "max_connections",
                                  "queue_depth", "queue_timeout", "header_timeout", "body_timeout",
-                                 "keepalive_interval", "stall_timeout", "max_continuations"}))
+                                 "keepalive_interval", "stall_timeout", "max_continuations", "prefix_affinity"}))
     return;
   const std::string p = "router";
   r.read(n, p, "enabled", out.enabled);
@@ -212,6 +212,7 @@ void parseRouter(YamlReader& r, const YAML::Node& n, RouterSection& out) {
   r.read(n, p, "keepalive_interval", out.keepalive_interval, Millis(100), hours(1));
   r.read(n, p, "stall_timeout", out.stall_timeout, Millis(100), hours(1));
   r.read(n, p, "max_continuations", out.max_continuations, 0, 100);
+  r.read(n, p, "prefix_affinity", out.prefix_affinity);
 }
 
 // Rules that span sections: names and ports must not collide.

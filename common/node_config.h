@@ -103,6 +103,10 @@ struct RouterSection {
   // continued on another worker; at most max_continuations times per request (0: never).
   Millis stall_timeout{30000};
   int64_t max_continuations = 2;
+  // A chat goes to the worker that already holds its prefix in llama-server's prompt cache
+  // (router/routing/selection_policy.h). false: by load alone, the baseline of
+  // bench/prefix_affinity.py.
+  bool prefix_affinity = true;
 };
 
 // Parsed and checked in node_config_mesh.cpp. Keys and invites: common/mesh_setup.h.

@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   int64_t headerTimeoutMs = 0;
   int64_t stallTimeoutMs = 0;
   int64_t maxContinuations = -1;
+  bool noPrefixAffinity = false;
   app.add_option("--config", configFile, "node YAML (supervised mode: reads node: and router:)");
   app.add_option("--listen", listen, "static mode: HOST:PORT to serve on (default 127.0.0.1:8080)");
   app.add_option("--worker", workers, "static mode: MODEL=http://HOST:PORT[,slots=N], repeatable");
@@ -107,6 +108,8 @@ int main(int argc, char** argv) {
   app.add_option("--max-continuations", maxContinuations,
                  "static mode: router.max_continuations (times one stream may move to another worker; default 2)")
       ->check(CLI::Range(int64_t{0}, int64_t{100}));
+  app.add_flag("--no-prefix-affinity", noPrefixAffinity,
+               "static mode: router.prefix_affinity false (every request placed by load alone)");
   app.add_flag("--version", version, "print the version and exit");
   try {
     app.parse(argc, argv);
@@ -124,9 +127,10 @@ int main(int argc, char** argv) {
   RouterConfig cfg;
   if (!configFile.empty()) {
     if (!workers.empty() || !listen.empty() || !control.empty() || !apiKeys.empty() || headerTimeoutMs != 0 ||
-        stallTimeoutMs != 0 || maxContinuations >= 0)
+        stallTimeoutMs != 0 || maxContinuations >= 0 || noPrefixAffinity)
       return usageError("--config cannot be combined with --listen/--worker/--control/--api-key/--header-timeout/"
-                        "--stall-timeout/--max-continuations; put those in the router: section of the YAML");
+                        "--stall-timeout/--max-continuations/--no-prefix-affinity; put those in the router: section "
+                        "of the YAML");
     auto node = loadNodeConfig(configFile);
     if (!node) return usageError(node.error().message);
     cfg = fromNodeConfig(*node);
@@ -147,6 +151,7 @@ int main(int argc, char** argv) {
     if (headerTimeoutMs != 0) cfg.header_timeout = std::chrono::milliseconds(headerTimeoutMs);
     if (stallTimeoutMs != 0) cfg.stall_timeout = std::chrono::milliseconds(stallTimeoutMs);
     if (maxContinuations >= 0) cfg.max_continuations = maxContinuations;
+    cfg.prefix_affinity = !noPrefixAffinity;
     if (!listen.empty()) {
       auto hp = parseListenAddress(listen);
       if (!hp) return usageError("--listen: " + hp.error().message);

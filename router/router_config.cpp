@@ -24,6 +24,7 @@ RouterConfig fromNodeConfig(const NodeConfig& node) {
   c.keepalive_interval = r.keepalive_interval;
   c.stall_timeout = r.stall_timeout;
   c.max_continuations = r.max_continuations;
+  c.prefix_affinity = r.prefix_affinity;
   c.shutdown_grace = node.supervisor.stop_grace;
   c.log_level = node.node.log_level;
   c.log_format = node.node.log_format;

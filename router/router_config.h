@@ -69,6 +69,7 @@ struct RouterConfig {
   // continued elsewhere (issue 12); continued at most max_continuations times.
   Millis stall_timeout{30000};
   int64_t max_continuations = 2;
+  bool prefix_affinity = true;                // false: placement by load alone (selection_policy.h)
   std::string log_level = "info";
   std::string log_format = "text";
   MeshSettings mesh;

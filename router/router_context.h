@@ -18,12 +18,18 @@
 
 namespace qmesh::router {
 
+inline SelectionParams selectionParams(const RouterConfig& c) {
+  SelectionParams p;
+  p.prefixAffinity = c.prefix_affinity;
+  return p;
+}
+
 struct RouterContext {
   RouterContext(RouterConfig cfg, const Clock& clk)
       : config(std::move(cfg)),
         clock(clk),
         admission(std::make_shared<Admission>(directory, random, clock, static_cast<std::size_t>(config.queue_depth),
-                                              config.queue_timeout)),
+                                              config.queue_timeout, selectionParams(config))),
         started(clock.now()) {}
 
   RouterConfig config;

@@ -48,7 +48,7 @@ Lease Admission::tryAcquire(const std::string& model, const Worker* exclude, Req
     loads.push_back({w->outstanding, w->info.slots, w->info.inFlight + w->info.queued, w->info.remote,
                      w->info.health, stableHash(w->id)});
   }
-  auto choice = chooseWorker(loads, traits.affinity, random_);
+  auto choice = chooseWorker(loads, traits.affinity, random_, selection_);
   Lease l;
   if (!choice) return l;
   l.worker_ = pool[choice->index];

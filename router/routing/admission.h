@@ -67,9 +67,10 @@ struct AdmissionResult {
 
 class Admission : public std::enable_shared_from_this<Admission> {
  public:
+  // `selection`: the policy's knobs for every placement (router.prefix_affinity among them).
   Admission(WorkerDirectory& directory, Random& random, const Clock& clock, std::size_t depth,
-            std::chrono::milliseconds timeout)
-      : dir_(directory), random_(random), clock_(clock), depth_(depth), timeout_(timeout) {}
+            std::chrono::milliseconds timeout, SelectionParams selection = {})
+      : dir_(directory), random_(random), clock_(clock), depth_(depth), timeout_(timeout), selection_(selection) {}
 
   // Every grant or release: the mesh publishes load changes from here.
   void setOnLoadChanged(std::function<void()> f) { onLoadChanged_ = std::move(f); }
@@ -113,6 +114,7 @@ class Admission : public std::enable_shared_from_this<Admission> {
   const Clock& clock_;
   std::size_t depth_;
   std::chrono::milliseconds timeout_;
+  SelectionParams selection_;
   uint64_t lastTicket_ = 0;
   std::map<std::string, AdmissionQueue> queues_;
   std::map<uint64_t, Waiter*> waiters_;

@@ -62,7 +62,7 @@ std::optional<Choice> chooseWorker(const std::vector<Load>& candidates, uint64_t
   if (pool.empty()) pool = std::move(overloaded);
   if (pool.empty()) return std::nullopt;
   // With one candidate there is nothing to keep a prefix away from; say why it was chosen plainly.
-  if (affinityKey != 0 && pool.size() > 1)
+  if (params.prefixAffinity && affinityKey != 0 && pool.size() > 1)
     if (auto c = byAffinity(candidates, pool, affinityKey, params.affinityBound)) return c;
 
   std::optional<std::size_t> best;

@@ -40,6 +40,9 @@ struct SelectionParams {
   double remotePenalty = 0.1;   // in units of load (outstanding/slots): local wins near-ties
   double affinityBound = 1.25;  // c of bounded loads: 1.25 keeps the hottest worker within 25% of average
   int overloadedHealth = 20;    // QMesh: below this a worker rejects
+  // router.prefix_affinity: false skips step 3, so every request goes by load alone (random
+  // ties): the baseline bench/prefix_affinity.py measures the prompt cache savings against.
+  bool prefixAffinity = true;
 };
 
 struct Choice {

@@ -733,6 +733,13 @@ TEST_F(NodeConfigTest, ReplicasAndContinuationKeysHaveDefaultsAndParse) {
   EXPECT_EQ(replicaName("demo", 2), "demo#3");
 }
 
+TEST_F(NodeConfigTest, PrefixAffinityIsOnByDefaultAndTakesOnlyABoolean) {
+  EXPECT_TRUE(parseOk(kMinimal).router.prefix_affinity);
+  EXPECT_FALSE(parseOk(kMinimal + yaml({"router:", "  prefix_affinity: false"})).router.prefix_affinity);
+  EXPECT_TRUE(Contains(parseError(kMinimal + yaml({"router:", "  prefix_affinity: sometimes"})),
+                       "router.prefix_affinity: expected true or false, got 'sometimes'"));
+}
+
 TEST_F(NodeConfigTest, RejectsReplicasWithAFixedPort) {
   const std::string err = parseError(kMinimal + yaml({"    replicas: 2", "    port: 9000"}));
   EXPECT_TRUE(Contains(err, "models[0].port: must be 0 (a free port for each) when replicas is 2"));

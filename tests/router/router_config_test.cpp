@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "router/router_context.h"
+#include "tests/support/fake_clock.h"
+
 using namespace qmesh::router;
 
 TEST(WorkerSpec, ParsesModelAddressAndSlots) {
@@ -38,6 +43,40 @@ TEST(RouterConfig, TakesTheRouterSectionAndControlAddressFromTheNodeYaml) {
   EXPECT_EQ(c.api_keys, std::vector<std::string>{"secret-key-1"});
   EXPECT_EQ(c.queue_depth, 3);
   EXPECT_EQ(c.queue_timeout, std::chrono::milliseconds(2000));
+}
+
+namespace {
+// The reasons a RouterContext built from this YAML gives for 40 placements of one
+// conversation on two idle workers, each lease released before the next.
+std::set<std::string> affinityConfigReasons(const std::string& yaml, std::set<uint16_t>& ports) {
+  auto node = qmesh::parseNodeConfig(yaml, "/tmp/n.yaml");
+  EXPECT_TRUE(node) << node.error().message;
+  if (!node) return {};
+  qmesh::test::FakeClock clock;
+  RouterContext ctx(fromNodeConfig(*node), clock);
+  StatusSnapshot s;
+  s.workers.push_back(WorkerInfo{"m", "127.0.0.1", 9, 4, WorkerState::Ready, 1});
+  s.workers.push_back(WorkerInfo{"m", "127.0.0.1", 10, 4, WorkerState::Ready, 2});
+  ctx.directory.apply(s);
+  const RequestTraits chat{stableHash("one conversation")};
+  std::set<std::string> reasons;
+  for (int i = 0; i < 40; ++i) {
+    Lease l = ctx.admission->tryAcquire("m", nullptr, chat);
+    if (!l) return {};
+    reasons.insert(l.reason());
+    ports.insert(l.worker()->info.port);
+  }
+  return reasons;
+}
+}  // namespace
+
+TEST(RouterConfig, PrefixAffinityFalseInTheYamlPlacesEveryRequestByLoadAlone) {
+  std::set<uint16_t> onPorts, offPorts;
+  EXPECT_EQ(affinityConfigReasons("node: {name: n1}\n", onPorts), std::set<std::string>{"affinity 0/4"});
+  EXPECT_EQ(onPorts.size(), 1u);  // one conversation, one worker
+  EXPECT_EQ(affinityConfigReasons("node: {name: n1}\nrouter: {prefix_affinity: false}\n", offPorts),
+            std::set<std::string>{"least-loaded 0/4"});
+  EXPECT_EQ(offPorts.size(), 2u);  // random ties: 40 draws put it on both (a miss is 2^-39)
 }
 
 TEST(RouterConfig, KeepsTheMemberSnapshotBesideTheIdentityFile) {

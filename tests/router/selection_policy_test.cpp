@@ -142,6 +142,30 @@ TEST(SelectionPolicy, AffinitySpillsToTheNextWorkerWhenItsOwnerIsOverTheLoadBoun
   EXPECT_EQ(home->index, owner->index);
 }
 
+// router.prefix_affinity: false. A conversation whose owner is busier (but within the bound)
+// goes to the owner with affinity and to the idle worker without.
+TEST(SelectionPolicy, AffinityOffPlacesAConversationByLoadAlone) {
+  FakeRandom r;
+  const std::vector<Load> workers = {localLoad(1, 4, stableHash("owner")), localLoad(0, 4, stableHash("idle"))};
+  uint64_t key = 0;
+  for (int k = 0; k < 64 && key == 0; ++k) {
+    const uint64_t candidate = stableHash("conversation " + std::to_string(k));
+    if (chooseWorker(workers, candidate, r)->index == 0) key = candidate;
+  }
+  ASSERT_NE(key, 0u) << "no conversation owned by worker 0 among 64";
+  auto on = chooseWorker(workers, key, r);
+  ASSERT_TRUE(on);
+  EXPECT_EQ(on->reason, "affinity 1/4");
+  SelectionParams off;
+  off.prefixAffinity = false;
+  for (int i = 0; i < 10; ++i) {
+    auto c = chooseWorker(workers, key, r, off);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->index, 1u);
+    EXPECT_EQ(c->reason, "least-loaded 0/4");
+  }
+}
+
 TEST(SelectionPolicy, StableHashIsFnv1a) {
   // Routers of one mesh must agree on it across builds: pin the published FNV-1a values.
   EXPECT_EQ(stableHash(""), 0xcbf29ce484222325ull);
