@@ -150,7 +150,7 @@ void parseSupervisor(YamlReader& r, const YAML::Node& n, SupervisorSection& out)
 void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, const fs::path& base,
                 const fs::path& dataDir, ModelConfig& out) {
   if (!r.expectMap(m, path, {"name", "gguf", "ctx_size", "parallel", "threads", "gpu_layers", "port",
-                             "embeddings", "extra_args", "replicas", "sha256", "load"})) {
+                             "embeddings", "extra_args", "replicas", "sha256", "load", "idle_unload"})) {
     if (!m.IsDefined() || m.IsNull()) r.fail(m, path, "empty model entry: give it at least name and gguf");
     return;
   }
@@ -178,6 +178,7 @@ void parseModel(YamlReader& r, const YAML::Node& m, const std::string& path, con
   if (load != "always" && load != "on_demand")
     r.fail(m["load"], joinPath(path, "load"), "'" + load + "' is not always or on_demand");
   out.on_demand = load == "on_demand";
+  r.read(m, path, "idle_unload", out.idle_unload, Millis(0), hours(24 * 7));
   for (const auto& a : out.extra_args) {
     const std::string flag = a.substr(0, a.find('='));
     if (managedArgs().count(flag))
@@ -232,6 +233,10 @@ void crossCheck(YamlReader& r, const YAML::Node& root, NodeConfig& c) {
     const std::string path = "models[" + std::to_string(i) + "]";
     if (!m.name.empty() && !names.insert(m.name).second)
       r.fail(root["models"][i]["name"], path + ".name", "model name '" + m.name + "' is used twice");
+    // Only the router knows whether requests are in flight or queued for a model.
+    if (m.idle_unload.count() > 0 && !c.router.enabled)
+      r.fail(root["models"][i]["idle_unload"], path + ".idle_unload",
+             "needs router.enabled: true (the router keeps the idle clock); remove it, or enable the router");
     if (m.port != 0 && !ports.insert(m.port).second)
       r.fail(root["models"][i]["port"], path + ".port",
              "port " + std::to_string(m.port) + " is already used by another model, the router or the control API");

@@ -78,6 +78,10 @@ struct ModelConfig {
   // load: on_demand: not spawned at start (state `unloaded`) but by `qmesh-supervisor load`
   // or POST /children/NAME/load; `unload` ends it again. Default (always): from the start.
   bool on_demand = false;
+  // idle_unload: unloaded once no request has been in flight or queued for it this long
+  // (the router keeps that clock: router/routing/on_demand.h); the next request loads it
+  // again. 0 = never (the default).
+  Millis idle_unload{0};
 };
 
 // The supervisor's name for replica `index` (0-based) of a model: the model's own name for the

@@ -90,7 +90,7 @@ std::string RouterMetrics::render(const WorkerDirectory& dir, const Admission& a
   out += "qmesh_router_bytes_total{direction=\"from_client\"} " + std::to_string(bytesFromClient_) + "\n";
   out += "qmesh_router_bytes_total{direction=\"to_client\"} " + std::to_string(bytesToClient_) + "\n";
   header(out, "qmesh_router_queue_rejections_total", "counter", "Requests refused by admission, by reason.");
-  for (const char* code : {"queue_full", "queue_timeout", "no_ready_worker"})
+  for (const char* code : {"queue_full", "queue_timeout", "no_ready_worker", "model_load_failed"})
     out += std::string("qmesh_router_queue_rejections_total{reason=\"") + code + "\"} " +
            std::to_string(admission.rejected(code)) + "\n";
   header(out, "qmesh_router_worker_outstanding", "gauge", "Requests holding a slot of each worker.");

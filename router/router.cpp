@@ -20,6 +20,7 @@ Router::Router(net::io_context& io, RouterConfig config, const Clock& clock)
 Router::~Router() {
   services_->sessions.forgetOnAllClosed();
   services_->context.admission->setOnLoadChanged(nullptr);
+  services_->context.admission->setLoadGate(nullptr);
   services_->mesh = nullptr;
 }
 
@@ -42,6 +43,10 @@ std::optional<StartError> Router::start() {
           ctx.supervisorError = err;
         });
     status_->start();
+    modelActions_ = std::make_unique<SupervisorModelActions>(io_, *cfg.control, cfg.control_token_file);
+    onDemand_ = std::make_unique<OnDemandModels>(ctx.directory, *ctx.admission, ctx.clock, *modelActions_);
+    ctx.admission->setLoadGate(onDemand_.get());
+    modelActions_->start(*onDemand_);
   } else {
     StatusSnapshot s;
     s.node = cfg.node_name;
@@ -106,6 +111,7 @@ void Router::shutdown() {
                services_->context.config.shutdown_grace.count());
   listener_.stop();
   if (status_) status_->stop();
+  if (modelActions_) modelActions_->stop();
   // Leave the mesh first: peers stop sending us new requests while ours drain.
   if (mesh_) mesh_->stop(nullptr);
   services_->context.console.events.closeAll();  // /api/events streams end now, not at the grace's end

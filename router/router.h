@@ -14,6 +14,8 @@
 #include "router/router_services.h"
 #include "router/start_error.h"
 #include "router/mesh/mesh_node.h"
+#include "router/model_actions.h"
+#include "router/routing/on_demand.h"
 #include "router/status_client.h"
 
 namespace qmesh::router {
@@ -45,6 +47,9 @@ class Router {
   Listener listener_;
   std::unique_ptr<StatusClient> status_;
   std::unique_ptr<MeshNode> mesh_;
+  // Supervised mode: models loaded on demand, unloaded when idle (routing/on_demand.h).
+  std::unique_ptr<SupervisorModelActions> modelActions_;
+  std::unique_ptr<OnDemandModels> onDemand_;
   net::steady_timer grace_;
   bool stopping_ = false;
 };

@@ -151,7 +151,10 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
       if (const std::string m = childTarget(path, isLoad ? "/load" : "/unload"); !m.empty() && post) {
         const auto r = isLoad ? api_.node_.load(m) : api_.node_.unload(m);
         return reply(static_cast<http::status>(r.http_status),
-                     r.http_status == 202 ? dumpJson({{isLoad ? "loading" : "unloading", m}}) : errorJson(r.message));
+                     r.http_status == 202
+                         // The generation whose /status shows the change: the router waits for it.
+                         ? dumpJson({{isLoad ? "loading" : "unloading", m}, {"generation", api_.node_.generation()}})
+                         : errorJson(r.message));
       }
     if (const std::string child = childTarget(path, "/log"); !child.empty() && get) return logTail(child);
     if (const std::string child = childTarget(path, "/restart"); !child.empty() && post) {

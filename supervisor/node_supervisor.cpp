@@ -252,6 +252,14 @@ nlohmann::json NodeSupervisor::childJson(const Child& c) const {
     j["slots"] = c.model->parallel;
     j["ctx_size"] = c.model->ctx_size;
     j["embeddings"] = c.model->embeddings;
+    // What the router needs to load on demand, unload when idle and make room
+    // (router/routing/on_demand.h): memory is this process's estimate, 0 if unknown.
+    j["load"] = c.model->on_demand ? "on_demand" : "always";
+    j["idle_unload_ms"] = c.model->idle_unload.count();
+    j["memory"] = modelMemory(*c.model);
+    // While it loads: the share of the tensors loaded (llama-server's progress dots), 0 before.
+    if (s.state == ChildState::Starting || s.state == ChildState::Loading)
+      j["load_progress"] = c.launcher->loadProgress().value_or(0.0);
     if (auto d = digests_.of(c.model->name)) j["digest"] = *d;  // sha256 of the GGUF, once hashed
     if (auto it = models_.find(c.model->name); it != models_.end()) {
       const auto& g = it->second;
@@ -276,6 +284,9 @@ nlohmann::json NodeSupervisor::status() const {
                       {"uptime_s", std::chrono::duration<double>(clock_.now() - startedAt_).count()},
                       {"config", config_.file.string()},
                       {"stopping", stopping_},
+                      {"memory_budget", config_.node.memory_budget.set()
+                                            ? nlohmann::json(config_.node.memory_budget.resolve(physicalMemoryBytes()))
+                                            : nlohmann::json(nullptr)},
                       {"models", nlohmann::json::array()},
                       {"router", nullptr}};
   for (const auto& c : children_) {

@@ -16,7 +16,8 @@ Result<ChildLauncher::Launched> ProcessLauncher::launch() {
   child_.emplace(std::move(*child));
   // The tail outlives each process: after a crash it still shows how the last one ended.
   tail_->add("--- qmesh: started pid " + std::to_string(child_->pid()) + " ---");
-  if (int fd = child_->takeOutputFd(); fd >= 0) startOutputPump(io_, fd, name_, tail_);
+  progress_ = std::make_shared<LoadProgress>();
+  if (int fd = child_->takeOutputFd(); fd >= 0) startOutputPump(io_, fd, name_, tail_, progress_);
   return Launched{child_->pid(), command->port, command->host};
 }
 

@@ -10,6 +10,7 @@
 
 #include "supervisor/child_process.h"
 #include "supervisor/child_supervisor.h"
+#include "supervisor/load_progress.h"
 #include "supervisor/log_tail.h"
 
 namespace qmesh {
@@ -31,13 +32,16 @@ class ProcessLauncher final : public ChildLauncher {
   std::optional<ExitStatus> tryReap() override;
   // The last lines of its output, across restarts (GET /children/NAME/log).
   const LogTail& tail() const { return *tail_; }
+  // The current instance's model-load progress (load_progress.h); nullopt before its dots.
+  std::optional<double> loadProgress() const { return progress_ ? progress_->value() : std::nullopt; }
 
  private:
   boost::asio::io_context& io_;
   std::string name_;
   CommandFactory factory_;
   std::optional<ChildProcess> child_;
-  std::shared_ptr<LogTail> tail_ = std::make_shared<LogTail>();  // RAII: killed and reaped if the launcher dies first
+  std::shared_ptr<LogTail> tail_ = std::make_shared<LogTail>();
+  std::shared_ptr<LoadProgress> progress_;  // a new one per instance  // RAII: killed and reaped if the launcher dies first
 };
 
 }  // namespace qmesh

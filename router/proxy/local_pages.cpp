@@ -85,6 +85,8 @@ std::string apiStatusJson(const RouterContext& st, bool draining) {
                          {"failures", w->failures},
                          {"pid", w->info.pid},
                          {"restarts", w->info.restarts}});
+      // Share of the model loaded while it loads (supervisor/load_progress.h); the console shows it.
+      if (w->info.loadProgress >= 0) workers.back()["load_progress"] = w->info.loadProgress;
     }
     models.push_back({{"name", m}, {"queued", st.admission->queued(m)}, {"workers", workers}});
   }

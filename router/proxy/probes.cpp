@@ -19,6 +19,11 @@ std::pair<int, std::string> readinessProbe(const RouterContext& st, bool drainin
   const TimePoint now = st.clock.now();
   for (const auto& m : st.directory.models())
     if (st.directory.anyRoutable(m, now)) return {200, json{{"status", "ready"}}.dump()};
+  // A supervised router loads an unloaded model for the request that asks for it
+  // (routing/on_demand.h): a node whose models are all unloaded still takes requests.
+  if (st.config.control)
+    for (const auto& w : st.directory.all())
+      if (!w->info.remote && w->info.state == WorkerState::Unloaded) return {200, json{{"status", "ready"}}.dump()};
   return notReady("no_ready_worker");
 }
 

@@ -56,16 +56,19 @@ Lease Admission::tryAcquire(const std::string& model, const Worker* exclude, Req
   l.reason_ = std::move(choice->reason);
   ++l.worker_->outstanding;
   if (onLoadChanged_) onLoadChanged_();
+  if (gate_) gate_->used(model);
   return l;
 }
 
 net::awaitable<AdmissionResult> Admission::acquire(std::string model, uint64_t ticket, RequestTraits traits) {
   const TimePoint now = clock_.now();
-  if (!anyRoutable(model, now, traits))
+  // No routable worker: wait only for one the gate loads (a model loaded on demand).
+  const bool routable = anyRoutable(model, now, traits);
+  if (!routable && !(gate_ && gate_->loadable(model)))
     co_return reject({503, "no_ready_worker", "model '" + model + "' has no ready worker right now", 2});
   AdmissionQueue& q = queueOf(model);
   // Waiters go first: a newcomer never overtakes the queue even if a slot just freed.
-  if (q.empty())
+  if (routable && q.empty() && (!gate_ || gate_->mayGrant(model, ticket)))
     if (Lease l = tryAcquire(model, nullptr, traits)) co_return AdmissionResult{std::move(l), std::nullopt};
   if (!q.push(ticket, now + timeout_))
     co_return reject({429, "queue_full",
@@ -77,6 +80,7 @@ net::awaitable<AdmissionResult> Admission::acquire(std::string model, uint64_t t
   Waiter w{net::steady_timer(executor), traits, Lease{}, std::nullopt};
   w.timer.expires_after(timeout_);
   waiters_[ticket] = &w;
+  if (!routable) gate_->waiting(model);
   error_code ec;
   co_await w.timer.async_wait(awaitEc(ec));
   if (!ec) expireDue();  // ran out: this waiter's deadline (and perhaps others') has passed
@@ -90,6 +94,12 @@ net::awaitable<AdmissionResult> Admission::acquire(std::string model, uint64_t t
 }
 
 Rejection Admission::timedOut(const std::string& model) const {
+  if (gate_ && !dir_.anyRoutable(model, clock_.now()))  // it waited for a load
+    return {503, "queue_timeout",
+            "model '" + model + "' was not loaded within " + std::to_string(timeout_.count()) +
+                " ms (router.queue_timeout) while this request waited; retry later, or raise "
+                "router.queue_timeout for a model that loads slowly",
+            retryAfterSeconds()};
   return {503, "queue_timeout",
           "model '" + model + "' stayed busy for " + std::to_string(timeout_.count()) +
               " ms while this request waited; retry later",
@@ -118,6 +128,7 @@ void Admission::cancel(uint64_t ticket) {
 void Admission::released(const std::string& model) {
   if (onLoadChanged_) onLoadChanged_();
   drain(model);
+  if (gate_) gate_->used(model);
 }
 
 bool Admission::anyRoutable(const std::string& model, TimePoint now, RequestTraits traits) const {
@@ -134,6 +145,7 @@ void Admission::drain(const std::string& model) {
       q.pop();
       continue;
     }
+    if (gate_ && !gate_->mayGrant(model, *ticket)) return;
     Lease l = tryAcquire(model, nullptr, it->second->traits);
     if (!l) return;
     q.pop();
@@ -153,14 +165,24 @@ void Admission::rejectAll(const std::string& model, const Rejection& r) {
 }
 
 void Admission::onDirectoryChanged() {
+  if (gate_) gate_->directoryChanged();
   const TimePoint now = clock_.now();
   for (auto& [model, q] : queues_) {
     if (q.empty()) continue;
-    if (!dir_.anyRoutable(model, now))  // (a local-only waiter may still wait on a remote-only model: it times out)
+    if (dir_.anyRoutable(model, now)) drain(model);
+    else if (gate_ && gate_->loadable(model)) gate_->waiting(model);  // being loaded (again)
+    else  // (a local-only waiter may still wait on a remote-only model: it times out)
       rejectAll(model, {503, "no_ready_worker", "model '" + model + "' lost its last ready worker", 2});
-    else
-      drain(model);
   }
+}
+
+void Admission::failWaiting(const std::string& model, const Rejection& r) {
+  rejectAll(model, r);  // each waiter counts its rejection as it returns it
+}
+
+std::optional<uint64_t> Admission::frontTicket(const std::string& model) const {
+  auto it = queues_.find(model);
+  return it == queues_.end() ? std::nullopt : it->second.front();
 }
 
 std::size_t Admission::queued(const std::string& model) const {

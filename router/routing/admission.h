@@ -60,6 +60,24 @@ struct RequestTraits {
   const std::string* digest = nullptr;
 };
 
+// Models that are loaded on demand (routing/on_demand.h). Without one, a request for a model
+// with no routable worker is refused at once.
+class LoadGate {
+ public:
+  virtual ~LoadGate() = default;
+  // No worker of `model` is routable: may a request wait in its queue for one to be loaded?
+  virtual bool loadable(const std::string& model) = 0;
+  // A request now waits in `model`'s queue for a load (called once it is queued).
+  virtual void waiting(const std::string& model) = 0;
+  // false: the request `ticket` may not take a slot of `model` now (it gives way to another).
+  virtual bool mayGrant(const std::string& model, uint64_t ticket) const = 0;
+  // A slot of `model` was taken or given back: the idle clock restarts.
+  virtual void used(const std::string& model) = 0;
+  // The directory changed (a supervisor snapshot, another node's gossip): called first by
+  // Admission::onDirectoryChanged, so a load judged failed answers its waiters itself.
+  virtual void directoryChanged() = 0;
+};
+
 struct AdmissionResult {
   Lease lease;
   std::optional<Rejection> rejection;  // set when there is no lease
@@ -74,6 +92,7 @@ class Admission : public std::enable_shared_from_this<Admission> {
 
   // Every grant or release: the mesh publishes load changes from here.
   void setOnLoadChanged(std::function<void()> f) { onLoadChanged_ = std::move(f); }
+  void setLoadGate(LoadGate* gate) { gate_ = gate; }  // null: none (static mode)
 
   // A free slot at once, or a place in the model's queue until a slot frees, the deadline
   // passes, the model loses its last ready worker, or cancel(ticket) (client gone).
@@ -88,7 +107,13 @@ class Admission : public std::enable_shared_from_this<Admission> {
   // waiter's timer calls it when it runs out; tests call it after advancing a FakeClock.
   void expireDue();
 
+  // For the LoadGate: answer `model`'s waiters (a failed load), or hand them free slots now.
+  void failWaiting(const std::string& model, const Rejection& r);
+  void grantWaiting(const std::string& model) { drain(model); }
+  std::optional<uint64_t> frontTicket(const std::string& model) const;
+
   uint64_t newTicket() { return ++lastTicket_; }
+  uint64_t lastTicket() const { return lastTicket_; }
   std::size_t queued(const std::string& model) const;
   uint64_t rejected(const std::string& code) const;
 
@@ -120,6 +145,7 @@ class Admission : public std::enable_shared_from_this<Admission> {
   std::map<uint64_t, Waiter*> waiters_;
   std::map<std::string, uint64_t> rejectedByCode_;
   std::function<void()> onLoadChanged_;
+  LoadGate* gate_ = nullptr;
 };
 
 }  // namespace qmesh::router

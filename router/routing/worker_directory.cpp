@@ -52,6 +52,7 @@ Result<StatusSnapshot> parseSupervisorStatus(std::string_view text) {
   StatusSnapshot s;
   s.node = stringField(j, "node", "");
   s.generation = static_cast<uint64_t>(std::max<int64_t>(0, intField(j, "generation", 0)));
+  s.memoryBudget = static_cast<uint64_t>(std::max<int64_t>(0, intField(j, "memory_budget", 0)));
   const auto models = j.find("models");
   if (models == j.end() || !models->is_array())
     return makeError("supervisor /status has no \"models\" array");
@@ -72,6 +73,14 @@ Result<StatusSnapshot> parseSupervisorStatus(std::string_view text) {
     w.embeddings = emb != m.end() && emb->is_boolean() && emb->get<bool>();
     w.restarts = intField(m, "restarts", 0);
     w.digest = stringField(m, "digest", "");
+    w.onDemand = stringField(m, "load", "always") == "on_demand";
+    w.idleUnloadMs = std::max<int64_t>(0, intField(m, "idle_unload_ms", 0));
+    w.memory = static_cast<uint64_t>(std::max<int64_t>(0, intField(m, "memory", 0)));
+    w.lastExit = stringField(m, "last_exit", "");
+    if (const auto p = m.find("load_progress"); p != m.end() && p->is_number()) {
+      const double v = p->get<double>();
+      w.loadProgress = v >= 0 && v <= 1 ? v : -1;  // NaN fails both
+    }
     s.workers.push_back(std::move(w));
   }
   return s;
@@ -97,6 +106,7 @@ void WorkerDirectory::apply(const StatusSnapshot& snapshot) {
   }
   node_ = snapshot.node;
   generation_ = snapshot.generation;
+  memoryBudget_ = snapshot.memoryBudget;
   rebuild();
 }
 

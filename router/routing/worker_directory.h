@@ -45,12 +45,20 @@ struct WorkerInfo {
   int64_t inFlight = 0;           // its load as last gossiped
   int64_t queued = 0;
   int health = 100;               // QMesh's score, see node_meta.h
+
+  // Loading on demand (routing/on_demand.h), from the supervisor's /status; local only.
+  bool onDemand = false;          // models[].load: on_demand
+  int64_t idleUnloadMs = 0;       // models[].idle_unload; 0 = never
+  uint64_t memory = 0;            // this process's estimated memory, 0 = unknown
+  std::string lastExit{};         // why its previous instance ended (a failed load's reason)
+  double loadProgress = -1;       // 0..1 while llama-server loads, when it says; -1 = none
 };
 
 struct StatusSnapshot {
   std::string node;
   uint64_t generation = 0;
   std::vector<WorkerInfo> workers;
+  uint64_t memoryBudget = 0;  // node.memory_budget in bytes; 0 = none
 };
 
 // The supervisor's GET /status body. Workers without a port (not spawned yet) are kept:
@@ -97,6 +105,7 @@ class WorkerDirectory {
   std::vector<WorkerPtr> all() const;
   bool anyRoutable(const std::string& model, TimePoint now) const;
   const std::string& supervisorNode() const { return node_; }
+  uint64_t memoryBudget() const { return memoryBudget_; }  // of the local node; 0 = none
   uint64_t generation() const { return generation_; }
 
  private:
@@ -107,6 +116,7 @@ class WorkerDirectory {
   std::map<std::string, std::vector<WorkerPtr>> byModel_;  // local first, then remote
   std::string node_;
   uint64_t generation_ = 0;
+  uint64_t memoryBudget_ = 0;
 };
 
 }  // namespace qmesh::router

@@ -125,3 +125,22 @@ TEST(ModelLoadConfigTest, LoadIsAlwaysByDefaultOrOnDemandAndNothingElse) {
 
 }  // namespace
 }  // namespace qmesh
+
+namespace qmesh {
+namespace {
+
+TEST(ModelLoadConfigTest, IdleUnloadIsOffByDefaultAndNeedsTheRouterWhichKeepsTheClock) {
+  const std::string base = yaml({"node:", "  data_dir: /q", "models:", "  - name: m", "    gguf: m.gguf"});
+  auto r = parseNodeConfig(base, kModelsFile);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->models[0].idle_unload.count(), 0);
+  r = parseNodeConfig(base + "    idle_unload: 5m\n", kModelsFile);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->models[0].idle_unload, std::chrono::minutes(5));
+  EXPECT_TRUE(Contains(modelParseError(base + "    idle_unload: 5m\nrouter:\n  enabled: false\n"),
+                       "/cfg/node.yaml:6: models[0].idle_unload: needs router.enabled: true"));
+  EXPECT_FALSE(parseNodeConfig(base + "    idle_unload: soon\n", kModelsFile).ok());
+}
+
+}  // namespace
+}  // namespace qmesh

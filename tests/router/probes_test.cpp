@@ -44,3 +44,17 @@ TEST(Probes, NotReadyWithoutARoutableWorkerOrBeforeTheSupervisorAnswers) {
   EXPECT_EQ(readinessProbe(fresh, false).first, 503);
   EXPECT_NE(readinessProbe(fresh, false).second.find("no_supervisor_status"), std::string::npos);
 }
+
+// Issue 10: a request for an unloaded model loads it, so a supervised router whose models are
+// all unloaded still takes requests; a static one cannot load anything.
+TEST(Probes, ReadyWithOnlyAnUnloadedModelWhenSupervised) {
+  qmesh::test::FakeClock clock;
+  RouterConfig supervised;
+  supervised.control = qmesh::HostPort{"127.0.0.1", 7070};
+  RouterContext st{supervised, clock};
+  addWorker(st, WorkerState::Unloaded);
+  EXPECT_EQ(readinessProbe(st, false).first, 200);
+  RouterContext staticMode{RouterConfig{}, clock};
+  addWorker(staticMode, WorkerState::Unloaded);
+  EXPECT_EQ(readinessProbe(staticMode, false).first, 503);
+}

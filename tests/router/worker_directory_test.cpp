@@ -165,3 +165,25 @@ TEST(SupervisorStatus, UnloadedModelIsKnownButNotRoutable) {
   EXPECT_TRUE(d.knows("big"));
   EXPECT_FALSE(d.anyRoutable("big", SteadyClock::now()));
 }
+
+// Issue 10: what the router needs to load on demand, unload when idle and make room.
+TEST(SupervisorStatus, ReadsTheOnDemandFieldsAndTheMemoryBudget) {
+  auto s = parseSupervisorStatus(
+      R"({"node":"n","generation":3,"memory_budget":31457280,"models":[)"
+      R"({"name":"a","state":"loading","load":"on_demand","idle_unload_ms":2000,"memory":18874368,)"
+      R"("load_progress":0.25,"last_exit":"unloaded; exited with code 0"},)"
+      R"({"name":"b","state":"ready","load":"always","load_progress":7}]})");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->memoryBudget, 31457280u);
+  const WorkerInfo& a = s->workers[0];
+  EXPECT_TRUE(a.onDemand);
+  EXPECT_EQ(a.idleUnloadMs, 2000);
+  EXPECT_EQ(a.memory, 18874368u);
+  EXPECT_DOUBLE_EQ(a.loadProgress, 0.25);
+  EXPECT_EQ(a.lastExit, "unloaded; exited with code 0");
+  EXPECT_FALSE(s->workers[1].onDemand);
+  EXPECT_EQ(s->workers[1].loadProgress, -1) << "a progress outside 0..1 is no progress";
+  WorkerDirectory d;
+  d.apply(*s);
+  EXPECT_EQ(d.memoryBudget(), 31457280u);
+}
