@@ -84,7 +84,8 @@ const std::set<std::string>& managedArgs() {
 }
 
 void parseNode(YamlReader& r, const YAML::Node& n, const fs::path& base, NodeSection& out) {
-  r.expectMap(n, "node", {"name", "data_dir", "control", "log_level", "log_format", "llama_server", "memory_budget"});
+  r.expectMap(n, "node", {"name", "data_dir", "control", "log_level", "log_format", "llama_server", "memory_budget",
+                          "drain_timeout"});
   if (!n.IsMap()) {
     out.name = defaultNodeName();
     out.data_dir = defaultDataDir(out.name);
@@ -118,6 +119,7 @@ void parseNode(YamlReader& r, const YAML::Node& n, const fs::path& base, NodeSec
   if (auto b = parseMemoryBudget(budget); !budget.empty() && !b)
     r.fail(n["memory_budget"], "node.memory_budget", b.error().message);
   else if (!budget.empty()) out.memory_budget = *b;
+  r.read(n, "node", "drain_timeout", out.drain_timeout, Millis(0), hours(1));
 }
 
 void parseSupervisor(YamlReader& r, const YAML::Node& n, SupervisorSection& out) {

@@ -33,6 +33,11 @@ struct NodeSection {
   // What the models may take together (weights + KV cache, common/model_memory.h); a model
   // that does not fit is refused at startup. Empty: no budget.
   MemoryBudget memory_budget;          // written "16GiB", "17179869184" or "80%" (of RAM)
+  // SIGTERM or `qmesh-supervisor drain`: how long streams in flight may run on this node's
+  // workers before they are stopped and the streams continue on other nodes (issue 12).
+  // 20 s: most chat answers finish well within it, and with stop_grace (5 s) the whole drain
+  // fits Kubernetes' default terminationGracePeriodSeconds (30 s).
+  Millis drain_timeout{20000};
 };
 
 struct HealthSettings {

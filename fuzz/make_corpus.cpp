@@ -266,6 +266,24 @@ void textSeeds(const fs::path& repo) {
   write("sse", "crlf_multiline", std::string("\x07\0\0\0", 4) +
                                      "event: message\r\ndata: a\r\ndata: b\r\n\r\ndata: [DONE]\r\n\r\n");
 
+  // [kind][cut seed u32][split u16][stream]: a chat stream as llama-server sends it, the
+  // continuing worker's half starting with its role chunk and ending with usage and [DONE].
+  const std::string chatStream =
+      "data: {\"id\":\"c1\",\"created\":1,\"model\":\"demo\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n"
+      "data: {\"id\":\"c1\",\"created\":1,\"model\":\"demo\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Once\"}}]}\n\n"
+      "data: {\"id\":\"c2\",\"created\":2,\"model\":\"demo\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n"
+      "data: {\"id\":\"c2\",\"created\":2,\"model\":\"demo\",\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"hm\"}}]}\n\n"
+      "data: {\"id\":\"c2\",\"created\":2,\"model\":\"demo\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" upon\"},\"finish_reason\":\"length\"}]}\n\n"
+      "data: {\"id\":\"c2\",\"created\":2,\"model\":\"demo\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\n"
+      ": keepalive\n\n"
+      "data: [DONE]\n\n";
+  write("stream_edit", "chat_split_after_two", std::string("\0\0\0\0\0", 5) + std::string(1, '\xB0') +
+                                                    std::string(1, '\0') + chatStream);
+  write("stream_edit", "completion_crlf",
+        std::string("\1\7\0\0\0\x40\0", 7) +
+            "data: {\"id\":\"k\",\"choices\":[{\"text\":\"Hi\"}]}\r\n\r\n"
+            "data: {\"id\":\"k2\",\"choices\":[{\"text\":\" there\",\"finish_reason\":\"stop\"}]}\r\n\r\ndata: [DONE]\r\n\r\n");
+
   write("status_json", "two_models",
         std::string(R"({"node":"n1","version":"0.1.0","generation":17,"pid":123,)"
                     R"("models":[{"name":"demo","state":"ready","pid":4242,"port":38211,"slots":4,"ctx_size":2048,)"

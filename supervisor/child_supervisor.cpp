@@ -162,15 +162,16 @@ void ChildSupervisor::onHealth(uint64_t instance, const HealthResult& r) {
   setState(ChildState::Unhealthy);
 }
 
-void ChildSupervisor::terminate(const std::string& reason) {
+void ChildSupervisor::terminate(const std::string& reason, std::optional<Millis> grace) {
   if (!running_ || killAt_) return;
+  const Millis limit = grace.value_or(settings_.stop_grace);
   pendingReason_ = reason;
   if (stopping_ || unloading_) spdlog::info("[{}] stopping pid {}: {}", name_, pid_, reason);
   else spdlog::warn("[{}] stopping pid {}: {}", name_, pid_, reason);
   launcher_.signal(SIGTERM);
   launcher_.signal(SIGCONT);  // a SIGSTOPped child must run to act on SIGTERM
-  killAt_ = clock_.now() + settings_.stop_grace;
-  if (settings_.stop_grace.count() == 0) {
+  killAt_ = clock_.now() + limit;
+  if (limit.count() == 0) {
     launcher_.signal(SIGKILL);
     killSent_ = true;
   }
@@ -223,11 +224,11 @@ void ChildSupervisor::scheduleRestart(const std::string& reason) {
   setState(ChildState::Restarting);
 }
 
-void ChildSupervisor::stop() {
+void ChildSupervisor::stop(std::optional<Millis> grace) {
   stopping_ = true;
   restartAt_.reset();
   if (running_) {
-    terminate("stopped by the supervisor");
+    terminate("stopped by the supervisor", grace);
   } else {
     setState(ChildState::Stopped);
   }

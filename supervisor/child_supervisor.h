@@ -83,7 +83,9 @@ class ChildSupervisor {
 
   void start();
   void tick();   // call often (and on SIGCHLD): reaps, fires deadlines, issues polls
-  void stop();   // graceful; done once finished() is true
+  // Graceful; done once finished() is true. `grace`: SIGKILL after this instead of
+  // stop_grace (a draining router's: node_drain.h).
+  void stop(std::optional<Millis> grace = std::nullopt);
   void reset();  // operator: forget the crash loop and start (again) now
   void markUnloaded();  // instead of start(): a model loaded on demand
   bool load();          // false: it was not unloaded (already loaded, loading, or stopping)
@@ -100,7 +102,8 @@ class ChildSupervisor {
  private:
   void spawn();
   void onExit(const ExitStatus& status);
-  void terminate(const std::string& reason);  // SIGTERM now, SIGKILL at the grace deadline
+  // SIGTERM now, SIGKILL at the grace deadline (stop_grace unless given).
+  void terminate(const std::string& reason, std::optional<Millis> grace = std::nullopt);
   void scheduleRestart(const std::string& reason);
   void setState(ChildState s);
   void pollIfDue();

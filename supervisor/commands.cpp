@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "common/duration.h"
 #include "common/fd_limit.h"
 #include "common/gguf.h"
 #include "common/install_paths.h"
@@ -214,12 +215,16 @@ int runStart(const fs::path& file, const std::string& joinToken) {
   NodeSupervisor node(io, c, p.binaries, p.models);
   bool shuttingDown = false;
   auto shutdown = [&] {
-    if (shuttingDown) return;
     shuttingDown = true;
-    node.stop([&] { io.stop(); });
+    node.stop([&] { io.stop(); });  // also ends a drain in progress at once
+  };
+  auto drain = [&] {
+    shuttingDown = true;
+    node.drain([&] { io.stop(); });
   };
   const std::string token = generateControlToken();
   ControlApi api(io, node, shutdown, token);
+  api.setOnDrain(drain);
   if (auto s = api.listen(c.node.control); !s) return fail(exit_code::kAddressInUse, s.error().message);
   // Only once the address is ours: a second `start` that fails must not replace the running
   // supervisor's token. Nothing is accepted before io.run(), so no request misses it.
@@ -236,8 +241,9 @@ int runStart(const fs::path& file, const std::string& joinToken) {
       io.stop();  // the launchers' destructors SIGKILL and reap what is left
       return;
     }
-    spdlog::info("received {}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    shutdown();
+    spdlog::info("received {}: draining, then stopping (a second signal kills every child now)",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+    drain();
     signals.async_wait(onSignal);
   };
   signals.async_wait(onSignal);
@@ -272,7 +278,7 @@ int runStatus(const fs::path& file, bool json) {
   const auto s = nlohmann::json::parse(reply.body, nullptr, false);
   if (s.is_discarded()) return fail(exit_code::kRuntime, "unreadable status: " + reply.body);
   std::cout << "node " << s.value("node", "?") << "  pid " << s["pid"] << "  version "
-            << s.value("version", "?") << "\nmodels:\n";
+            << s.value("version", "?") << (s.value("draining", false) ? "  draining" : "") << "\nmodels:\n";
   for (const auto& m : s["models"]) std::cout << describeChild(m) << "\n";
   if (!s["router"].is_null())
     std::cout << "router:\n" << describeChild(s["router"]) << "  listen "
@@ -291,6 +297,29 @@ int runStop(const fs::path& file) {
   // Wait until the control API goes away: every child is reaped before it closes.
   const auto deadline = std::chrono::steady_clock::now() + config->supervisor.stop_grace +
                         std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!controlRequest(config->node.control, "GET", "/status", Millis(500)).reached) {
+      std::cout << "stopped\n";
+      return exit_code::kOk;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return fail(exit_code::kRuntime, "the supervisor did not stop in time");
+}
+
+int runDrain(const fs::path& file) {
+  auto config = loadNodeConfig(file);
+  if (!config) return fail(exit_code::kConfig, "config error:\n" + config.error().message);
+  const auto post = controlPost(*config, "/drain");
+  if (!post.reply.reached)
+    return fail(exit_code::kNotRunning,
+                "no qmesh-supervisor answers on " + config->node.control.str() + ": nothing to drain");
+  if (const std::string refused = post.refusal(); !refused.empty()) return fail(exit_code::kRefused, refused);
+  std::cout << "draining (streams in flight have up to " << formatDuration(config->node.drain_timeout) << ")\n"
+            << std::flush;
+  // As `stop`: the control API goes away once every child is reaped (node_drain.h's bounds).
+  const auto deadline = std::chrono::steady_clock::now() + config->node.drain_timeout +
+                        3 * config->supervisor.stop_grace + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!controlRequest(config->node.control, "GET", "/status", Millis(500)).reached) {
       std::cout << "stopped\n";

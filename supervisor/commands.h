@@ -12,6 +12,8 @@ namespace qmesh {
 int runStart(const std::filesystem::path& config, const std::string& joinToken = "");
 int runStatus(const std::filesystem::path& config, bool json);
 int runStop(const std::filesystem::path& config);
+// POST /drain (supervisor/node_drain.h), then waits until the supervisor has stopped.
+int runDrain(const std::filesystem::path& config);
 int runRestart(const std::filesystem::path& config, const std::string& child);
 // POST /children/MODEL/load or /unload.
 int runLoad(const std::filesystem::path& config, const std::string& model, bool load);

@@ -168,11 +168,16 @@ class ControlApi::Session : public std::enable_shared_from_this<Session> {
       boost::asio::post(api_.io_, api_.onShutdown_);
       return;
     }
+    if (path == "/drain" && post && api_.onDrain_) {
+      reply(http::status::accepted, R"({"draining":true})");
+      boost::asio::post(api_.io_, api_.onDrain_);
+      return;
+    }
     reply(http::status::not_found,
           errorJson("unknown endpoint " + std::string(req_.method_string()) + " " + path +
                     " (try GET /status, GET /metrics, GET /children/NAME/log, POST /children/NAME/restart, "
                     "POST /children/NAME/load, POST /children/NAME/unload, "
-                    "POST /mesh/reload-keys, POST /shutdown)"));
+                    "POST /mesh/reload-keys, POST /drain, POST /shutdown)"));
   }
 
   // The child's last output lines (log_tail.h): text from the child, so dumped with replace.

@@ -7,7 +7,8 @@
 //   POST /mesh/reload-keys      SIGHUP to the router so it re-reads mesh.key_file:
 //                               200 {"signalled":true}; 202 {"deferred":true} while the
 //                               router starts (signalled once ready); 409 no router running
-//   POST /shutdown              graceful stop of the whole node
+//   POST /shutdown              graceful stop of the whole node (SIGTERM to every child)
+//   POST /drain                 drain, then stop (supervisor/node_drain.h): 202 {"draining":true}
 //
 // Hostile input (supervisor/control_token.h for the token):
 //   - every request other than GET needs `Authorization: Bearer <token>`: 401 without one,
@@ -54,6 +55,8 @@ class ControlApi {
   Status listen(const HostPort& address);
   void close();
   void notifyChange();  // wakes every long-poll
+  // What POST /drain runs (after its answer is sent); unset: 404.
+  void setOnDrain(std::function<void()> f) { onDrain_ = std::move(f); }
   // Long-polls waiting for a change right now (the router keeps one parked); a test can see
   // that its poll is parked before it makes the change that must wake it.
   size_t parkedLongPolls() const;
@@ -67,6 +70,7 @@ class ControlApi {
   boost::asio::io_context& io_;
   NodeSupervisor& node_;
   std::function<void()> onShutdown_;
+  std::function<void()> onDrain_;
   std::string token_;
   Counters counters_;
   boost::asio::ip::tcp::acceptor acceptor_;

@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   bool json = false;
   std::string child;
   std::string join, joinFile;
-  auto* start = app.add_subcommand("start", "Start the node in the foreground until SIGINT/SIGTERM");
+  auto* start = app.add_subcommand("start", "Start the node in the foreground until SIGINT/SIGTERM (which drain it)");
   start->add_option("--config,-c", config, "Node YAML config")->required();
   auto* joinOpt = start->add_option(
       "--join", join,
@@ -51,8 +51,13 @@ int main(int argc, char** argv) {
   auto* status = app.add_subcommand("status", "Show the running node's children");
   status->add_option("--config,-c", config, "Node YAML config")->required();
   status->add_flag("--json", json, "Print the raw JSON from the control API");
-  auto* stop = app.add_subcommand("stop", "Stop the running node (all children) gracefully");
+  auto* stop = app.add_subcommand("stop", "Stop the running node now: SIGTERM to every child at once (no drain)");
   stop->add_option("--config,-c", config, "Node YAML config")->required();
+  auto* drain = app.add_subcommand("drain",
+                                   "Drain the running node, then stop it: no new requests, streams in flight finish "
+                                   "(until node.drain_timeout, then continue on other nodes), the node leaves the "
+                                   "mesh. As SIGTERM does");
+  drain->add_option("--config,-c", config, "Node YAML config")->required();
   auto* restart = app.add_subcommand("restart", "Restart one child; also clears a crash-loop 'failed'");
   restart->add_option("--config,-c", config, "Node YAML config")->required();
   restart->add_option("child", child, "Model name, or 'router'")->required();
@@ -117,6 +122,7 @@ int main(int argc, char** argv) {
   }
   if (*status) return qmesh::runStatus(config, json);
   if (*stop) return qmesh::runStop(config);
+  if (*drain) return qmesh::runDrain(config);
   if (*restart) return qmesh::runRestart(config, child);
   if (*check) return qmesh::runCheckConfig(checkFile);
   if (*pull) return qmesh::runPull(config, pullNames);

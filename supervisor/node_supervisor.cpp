@@ -119,6 +119,15 @@ void NodeSupervisor::tick() {
   if (finished_) return;
   for (auto& c : children_) c.supervisor->tick();
   if (keyReloadPending_) deliverPendingKeyReload();
+  if (drain_ && !stopping_) {
+    const Child* r = router();
+    if (drainStopsWorkers(*drain_, clock_.now(), !r || r->supervisor->finished())) {
+      spdlog::info("drain: {}; stopping the workers", !r || r->supervisor->finished()
+                                                          ? "the router is done"
+                                                          : "node.drain_timeout is over");
+      stop(std::move(drained_));
+    }
+  }
   if (stopping_) {
     bool all = true;
     for (auto& c : children_) all = all && c.supervisor->finished();
@@ -139,6 +148,18 @@ void NodeSupervisor::stop(std::function<void()> done) {
                formatDuration(config_.supervisor.stop_grace));
   for (auto& c : children_) c.supervisor->stop();
   tick();
+}
+
+void NodeSupervisor::drain(std::function<void()> done) {
+  if (stopping_ || drain_) return;
+  Child* r = router();
+  if (!r || r->supervisor->snapshot().pid <= 0) return stop(std::move(done));  // nothing relays
+  drain_ = planDrain(clock_.now(), config_.node.drain_timeout, config_.supervisor.stop_grace);
+  drained_ = std::move(done);
+  spdlog::info("draining: the router takes no new request; streams in flight have {} (node.drain_timeout)",
+               formatDuration(config_.node.drain_timeout));
+  r->supervisor->stop(drain_->routerGrace);
+  changed();
 }
 
 const LogTail* NodeSupervisor::logTail(const std::string& child) const {
@@ -287,6 +308,7 @@ nlohmann::json NodeSupervisor::status() const {
                       {"memory_budget", config_.node.memory_budget.set()
                                             ? nlohmann::json(config_.node.memory_budget.resolve(physicalMemoryBytes()))
                                             : nlohmann::json(nullptr)},
+                      {"draining", drain_.has_value()},
                       {"models", nlohmann::json::array()},
                       {"router", nullptr}};
   for (const auto& c : children_) {

@@ -13,12 +13,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "common/gguf.h"
 #include "common/node_config.h"
 #include "supervisor/child_supervisor.h"
 #include "supervisor/model_digests.h"
+#include "supervisor/node_drain.h"
 #include "supervisor/process_launcher.h"
 
 namespace qmesh {
@@ -51,6 +53,10 @@ class NodeSupervisor {
   // Graceful: SIGTERM to every child, SIGKILL after the grace period; `done` runs once all
   // are reaped.
   void stop(std::function<void()> done);
+  // SIGTERM/SIGINT, POST /drain: the router first, the workers once it is gone or at
+  // node.drain_timeout, then `done` (supervisor/node_drain.h). Ignored while stopping; a
+  // node without a running router just stops.
+  void drain(std::function<void()> done);
   bool restart(const std::string& child);  // false: no such child
   // Models loaded on demand (models[].load, or any model by hand): load spawns an unloaded
   // model's llama-server if node.memory_budget leaves room for it beside the loaded ones;
@@ -107,6 +113,8 @@ class NodeSupervisor {
   bool stopping_ = false;
   bool keyReloadPending_ = false;  // a reload asked for while the router was starting
   bool finished_ = false;  // every child reaped after stop()
+  std::optional<DrainPlan> drain_;  // drain() is on (until stop() takes over)
+  std::function<void()> drained_;   // drain()'s `done`, handed to stop()
   ModelDigests digests_{io_, [this] { changed(); }};  // last: its thread stops first
 };
 

@@ -450,6 +450,14 @@ TEST_F(NodeConfigTest, AcceptsDurationWithUnit) {
   EXPECT_EQ(parseOk(yaml({"supervisor:", "  stop_grace: 2s"})).supervisor.stop_grace, seconds(2));
 }
 
+// Issue 12: node.drain_timeout, 20 s unless set; a value that is no duration names the key.
+TEST_F(NodeConfigTest, DrainTimeoutDefaultsTo20sAndIsADuration) {
+  EXPECT_EQ(parseOk(yaml({"node:", "  name: n"})).node.drain_timeout, seconds(20));
+  EXPECT_EQ(parseOk(yaml({"node:", "  drain_timeout: 0s"})).node.drain_timeout, seconds(0));
+  EXPECT_EQ(parseOk(yaml({"node:", "  drain_timeout: 2m"})).node.drain_timeout, minutes(2));
+  EXPECT_TRUE(Contains(parseError(yaml({"node:", "  drain_timeout: soon"})), "/cfg/node.yaml:2: node.drain_timeout:"));
+}
+
 TEST_F(NodeConfigTest, RejectsDurationWithoutUnitNegativeOrUnknownUnit) {
   for (const char* bad : {"2", "-1s", "1x"}) {
     const std::string err = parseError("supervisor:\n  stop_grace: " + std::string(bad) + "\n");
