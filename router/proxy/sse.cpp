@@ -67,6 +67,14 @@ void SseScanner::feed(std::string_view bytes) {
   }
 }
 
+void SseScanner::restart() {
+  lastWasCr_ = false;
+  atLineStart_ = true;
+  pending_ = 0;
+  line_.clear();
+  eventIsDone_ = false;
+}
+
 std::string sseComment(std::string_view text) { return ": " + std::string(text) + "\n\n"; }
 
 }  // namespace qmesh::router

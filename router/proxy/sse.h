@@ -19,6 +19,12 @@ class SseScanner {
   bool atBoundary() const { return pending_ == 0; }
   uint64_t events() const { return events_; }  // complete events, comments included
   bool sawDone() const { return sawDone_; }    // a "data: [DONE]" event completed
+  // Bytes of the unfinished event: the tail of what was fed that a cut now would leave
+  // half-sent (stream_edit.h's EventFramer holds exactly these back).
+  uint64_t pendingBytes() const { return pending_; }
+  // Another stream follows from its start (a continuation's worker): the unfinished event
+  // is forgotten; the counts go on.
+  void restart();
 
  private:
   // Line state: the previous char ended a line ('\n' or '\r'), so another line end now

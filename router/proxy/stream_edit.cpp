@@ -16,6 +16,16 @@ constexpr std::size_t kBacklogBytes = 64 * 1024;
 
 constexpr std::string_view kDoneData = "[DONE]";
 
+// A data line that is exactly "[DONE]" (inside JSON text a newline is escaped, so such a line
+// is the real one). Found by its '[' (memchr; one per chunk), not searched for backwards.
+bool hasDoneLine(std::string_view events) {
+  for (auto at = events.find(kDoneData); at != std::string_view::npos; at = events.find(kDoneData, at + 1)) {
+    if (at < 6 || events.substr(at - 6, 6) != "data: ") continue;
+    if (at == 6 || events[at - 7] == '\n' || events[at - 7] == '\r') return true;
+  }
+  return false;
+}
+
 // Calls onBoundary(end, extends) at the end of each complete event in `bytes`, given the
 // line state carried in: a blank line ("\n\n", "\r\n\r\n" or "\r\r") ends an event.
 // `extends`: the '\n' of a "\r\n" blank line, moving the previous end one byte on.
@@ -64,16 +74,12 @@ bool nonEmptyString(const json& o, const char* key) {
 }  // namespace
 
 std::string_view EventFramer::push(std::string_view bytes) {
-  LineState s{lastWasCr_, atLineStart_, lastWasBoundary_};
-  std::size_t end = std::string_view::npos;
-  scanBoundaries(bytes, s, [&](std::size_t at, bool extends) {
-    end = at;
-    if (!extends) ++events_;
-  });
-  lastWasCr_ = s.lastWasCr;
-  atLineStart_ = s.atLineStart;
-  lastWasBoundary_ = s.lastWasBoundary;
-  if (end == std::string_view::npos) {
+  scanner_.feed(bytes);
+  // The scanner's unfinished event is the tail of what it was fed, possibly all of `bytes`
+  // and what was held before.
+  const auto tail = static_cast<std::size_t>(std::min<uint64_t>(scanner_.pendingBytes(), bytes.size()));
+  const std::size_t end = bytes.size() - tail;
+  if (end == 0) {
     held_.append(bytes);
     return {};
   }
@@ -89,9 +95,7 @@ std::string_view EventFramer::push(std::string_view bytes) {
 
 void EventFramer::restart() {
   held_.clear();
-  lastWasCr_ = false;
-  atLineStart_ = true;
-  lastWasBoundary_ = false;
+  scanner_.restart();
 }
 
 std::vector<std::string_view> splitEvents(std::string_view complete) {
@@ -129,12 +133,7 @@ std::optional<std::string> eventData(std::string_view event) {
 
 void StreamEditor::sentVerbatim(std::string_view events) {
   backlog_.append(events);
-  // "[DONE]" is always the stream's last event; inside JSON text a newline is escaped, so a
-  // data line starting with it is the real one.
-  if (!sawDone_) {
-    const auto at = events.rfind("data: [DONE]");
-    sawDone_ = at != std::string_view::npos && (at == 0 || events[at - 1] == '\n' || events[at - 1] == '\r');
-  }
+  if (!sawDone_) sawDone_ = hasDoneLine(events);
   if (backlog_.size() >= kBacklogBytes) foldBacklog();
 }
 

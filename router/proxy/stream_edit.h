@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "router/proxy/continuation_request.h"
+#include "router/proxy/sse.h"
 
 namespace qmesh::router {
 
@@ -38,15 +39,14 @@ class EventFramer {
   // Another worker's stream starts: what was held of the old one is dropped (the client
   // never saw it). The event count goes on.
   void restart();
-  uint64_t events() const { return events_; }  // complete events pushed, comments included
+  uint64_t events() const { return scanner_.events(); }  // complete events pushed, comments included
 
  private:
+  // The plain relay's scanner (a line at a time): framing costs what the plain relay's
+  // event count does, and a push with no unfinished event copies nothing.
+  SseScanner scanner_;
   std::string held_;  // the unfinished event's bytes so far
   std::string out_;
-  bool lastWasCr_ = false;
-  bool atLineStart_ = true;
-  bool lastWasBoundary_ = false;
-  uint64_t events_ = 0;
 };
 
 // The events in `complete` (whole events, as EventFramer returns them), each with its
