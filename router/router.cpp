@@ -39,6 +39,8 @@ std::optional<StartError> Router::start() {
     status_ = std::make_unique<StatusClient>(
         io_, *cfg.control, [this](const StatusSnapshot& s) { onSnapshot(s); },
         [&ctx](const std::string& err) {
+          publishSupervisorReach(ctx.console, ctx.config.control->str(), ctx.supervisorReachable, ctx.directoryLoaded,
+                                 false, err);
           ctx.supervisorReachable = false;
           ctx.supervisorError = err;
         });
@@ -78,6 +80,7 @@ void Router::onSnapshot(const StatusSnapshot& s) {
   RouterContext& ctx = services_->context;
   std::map<std::string, WorkerState> before;
   for (const auto& w : ctx.directory.all()) before[w->id] = w->info.state;
+  publishSupervisorReach(ctx.console, ctx.config.control->str(), ctx.supervisorReachable, ctx.directoryLoaded, true, "");
   ctx.directory.apply(s);
   ctx.directoryLoaded = true;
   ctx.supervisorReachable = true;

@@ -83,6 +83,8 @@ json eventsJson(const RouterContext& st) {
           {"last_id", bus.lastId()},
           {"subscribers", bus.subscribers()},
           {"slow_readers_dropped", c.slowSubscribersDropped + st.console.slowEventReadersCut},
+          {"cut_by_queue", c.slowSubscribersDropped},
+          {"cut_by_write_timeout", st.console.slowEventReadersCut},
           {"subscribers_refused", c.subscribersRefused},
           {"replay_gaps", c.replayGaps}};
 }
@@ -103,25 +105,34 @@ json snapshot(const RouterServices& sv) {
            {{"restart", st.config.control.has_value()},
             {"logs", st.config.control.has_value()},
             {"invite", static_cast<bool>(st.config.make_invite)},
-            {"load_unload", false}}}};
+            {"load_unload", st.config.control.has_value()}}}};
 }
 
-net::awaitable<bool> workerCall(ClientLink& link, RequestCtx& ctx, const std::string& name, bool restart) {
+// The supervisor's /children/NAME/ACTION for the console: "log" (GET), or "restart", "load",
+// "unload" (POST, with the control token). Its answer (202, or 404/409 with the reason, e.g.
+// a load over node.memory_budget) is passed on as it is, for the page to show.
+// `action` is a literal (string_view: nothing for a coroutine frame to destroy).
+net::awaitable<bool> supervisorAction(ClientLink& link, RequestCtx& ctx, const std::string& name,
+                                      std::string_view action) {
   RouterContext& st = link.services().context;
-  if (!isValidName(name)) co_return co_await replyError(link, ctx, 400, "invalid_worker", "not a worker name");
+  if (!isValidName(name)) co_return co_await replyError(link, ctx, 400, "invalid_worker", "not a worker or model name");
   if (!st.config.control)
     co_return co_await replyError(link, ctx, 409, "no_supervisor",
-                                  "this router runs without a supervisor (static mode): nothing to restart or read");
-  const std::string target = restart ? "/children/" + name + "/restart" : "/children/" + name + "/log";
+                                  "this router runs without a supervisor (static mode): no worker to restart, load, "
+                                  "unload or read");
+  const bool post = action != "log";
+  const std::string target = "/children/" + name + "/" + std::string(action);
   // Named, not a temporary of a ?: inside the co_await: GCC 12 destroys such a temporary
   // twice (a double free ASan caught in the browser test).
-  const std::string token = restart ? readControlToken(st) : std::string();
-  const http::verb method = restart ? http::verb::post : http::verb::get;
+  const std::string token = post ? readControlToken(st) : std::string();
+  const http::verb method = post ? http::verb::post : http::verb::get;
   const SupervisorReply r = co_await callSupervisor(link.executor(), *st.config.control, method, target, token);
   if (r.status == 0) co_return co_await replyError(link, ctx, 502, "supervisor_unreachable", r.body);
-  if (restart && r.status < 300) {
-    spdlog::info("req={} console: restart of worker {} requested", ctx.id, name);
-    st.console.events.publish("worker_restart_requested", {{"worker", name}});
+  if (post && r.status < 300) {
+    spdlog::info("req={} console: {} of {} requested", ctx.id, action, name);
+    if (action == "restart") st.console.events.publish("worker_restart_requested", {{"worker", name}});
+    else st.console.events.publish(action == "load" ? "model_load_requested" : "model_unload_requested",
+                                   {{"model", name}});
   }
   json body = json::parse(r.body, nullptr, false);
   if (body.is_discarded()) body = json{{"error", {{"message", r.body}}}};
@@ -148,10 +159,14 @@ net::awaitable<bool> serveAdmin(ClientLink& link, const http::request<http::stri
   if (get && path == "/api/errors") co_return co_await replyJson(link, ctx, 200, st.console.errors.list());
   if (get)
     if (const std::string w = segmentBetween(path, "/api/workers/", "/log"); !w.empty())
-      co_return co_await workerCall(link, ctx, w, false);
+      co_return co_await supervisorAction(link, ctx, w, "log");
   if (!get) {
     if (const std::string w = segmentBetween(path, "/api/workers/", "/restart"); !w.empty())
-      co_return co_await workerCall(link, ctx, w, true);
+      co_return co_await supervisorAction(link, ctx, w, "restart");
+    if (const std::string m = segmentBetween(path, "/api/models/", "/load"); !m.empty())
+      co_return co_await supervisorAction(link, ctx, m, "load");
+    if (const std::string m = segmentBetween(path, "/api/models/", "/unload"); !m.empty())
+      co_return co_await supervisorAction(link, ctx, m, "unload");
     if (const std::string id = segmentBetween(path, "/api/requests/", "/cancel"); !id.empty()) {
       if (!st.console.live.cancel(id))
         co_return co_await replyError(link, ctx, 404, "request_not_found", "no request with this id is in flight here");

@@ -7,6 +7,8 @@
 //   GET  /api/requests, /api/errors      live requests; the last errors
 //   GET  /api/workers/NAME/log           the worker's last output lines (from the supervisor)
 //   POST /api/workers/NAME/restart       restart a worker (through the supervisor)
+//   POST /api/models/NAME/load, /unload  start or stop a model's workers (through the
+//                                        supervisor; 409 with its reason, e.g. over budget)
 //   POST /api/requests/ID/cancel         end a request as if its client hung up
 //   POST /api/invites                    a new invite token for this node's mesh
 #pragma once

@@ -62,4 +62,10 @@ void publishKeysReloaded(ConsoleState& c, bool ok, const std::string& detail) {
   c.events.publish("keys_reloaded", {{"ok", ok}, {"detail", detail}});
 }
 
+void publishSupervisorReach(ConsoleState& c, const std::string& address, bool wasReachable, bool everReached,
+                            bool reachable, const std::string& detail) {
+  if (!reachable && wasReachable) c.events.publish("supervisor_lost", {{"address", address}, {"error", detail}});
+  if (reachable && !wasReachable && everReached) c.events.publish("supervisor_back", {{"address", address}});
+}
+
 }  // namespace qmesh::router

@@ -24,5 +24,11 @@ void publishMemberChange(ConsoleState& c, const std::string& name, const std::st
 void publishRemoteWorkers(ConsoleState& c, const std::string& node, const std::vector<WorkerMeta>& workers);
 void publishLocalWorker(ConsoleState& c, const std::string& node, const WorkerInfo& w, uint64_t generation);
 void publishKeysReloaded(ConsoleState& c, bool ok, const std::string& detail);
+// The router's status poll of its supervisor (status_client.h) failed or answered, with
+// what the router knew before: supervisor_lost when a supervisor that answered stops
+// answering, supervisor_back when it answers again. The first answer after the router
+// starts is neither, nor is every further failure of an outage.
+void publishSupervisorReach(ConsoleState& c, const std::string& address, bool wasReachable, bool everReached,
+                            bool reachable, const std::string& detail);
 
 }  // namespace qmesh::router

@@ -1,14 +1,18 @@
 // The console in a real browser (Debian's chromium driven by playwright-core,
 // tests/integration/node/console_browser.mjs): the config/mesh demo's three nodes seen from
-// a's console, live updates without reload, the restart and cancel buttons, and the login
-// with admin keys. Screenshots land in <build>/console-screenshots/.
+// a's console, live updates without reload, the restart, cancel and invite buttons, the load
+// and unload buttons of on-demand models, and the login with admin keys. Screenshots land in
+// <build>/console-screenshots/.
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fstream>
+#include <sstream>
 
 #include "tests/integration/mesh_fixture.h"
 #include "tests/integration/node_fixture.h"
 #include "tests/support/http_client.h"
+#include "tests/support/test_process.h"
 
 using namespace qmesh::test;
 using namespace std::chrono;
@@ -89,4 +93,38 @@ TEST(ConsoleBrowser, WithAdminKeysAsksForAKeyAndRefusesAClientKey) {
                              {"QMESH_CLIENT_KEY", "client-key-123"}});
   std::cout << r.output;
   EXPECT_EQ(r.exit_code, 0) << r.output << "\nk's log:\n" << k.log();
+}
+
+TEST(ConsoleBrowser, LoadsAndUnloadsOnDemandModelsFromThePageAndShowsTheBudgetRefusal) {
+  if (auto why = skipReason(); !why.empty()) GTEST_SKIP() << why;
+  TempDir dir;
+  const uint16_t control = freeLoopbackPort(), routerPort = freeLoopbackPort();
+  // Two on-demand demo models of about 18 MiB each; 30 MiB fits one of them, not both.
+  std::ostringstream y;
+  y << "node:\n  name: o\n  data_dir: " << (dir / "data").string() << "\n  control: 127.0.0.1:" << control
+    << "\n  memory_budget: 30MiB\nsupervisor:\n" << fastSupervisorSettings()
+    << "router:\n  listen: 127.0.0.1:" << routerPort << "\nmodels:\n";
+  for (const char* m : {"demo", "demo-2"})
+    y << "  - name: " << m << "\n    gguf: builtin:demo\n    load: on_demand\n    threads: 1\n"
+      << "    ctx_size: 256\n    parallel: 1\n";
+  const auto config = dir.write("node.yaml", y.str());
+  TestProcess node({supervisorBinary().string(), "start", "--config", config.string()}, dir / "node.log");
+  const std::string base = "http://127.0.0.1:" + std::to_string(routerPort);
+  ASSERT_TRUE(waitUntil([&] { return httpGet(base + "/api/status").status == 200; }, seconds(60))) << node.output();
+  pid_t routerPid = 0;
+  for (pid_t p : childrenOf(node.pid())) {
+    std::ifstream comm("/proc/" + std::to_string(p) + "/comm");
+    std::string name;
+    if (comm >> name && name == "qmesh-router") routerPid = p;
+  }
+  ASSERT_NE(routerPid, 0) << node.output();
+  const auto r = runBrowser({{"QMESH_SCENARIO", "ondemand"},
+                             {"QMESH_CONSOLE_URL", base + "/console"},
+                             {"QMESH_CONTROL_URL", "http://127.0.0.1:" + std::to_string(control)},
+                             {"QMESH_CONTROL_TOKEN_FILE", (dir / "data" / "control.token").string()},
+                             {"QMESH_ROUTER_PID", std::to_string(routerPid)}});
+  std::cout << r.output;
+  EXPECT_EQ(r.exit_code, 0) << r.output << "\nthe node's log:\n" << node.output();
+  node.signal(SIGTERM);
+  EXPECT_TRUE(node.waitExit(seconds(30)).has_value());
 }

@@ -1,17 +1,12 @@
 // GET /api/events over real sockets, against an in-process router and a FakeUpstream:
-// request summaries as they happen, and replay after Last-Event-ID. (A reader that stops
-// reading is cut off by the bus: event_bus_test.cpp; over loopback the kernel buffers
-// megabytes first, too many requests for a unit test.)
+// request summaries as they happen, replay after Last-Event-ID, and a reader that stops
+// reading, cut off by the bus once 512 events wait for it.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <functional>
 
-#include <sstream>
-
+#include "tests/router/event_reader.h"
 #include "tests/router/fake_upstream.h"
 #include "tests/router/router_harness.h"
 #include "tests/support/http_client.h"
@@ -24,102 +19,21 @@ using nlohmann::json;
 
 namespace {
 
+FakeUpstreamScript quickJsonAnswer() {
+  FakeUpstreamScript s;
+  s.sse = false;
+  s.body = R"({"ok":true})";
+  return s;
+}
 
-struct SseEvent {
-  std::string id, type;
-  json data;
-};
-
-// An /api/events reader on a plain socket: the test decides when (and whether) it reads.
-class EventReader {
- public:
-  EventReader(uint16_t port, const std::string& lastEventId = "", int rcvbuf = 0) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (rcvbuf) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
-    std::string req = "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    if (!lastEventId.empty()) req += "Last-Event-ID: " + lastEventId + "\r\n";
-    req += "\r\n";
-    (void)!::write(fd_, req.data(), req.size());
+// Requests (two events each) in batches of `batch`, until `done` or `maxRequests`.
+bool requestsUntil(const RouterHarness& r, int batch, int maxRequests, const std::function<bool()>& done) {
+  for (int sent = 0; sent < maxRequests; sent += batch) {
+    for (int i = 0; i < batch; ++i) httpPostJson(r.url("/v1/chat/completions"), kChat);
+    if (done()) return true;
   }
-  ~EventReader() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  // Reads until an event of `type` arrived (returns it) or the deadline.
-  std::optional<SseEvent> waitFor(const std::string& type, milliseconds timeout = seconds(5)) {
-    const auto deadline = steady_clock::now() + timeout;
-    for (;;) {
-      while (!events_.empty()) {
-        SseEvent e = std::move(events_.front());
-        events_.erase(events_.begin());
-        seen_.push_back(e);
-        if (e.type == type) return e;
-      }
-      if (closed_ || steady_clock::now() >= deadline) return std::nullopt;
-      readSome(duration_cast<milliseconds>(deadline - steady_clock::now()));
-    }
-  }
-  // Reads until the router closes the connection; true when it did within `timeout`.
-  bool closedWithin(milliseconds timeout) {
-    const auto deadline = steady_clock::now() + timeout;
-    while (!closed_ && steady_clock::now() < deadline) readSome(duration_cast<milliseconds>(deadline - steady_clock::now()));
-    return closed_;
-  }
-  const std::vector<SseEvent>& seen() const { return seen_; }
-  const std::string& head() const { return head_; }
-
- private:
-  void readSome(milliseconds timeout) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(std::max<int64_t>(timeout.count(), 1))) <= 0) return;
-    char buf[65536];
-    const ssize_t n = ::read(fd_, buf, sizeof buf);
-    if (n <= 0) {
-      closed_ = true;
-      return;
-    }
-    raw_.append(buf, static_cast<std::size_t>(n));
-    parse();
-  }
-  // De-chunks (the stream is chunked) and splits into events.
-  void parse() {
-    if (head_.empty()) {
-      const auto end = raw_.find("\r\n\r\n");
-      if (end == std::string::npos) return;
-      head_ = raw_.substr(0, end + 4);
-      raw_.erase(0, end + 4);
-    }
-    for (;;) {
-      const auto crlf = raw_.find("\r\n");
-      if (crlf == std::string::npos) return;
-      const std::size_t size = std::stoul(raw_.substr(0, crlf), nullptr, 16);
-      if (raw_.size() < crlf + 2 + size + 2) return;
-      body_ += raw_.substr(crlf + 2, size);
-      raw_.erase(0, crlf + 2 + size + 2);
-      for (std::size_t cut; (cut = body_.find("\n\n")) != std::string::npos;) {
-        std::string block = body_.substr(0, cut);
-        body_.erase(0, cut + 2);
-        SseEvent e;
-        std::istringstream lines(block);
-        for (std::string line; std::getline(lines, line);) {
-          if (line.rfind("id: ", 0) == 0) e.id = line.substr(4);
-          if (line.rfind("event: ", 0) == 0) e.type = line.substr(7);
-          if (line.rfind("data: ", 0) == 0) e.data = json::parse(line.substr(6), nullptr, false);
-        }
-        if (!e.type.empty()) events_.push_back(std::move(e));
-      }
-    }
-  }
-
-  int fd_ = -1;
-  bool closed_ = false;
-  std::string raw_, head_, body_;
-  std::vector<SseEvent> events_, seen_;
-};
+  return done();
+}
 
 json consoleSnapshot(const RouterHarness& r) {
   const auto res = httpGet(r.url("/api/console"));
@@ -203,4 +117,19 @@ TEST(EventStream, LastEventIdOlderThanTheHistoryStartsWithAReplayGap) {
   ASSERT_TRUE(gap);
   EXPECT_EQ(gap->id, "") << "no id: the reader's Last-Event-ID stays where it was";
   EXPECT_EQ(gap->data["last_event_id"], 1);
+}
+
+// A reader whose socket takes nothing (a 4 KB receive buffer, never read): the bus cuts it
+// once 512 events wait in its queue, and the stream's socket is closed under the stuck
+// write (the default write timeout, 2 minutes, has no part in it).
+TEST(EventStream, ReaderThatFallsMaxQueuedEventsBehindIsCutAndItsConnectionClosed) {
+  FakeUpstream up(quickJsonAnswer());
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
+  EventReader stuck(r.port(), "", 4096);
+  ASSERT_TRUE(waitUntil([&] { return consoleSnapshot(r)["events"]["subscribers"] == 1; }, seconds(5)));
+  ASSERT_TRUE(requestsUntil(r, 50, 5000, [&] { return consoleSnapshot(r)["events"]["cut_by_queue"] == 1; }))
+      << consoleSnapshot(r)["events"].dump();
+  EXPECT_EQ(consoleSnapshot(r)["events"]["cut_by_write_timeout"], 0);
+  EXPECT_TRUE(stuck.closedWithin(seconds(5))) << "the router closed the connection at once, not after write_timeout";
+  EXPECT_TRUE(waitUntil([&] { return consoleSnapshot(r)["events"]["subscribers"] == 0; }, seconds(5)));
 }

@@ -11,7 +11,7 @@
     requests: [],         // live requests, with requestsAt: when they were fetched
     requestsAt: Date.now(),
     errors: [],
-    finished: [],         // {model, tokens, time} of the last minute, for tokens/s
+    finished: [],         // {model, node, tokens, ms, time} of the last minute, for tokens/s
     lastEventId: null,
     view: 'mesh',
     logWorker: '',
@@ -188,15 +188,26 @@
             w.state = ev.state;
             if (ev.pid !== undefined) w.pid = ev.pid;
             if (ev.restarts !== undefined) w.restarts = ev.restarts;
+            if (typeof ev.load_progress === 'number') w.load_progress = ev.load_progress;
+            else if (ev.state !== 'loading') delete w.load_progress;
           }
       renderView('models');
+      scheduleRefresh(200);
+    } else if (type === 'supervisor_lost' || type === 'supervisor_back') {
+      const sup = snap.status && snap.status.supervisor;
+      if (sup) {
+        sup.reachable = type === 'supervisor_back';
+        sup.last_error = ev.error || '';
+      }
+      renderBanner();
       scheduleRefresh(200);
     } else if (type === 'request_started') {
       S.requests.push(Object.assign({}, ev, {elapsed_ms: ev.elapsed_ms - (Date.now() - S.requestsAt)}));
       renderView('requests');
     } else if (type === 'request_finished') {
       S.requests = S.requests.filter(r => r.request_id !== ev.request_id);
-      S.finished.push({model: ev.model, tokens: ev.tokens, time: Date.now(), ms: ev.duration_ms});
+      S.finished.push({model: ev.model, node: nodeOfRoute(ev.route), tokens: ev.tokens, time: Date.now(),
+                       ms: ev.duration_ms});
       if (ev.status >= 400 && ev.status !== 499) S.errors.push(ev);
       renderView('requests');
       renderView('errors');
@@ -207,17 +218,28 @@
   }
 
   // ---- rendering ----
+  // The node that served a request, from its route (x-qmesh-route): the last hop's
+  // "NODE/worker (why)", or a bare "NODE" when the next router's route did not come back.
+  function nodeOfRoute(route) {
+    const last = String(route || '').split(' > ').pop();
+    return last.split(/[/ ]/)[0];
+  }
+  // Tokens/s by "model|node" over the last minute of streams this router relayed.
   function rates() {
     const now = Date.now();
     S.finished = S.finished.filter(f => now - f.time < 60000);
     const tokens = {}, ms = {};
     for (const f of S.finished) {
-      tokens[f.model] = (tokens[f.model] || 0) + f.tokens;
-      ms[f.model] = (ms[f.model] || 0) + f.ms;
+      const k = `${f.model}|${f.node}`;
+      tokens[k] = (tokens[k] || 0) + f.tokens;
+      ms[k] = (ms[k] || 0) + f.ms;
     }
     const out = {};
-    for (const m of Object.keys(tokens)) if (ms[m] > 0) out[m] = tokens[m] / (ms[m] / 1000);
+    for (const k of Object.keys(tokens)) if (ms[k] > 0 && tokens[k] > 0) out[k] = tokens[k] / (ms[k] / 1000);
     return out;
+  }
+  function renderBanner() {
+    if (S.snap) $('banner').replaceChildren(...V.supervisorBanner(S.snap));
   }
   function renderView(name) {
     const snap = S.snap;
@@ -234,7 +256,10 @@
     }
     if (name === 'logs') renderLogChoices();
   }
-  function render() { for (const v of ['mesh', 'models', 'requests', 'errors', 'logs']) renderView(v); }
+  function render() {
+    renderBanner();
+    for (const v of ['mesh', 'models', 'requests', 'errors', 'logs']) renderView(v);
+  }
 
   // ---- tabs (arrow keys move between them, as WAI-ARIA tabs do) ----
   const tabs = [...document.querySelectorAll('[role="tab"]')];
@@ -263,12 +288,21 @@
   }
 
   // ---- actions ----
-  function say(text) { $('action-status').textContent = text; }
+  function say(text, error) {
+    $('action-status').textContent = text;
+    $('action-status').classList.toggle('error', !!error);
+  }
   document.addEventListener('click', async ev => {
     const b = ev.target.closest('button');
     if (!b) return;
     try {
-      if (b.classList.contains('restart')) {
+      if (b.classList.contains('load') || b.classList.contains('unload')) {
+        const action = b.classList.contains('load') ? 'load' : 'unload';
+        b.disabled = true;
+        say(`${action === 'load' ? 'Loading' : 'Unloading'} ${b.dataset.model}…`);
+        await api(`/api/models/${encodeURIComponent(b.dataset.model)}/${action}`, {method: 'POST', headers: headers()});
+        // The button comes back with the next worker_state event (the row is redrawn).
+      } else if (b.classList.contains('restart')) {
         b.disabled = true;
         await api(`/api/workers/${encodeURIComponent(b.dataset.worker)}/restart`, {method: 'POST', headers: headers()});
         say(`Restarting ${b.dataset.worker}…`);
@@ -279,7 +313,7 @@
       }
     } catch (e) {
       b.disabled = false;
-      say(`Failed: ${e.message}`);
+      say(`Failed: ${e.message}`, true);
     }
   });
   $('invite').addEventListener('click', async () => {
@@ -290,7 +324,7 @@
       $('invite-token').focus();
       $('invite-token').select();
     } catch (e) {
-      say(`No invite: ${e.message}`);
+      say(`No invite: ${e.message}`, true);
     }
   });
   $('invite-close').addEventListener('click', () => {
@@ -339,6 +373,9 @@
   // (CPU, memory, load from gossip) every 10 s.
   setInterval(async () => {
     if (!S.snap || $('app').hidden) return;
+    // A load's progress moves without a state change (so without an event): follow it.
+    const models = (S.snap.status && S.snap.status.models) || [];
+    if (models.some(m => m.workers.some(w => w.state === 'loading' || w.state === 'starting'))) scheduleRefresh(0);
     if (S.view === 'requests' && S.requests.length) {
       try {
         S.requests = await api('/api/requests');

@@ -31,6 +31,16 @@ const V = (() => {
   function fmtMs(ms) { return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`; }
   function pct(v) { return v === null || v === undefined ? dash : `${v}%`; }
   function state(s) { return el('span', {class: `state state-${s}`}, s || dash); }
+  // A worker's state; while it loads, its progress (load_progress, 0..1) as a bar when the
+  // supervisor reports one.
+  function workerState(w) {
+    if (w.state !== 'loading' || typeof w.load_progress !== 'number' || !isFinite(w.load_progress)) return state(w.state);
+    const p = Math.max(0, Math.min(1, w.load_progress));
+    const percent = `${Math.round(p * 100)}%`;
+    return el('span', {class: 'loading'}, state(w.state),
+      el('progress', {max: '1', value: String(p), 'aria-label': `${w.id || 'worker'} loaded ${percent}`}),
+      el('span', {class: 'muted progress-text'}, percent));
+  }
 
   function table(headers, rows) {
     return el('div', {class: 'table-wrap'},
@@ -86,7 +96,34 @@ const V = (() => {
                   'Incarnation', 'Health'], rows);
   }
 
+  // Shown above every view while the router cannot reach its supervisor.
+  function supervisorBanner(s) {
+    const sup = s.status && s.status.supervisor;
+    if (!sup || sup.reachable !== false) return [];
+    return [el('p', {class: 'banner', role: 'alert'},
+      `This router cannot reach its supervisor at ${sup.address}: ${sup.last_error || 'no answer'}. ` +
+      'Workers keep their last known state and actions fail until it answers; check that qmesh-supervisor runs ' +
+      '(its log, or systemctl status).')];
+  }
+
+  // This node's workers: Unload while running, Load when unloaded (the supervisor loads and
+  // unloads all of a model's replicas together), Restart.
+  function workerActions(m, w, actions) {
+    if (w.remote) return [];
+    const out = [];
+    if (actions.load_unload) {
+      const load = w.state === 'unloaded';
+      out.push(el('button', {type: 'button', class: load ? 'load' : 'unload', 'data-model': m.name,
+                             'aria-label': `${load ? 'Load' : 'Unload'} model ${m.name}`}, load ? 'Load' : 'Unload'));
+    }
+    if (actions.restart && w.state !== 'unloaded')
+      out.push(el('button', {type: 'button', class: 'restart', 'data-worker': m.name,
+                             'aria-label': `Restart worker ${m.name}`}, 'Restart'));
+    return out;
+  }
+
   // Models: every worker of every model, local or remote, as the router's directory has it.
+  // rates: tokens/s by "model|node" (see console.js).
   function models(s, rates, actions) {
     const ms = (s.status && s.status.models) || [];
     if (!ms.length) {
@@ -98,30 +135,31 @@ const V = (() => {
     }
     const ready = ms.some(m => m.workers.some(w => w.state === 'ready'));
     const out = [];
-    if (!ready) out.push(empty(`No model is ready: see the log of ${ms[0].name} in the Logs view.`));
+    const unloaded = ms.filter(m => m.workers.length && m.workers.every(w => w.state === 'unloaded'));
+    if (!ready && unloaded.length === ms.length)
+      out.push(empty(`No model is loaded: ${actions.load_unload ? 'use a Load button below' : 'run qmesh-supervisor load NAME'}.`));
+    else if (!ready) out.push(empty(`No model is ready: see the log of ${ms[0].name} in the Logs view.`));
     const rows = [];
     for (const m of ms) {
       for (const w of m.workers) {
-        const restart = !w.remote && actions.restart
-          ? el('button', {type: 'button', class: 'restart', 'data-worker': m.name,
-                          'aria-label': `Restart worker ${m.name}`}, 'Restart')
-          : null;
+        const rate = rates[`${m.name}|${w.node}`];
         rows.push(el('tr', {'data-model': m.name, 'data-node': w.node, 'data-state': w.state},
           el('td', {}, m.name),
           el('td', {}, w.node, w.remote ? '' : el('span', {class: 'muted'}, ' (local)')),
-          el('td', {}, state(w.state)),
+          el('td', {}, workerState(w)),
           el('td', {class: 'num'}, w.slots),
           el('td', {class: 'num'}, w.outstanding),
           el('td', {class: 'num'}, m.queued),
-          el('td', {class: 'num'}, rates[m.name] ? rates[m.name].toFixed(1) : dash),
+          el('td', {class: 'num rate'}, rate ? rate.toFixed(1) : dash),
           el('td', {class: 'num'}, w.remote ? dash : w.restarts),
-          el('td', {class: 'num pid', 'data-pid': w.remote ? '' : w.pid}, w.remote ? dash : w.pid),
-          el('td', {}, restart)));
+          el('td', {class: 'num pid', 'data-pid': w.remote ? '' : w.pid}, w.remote || !w.pid ? dash : w.pid),
+          el('td', {}, el('span', {class: 'actions'}, workerActions(m, w, actions)))));
       }
     }
     out.push(table(['Model', 'Node', 'State', 'Slots', 'In flight', 'Queued', 'Tokens/s', 'Restarts', 'PID', ''], rows));
-    out.push(el('p', {class: 'note'}, 'In flight counts requests through this router; tokens/s is measured over ' +
-                                      'the last minute of streams this router relayed.'));
+    out.push(el('p', {class: 'note'}, 'In flight counts requests through this router. Tokens/s is per node, over ' +
+                                      'the last minute of the streams this router relayed (other routers\' ' +
+                                      'streams to a node are not in gossip, so not here).'));
     return out;
   }
 
@@ -158,5 +196,5 @@ const V = (() => {
     return [table(['Time', 'Status', 'Model', 'Request', 'Route', 'What to do'], rows)];
   }
 
-  return {el, mesh, models, requests, errors, fmtDuration};
+  return {el, mesh, models, requests, errors, fmtDuration, supervisorBanner, workerState};
 })();

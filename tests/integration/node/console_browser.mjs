@@ -4,16 +4,21 @@
 //
 //   QMESH_SCENARIO      "mesh": the config/mesh demo (nodes a, b, c) seen from a's console
 //                       "keys": one node with router.admin_keys and router.api_keys
+//                       "ondemand": one node, models demo and demo-2 on demand, a
+//                       node.memory_budget that fits one of them
 //   QMESH_CONSOLE_URL   http://127.0.0.1:PORT/console of the node under test
 //   QMESH_ARTIFACTS     where screenshots go
 //   mesh:  QMESH_KILL_PIDS (b's supervisor, router and llama-server, comma-separated),
 //          QMESH_LLAMA_PORT (a's llama-server, for its /slots), QMESH_STREAM_MODEL
 //   keys:  QMESH_ADMIN_KEY, QMESH_CLIENT_KEY
+//   ondemand: QMESH_CONTROL_URL (the supervisor's control API), QMESH_CONTROL_TOKEN_FILE,
+//          QMESH_ROUTER_PID (for its CPU time)
 //
 // Prints one line per check ("ok ..." or "FAIL ..."), and figures as "figure NAME VALUE";
 // exits 1 on the first failure. Any error in the browser console fails the run.
 import {chromium} from 'playwright-core';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 
 const env = process.env;
@@ -70,6 +75,42 @@ async function busySlots(port) {
   return slots.filter(s => s.is_processing).length;
 }
 
+// Runs a short stream to its end; resolves with the bytes received.
+async function streamToEnd(base, model, maxTokens) {
+  const res = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST', headers: {'content-type': 'application/json'},
+    body: JSON.stringify({model, stream: true, max_tokens: maxTokens, messages: [{role: 'user', content: 'hi'}]}),
+  });
+  if (res.status !== 200) fail(`stream to ${model}: HTTP ${res.status}`);
+  return (await res.text()).length;
+}
+
+// POST to the supervisor's control API with its token (node:http: no Origin header, which
+// the control API refuses).
+function controlPost(target) {
+  const token = fs.readFileSync(env.QMESH_CONTROL_TOKEN_FILE, 'utf8').trim();
+  const u = new URL(target, env.QMESH_CONTROL_URL);
+  return new Promise((resolve, reject) => {
+    const req = http.request({host: u.hostname, port: u.port, path: u.pathname, method: 'POST',
+                              headers: {Authorization: `Bearer ${token}`, 'Content-Length': 0}}, res => {
+      let body = '';
+      res.on('data', d => { body += d; });
+      res.on('end', () => resolve({status: res.statusCode, body}));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// CPU time (user + system) of a process so far, in ms (/proc/PID/stat, 100 ticks a second).
+function cpuMs(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');  // fields[0] is field 3, state
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+
 async function waitFor(fn, ms, what) {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -89,6 +130,20 @@ async function meshScenario(page) {
   ok('the console of a shows nodes a, b and c alive');
   await page.waitForSelector('#conn[data-state="live"]');
   await shot(page, 'mesh');
+
+  // Create invite: a token in the page, focused for copying; Close clears it.
+  await page.click('#invite');
+  await page.waitForSelector('#invite-box:not([hidden])', {timeout: 10000});
+  const token = await page.inputValue('#invite-token');
+  if (!/^qmesh1\.\S{40,}$/.test(token)) fail(`the invite token looks wrong: "${token.slice(0, 12)}…"`);
+  if (!await page.evaluate(() => document.activeElement && document.activeElement.id === 'invite-token'))
+    fail('the invite token is not focused for copying');
+  ok(`Create invite shows a token (${token.length} characters, qmesh1.…)`);
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');  // Close, from the keyboard
+  await page.waitForSelector('#invite-box', {state: 'hidden', timeout: 5000});
+  if (await page.inputValue('#invite-token') !== '') fail('Close left the token in the page');
+  ok('Close hides the invite box and clears the token');
 
   await view(page, 'models');
   for (const m of ['demo-a', 'demo-b', 'demo-c'])
@@ -119,8 +174,14 @@ async function meshScenario(page) {
     ok('the llama-server slot is free again');
   }
 
-  // Restart: the pid in the page changes, without a reload.
+  // Tokens/s of another node's worker, from the streams this router relayed to it.
   await view(page, 'models');
+  const bytes = await streamToEnd(base, 'demo-b', 16);
+  const rateCell = '#models-body tr[data-model="demo-b"][data-node="b"] td.rate';
+  await waitFor(async () => Number(await page.textContent(rateCell)) > 0, 5000, 'tokens/s of demo-b on b');
+  ok(`a stream to demo-b (${bytes} bytes) shows as ${await page.textContent(rateCell)} tokens/s on node b`);
+
+  // Restart: the pid in the page changes, without a reload.
   const pidCell = '#models-body tr[data-model="demo-a"][data-node="a"] td.pid';
   const before = (await page.textContent(pidCell)).trim();
   await page.click('#models-body tr[data-model="demo-a"][data-node="a"] button.restart');
@@ -189,6 +250,101 @@ async function keysScenario(page) {
   ok('the key is kept in sessionStorage; no cookie');
 }
 
+async function ondemandScenario(page) {
+  // The supervisor's refusal (409) is logged by the browser as a failed resource load.
+  allowedErrors.push(/status of 409/);
+  const row = m => `#models-body tr[data-model="${m}"]`;
+  const pid = Number(env.QMESH_ROUTER_PID);
+
+  // The router's CPU over 10 s without a console, then over 10 s with one open (idle).
+  let before = cpuMs(pid);
+  await sleep(10000);
+  const idleMs = cpuMs(pid) - before;
+  await page.goto(url);
+  await page.waitForSelector('#conn[data-state="live"]', {timeout: 10000});
+  await view(page, 'models');
+  for (const m of ['demo', 'demo-2']) await page.waitForSelector(`${row(m)}[data-state="unloaded"] button.load`);
+  ok('demo and demo-2 show as unloaded, each with a Load button');
+  before = cpuMs(pid);
+  await sleep(10000);
+  const openMs = cpuMs(pid) - before;
+  figure('router_cpu_ms_per_min_without_console', idleMs * 6);
+  figure('router_cpu_ms_per_min_one_console_open', openMs * 6);
+  await shot(page, 'models-unloaded');
+  await page.evaluate(() => { window.__qmeshNoReload = true; });
+
+  // Every state the page draws for demo (each redraw adds a new row: read the added ones,
+  // so two redraws in one task are both seen), and whether a progress bar was drawn.
+  await page.evaluate(() => {
+    window.__demoStates = [];
+    window.__progressSeen = false;
+    new MutationObserver(records => {
+      for (const rec of records) {
+        for (const n of rec.addedNodes) {
+          if (!(n instanceof Element)) continue;
+          const r = n.matches('tr[data-model="demo"]') ? n : n.querySelector('tr[data-model="demo"]');
+          if (!r) continue;
+          const states = window.__demoStates;
+          if (states[states.length - 1] !== r.dataset.state) states.push(r.dataset.state);
+          if (r.querySelector('progress')) window.__progressSeen = true;
+        }
+      }
+    }).observe(document.getElementById('models-body'), {childList: true, subtree: true});
+  });
+  await page.focus(`${row('demo')} button.load`);
+  await page.keyboard.press('Enter');  // from the keyboard
+  await page.waitForSelector(`${row('demo')}[data-state="ready"] button.unload`, {timeout: 60000});
+  const states = await page.evaluate(() => window.__demoStates);
+  if (!states.some(x => x === 'starting' || x === 'loading')) fail(`demo never showed starting or loading: ${states}`);
+  ok(`Load: demo went ${states.join(' -> ')} in the page, and now has an Unload button`);
+  ok(`progress bar while loading: ${await page.evaluate(() => window.__progressSeen) ? 'shown' : 'not reported by the supervisor'}`);
+
+  // demo-2 does not fit beside demo: the supervisor's reason shows in the page.
+  await page.click(`${row('demo-2')} button.load`);
+  await page.waitForFunction(() => /memory_budget/.test(document.getElementById('action-status').textContent),
+                             null, {timeout: 10000});
+  const reason = await page.textContent('#action-status');
+  if (!/'demo-2' needs about .* unload one first/.test(reason)) fail(`unexpected refusal: "${reason}"`);
+  if (!await page.evaluate(() => document.getElementById('action-status').classList.contains('error')))
+    fail('the refusal is not shown as an error');
+  await page.waitForSelector(`${row('demo-2')}[data-state="unloaded"] button.load:not([disabled])`);
+  ok(`Load of demo-2 over the budget is refused in the page: "${reason}"`);
+  await shot(page, 'models-refused');
+
+  // Unload, then load again, from the page.
+  await page.click(`${row('demo')} button.unload`);
+  await page.waitForSelector(`${row('demo')}[data-state="unloaded"] button.load`, {timeout: 20000});
+  ok('Unload: demo shows as unloaded');
+  await page.click(`${row('demo')} button.load`);
+  await page.waitForSelector(`${row('demo')}[data-state="ready"]`, {timeout: 60000});
+  ok('Load again: demo shows as ready');
+
+  // The supervisor's own unload (its control API, as `qmesh-supervisor unload` sends it) to
+  // the page showing it: from the request sent (the state changes before the answer).
+  const shown = [];
+  for (let i = 0; i < 3; i++) {
+    const sent = Date.now();
+    const r = await controlPost('/children/demo/unload');
+    if (r.status !== 202) fail(`control API unload: ${r.status} ${r.body}`);
+    await page.waitForSelector(`${row('demo')}[data-state="unloaded"]`, {timeout: 5000});
+    shown.push(Date.now() - sent);
+    if ((await controlPost('/children/demo/load')).status !== 202) fail('control API load refused');
+    await page.waitForSelector(`${row('demo')}[data-state="ready"]`, {timeout: 60000});
+  }
+  ok(`supervisor unload -> page shows unloaded: ${shown.join(', ')} ms`);
+  figure('supervisor_unload_to_page_ms_max', Math.max(...shown));
+
+  // The progress bar as the page draws it from load_progress (in a status or an event).
+  const bar = await page.evaluate(() => V.workerState({id: 'demo@x', state: 'loading', load_progress: 0.42}).outerHTML);
+  if (!/<progress[^>]*value="0.42"/.test(bar) || !bar.includes('42%')) fail(`progress bar: ${bar}`);
+  const none = await page.evaluate(() => V.workerState({state: 'loading'}).outerHTML);
+  if (none.includes('progress')) fail('a progress bar without load_progress');
+  ok('loading with load_progress 0.42 draws a progress bar at 42%');
+
+  if (!await page.evaluate(() => window.__qmeshNoReload === true)) fail('the page was reloaded');
+  ok('no reload');
+}
+
 const browser = await chromium.launch({executablePath: env.QMESH_CHROMIUM || '/usr/bin/chromium',
                                        args: ['--no-sandbox', '--disable-gpu']});
 let exit = 0;
@@ -198,12 +354,13 @@ try {
   page.on('console', m => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', e => consoleErrors.push(`uncaught: ${e.message}`));
   if (env.QMESH_SCENARIO === 'keys') await keysScenario(page);
+  else if (env.QMESH_SCENARIO === 'ondemand') await ondemandScenario(page);
   else await meshScenario(page);
   const unexpected = consoleErrors.filter(e => !allowedErrors.some(re => re.test(e)));
   if (unexpected.length) fail(`errors in the browser console:\n  ${unexpected.join('\n  ')}`);
   ok(`no errors in the browser console (${consoleErrors.length} expected refusal(s) logged by the browser)`);
   // A phone-sized screenshot of the same page.
-  if (env.QMESH_SCENARIO !== 'keys') {
+  if (env.QMESH_SCENARIO === 'mesh' || !env.QMESH_SCENARIO) {
     await page.setViewportSize({width: 390, height: 844});
     await shot(page, 'phone');
   }
