@@ -42,6 +42,25 @@ Worker remoteWorkerAt(const membership::NodeId& peer, uint16_t dataPort) {
   return worker;
 }
 
+constexpr int kBurst = 64;
+
+// kBurst MeshUpstream::connect calls to one worker's peer, all started at once.
+struct OpenBurst {
+  OpenBurst(net::io_context& io, Worker& worker, RouterServices& services) {
+    for (int i = 0; i < kBurst; ++i) {
+      upstreams.push_back(std::make_unique<MeshUpstream>(worker, services, io.get_executor()));
+      results.push_back(spawn(io, upstreams.back()->connect(false)));
+    }
+  }
+  int finished() const {
+    int n = 0;
+    for (const auto& r : results) n += r->has_value() ? 1 : 0;
+    return n;
+  }
+  std::vector<std::unique_ptr<MeshUpstream>> upstreams;
+  std::vector<std::shared_ptr<std::optional<error_code>>> results;
+};
+
 TEST(MeshOpenBurst, AtMostSixteenHandshakesToOnePeerAreInFlight) {
   qmesh::SteadyClock clock;
   const Identity alice = identityFromByte(1), bob = identityFromByte(2);
@@ -65,30 +84,17 @@ TEST(MeshOpenBurst, AtMostSixteenHandshakesToOnePeerAreInFlight) {
   acceptNext();
   Worker worker = remoteWorkerAt(bob.id(), silent.local_endpoint().port());
 
-  constexpr int kBurst = 64;
-  std::vector<std::unique_ptr<MeshUpstream>> upstreams;
-  std::vector<std::shared_ptr<std::optional<error_code>>> results;
-  for (int i = 0; i < kBurst; ++i) {
-    upstreams.push_back(std::make_unique<MeshUpstream>(worker, *services, io.get_executor()));
-    results.push_back(spawn(io, upstreams.back()->connect(false)));
-  }
+  OpenBurst burst(io, worker, *services);
+  auto& results = burst.results;
   // Until the first of them times out, the 16 that hold a turn are connected and the rest
   // wait without a connection.
-  ASSERT_TRUE(runUntil(io, [&] {
-    for (const auto& r : results)
-      if (r->has_value()) return true;
-    return false;
-  }));
+  ASSERT_TRUE(runUntil(io, [&] { return burst.finished() > 0; }));
   EXPECT_EQ(accepted.size(), 16u);
-  ASSERT_TRUE(runUntil(io, [&] {
-    for (const auto& r : results)
-      if (!r->has_value()) return false;
-    return true;
-  }));
+  ASSERT_TRUE(runUntil(io, [&] { return burst.finished() == kBurst; }));
   for (const auto& r : results) EXPECT_TRUE(**r) << "an open to a silent peer succeeded";
   EXPECT_EQ(services->meshOpens.opening(bob.id()), 0u);
   EXPECT_EQ(services->meshOpens.waiting(bob.id()), 0u);
-  upstreams.clear();
+  burst.upstreams.clear();
 }
 
 TEST(MeshOpenBurst, SixtyFourConcurrentOpensToOnePeerAreNeverEvictedMidHandshake) {
@@ -110,25 +116,16 @@ TEST(MeshOpenBurst, SixtyFourConcurrentOpensToOnePeerAreNeverEvictedMidHandshake
 
   Worker worker = remoteWorkerAt(bob.id(), listener.port());
 
-  constexpr int kBurst = 64;
-  std::vector<std::unique_ptr<MeshUpstream>> upstreams;
-  std::vector<std::shared_ptr<std::optional<error_code>>> results;
-  for (int i = 0; i < kBurst; ++i) {
-    upstreams.push_back(std::make_unique<MeshUpstream>(worker, *services, io.get_executor()));
-    results.push_back(spawn(io, upstreams.back()->connect(false)));
-  }
-  ASSERT_TRUE(runUntil(io, [&] {
-    for (const auto& r : results)
-      if (!r->has_value()) return false;
-    return true;
-  }));
+  OpenBurst burst(io, worker, *services);
+  auto& results = burst.results;
+  ASSERT_TRUE(runUntil(io, [&] { return burst.finished() == kBurst; }));
   int failed = 0;
   for (const auto& r : results)
     if (**r) ++failed;
   EXPECT_EQ(failed, 0) << "of " << kBurst << " opens";
   EXPECT_EQ(listener.counters().evictedPerSourceCap, 0u);
   ASSERT_TRUE(runUntil(io, [&] { return listener.counters().authenticated == kBurst; }));
-  upstreams.clear();
+  burst.upstreams.clear();
   listener.stop();
 }
 
