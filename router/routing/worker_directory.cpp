@@ -102,6 +102,7 @@ void WorkerDirectory::apply(const StatusSnapshot& snapshot) {
       w->id = id;
     }
     w->info = info;
+    w->info.draining = localDraining_;
     local_.push_back(std::move(w));
   }
   node_ = snapshot.node;
@@ -129,6 +130,11 @@ void WorkerDirectory::applyRemote(const std::string& peerKey, std::vector<Worker
 
 void WorkerDirectory::removeRemote(const std::string& peerKey) {
   if (remote_.erase(peerKey)) rebuild();
+}
+
+void WorkerDirectory::setLocalDraining() {
+  localDraining_ = true;
+  for (auto& w : local_) w->info.draining = true;
 }
 
 void WorkerDirectory::markPeerUnreachable(const std::string& peerKey, TimePoint now, std::chrono::milliseconds hold) {
