@@ -23,6 +23,7 @@ struct MeshNodeSpec {
   std::filesystem::path keyFile;          // shared by the nodes of one mesh
   std::vector<std::string> startArgs;     // extra `qmesh-supervisor start` arguments (--join)
   std::string routerYaml{};               // extra lines for its `router:` section
+  std::string nodeYaml{};                 // extra lines for its `node:` section (e.g. drain_timeout)
   int ctxSize = 1024;                     // the model's ctx_size (shared by the slots)
   int parallel = 2;                       // the model's slots
   std::string supervisorYaml{};           // its `supervisor:` section; "" = fastSupervisorSettings()
