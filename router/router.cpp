@@ -124,10 +124,27 @@ void Router::drain() {
   // destructor of a session's membership, and shutdown() replaces the callback.
   sessions.drain([this] { net::post(io_, [this] { shutdown(); }); });
   if (sessions.empty()) net::post(io_, [this] { shutdown(); });
-  drainLimit_.expires_after(ctx.config.drain_timeout + ctx.config.shutdown_grace);
+  drainLimit_.expires_after(ctx.config.drain_timeout);
   drainLimit_.async_wait([this](error_code ec) {
     if (ec || stopping_) return;
-    spdlog::warn("drain: node.drain_timeout and the grace after it are over: cutting {} connection(s)",
+    drainDeadlinePassed();
+  });
+}
+
+// The supervisor stops the workers now. What is still on them moves to another node's
+// worker (relayed by us for our own clients) and has shutdown_grace to finish there.
+void Router::drainDeadlinePassed() {
+  RouterContext& ctx = services_->context;
+  spdlog::warn("drain: node.drain_timeout is over: {} connection(s) still open; streams on this node's workers "
+               "continue elsewhere, for at most {} ms",
+               services_->sessions.size(), ctx.config.shutdown_grace.count());
+  ctx.directory.setLocalStopping();
+  ctx.admission->onDirectoryChanged();
+  if (mesh_) mesh_->localChanged();  // a router relaying one of our streams moves it too
+  drainLimit_.expires_after(ctx.config.shutdown_grace);
+  drainLimit_.async_wait([this](error_code ec) {
+    if (ec || stopping_) return;
+    spdlog::warn("drain: the grace after node.drain_timeout is over: cutting {} connection(s)",
                  services_->sessions.size());
     shutdownNow();
   });

@@ -35,9 +35,10 @@ class Router {
   // (/readyz 503 "draining", model requests and mesh hops 503 "draining"), its workers are
   // gossiped as draining so other routers send them nothing new, and no stream continues on
   // them; requests in flight finish. When the last one is done it leaves the mesh and stops
-  // (shutdown()). A supervised node's workers are stopped by the supervisor after
-  // drain_timeout: streams still on them continue on other nodes' workers (relayed by this
-  // router for its own clients). At drain_timeout + shutdown_grace whatever is left is cut.
+  // (shutdown()). At drain_timeout the supervisor stops this node's workers: the router marks
+  // them stopped (also in gossip), so the streams still on them continue on other nodes'
+  // workers (relayed by this router for its own clients). At drain_timeout + shutdown_grace
+  // whatever is left is cut.
   void drain();
   // Stops accepting, leaves the mesh, lets in-flight requests finish for shutdown_grace, then
   // cuts the rest. io.run() returns once everything is closed (and onStopping's signal sets
@@ -67,6 +68,7 @@ class Router {
   std::unique_ptr<OnDemandModels> onDemand_;
   net::steady_timer grace_;
   net::steady_timer drainLimit_;
+  void drainDeadlinePassed();
   std::function<void()> onStopping_;
   bool draining_ = false;
   bool stopping_ = false;

@@ -103,6 +103,7 @@ void WorkerDirectory::apply(const StatusSnapshot& snapshot) {
     }
     w->info = info;
     w->info.draining = localDraining_;
+    if (localStopping_) w->info.state = WorkerState::Stopped;
     local_.push_back(std::move(w));
   }
   node_ = snapshot.node;
@@ -135,6 +136,11 @@ void WorkerDirectory::removeRemote(const std::string& peerKey) {
 void WorkerDirectory::setLocalDraining() {
   localDraining_ = true;
   for (auto& w : local_) w->info.draining = true;
+}
+
+void WorkerDirectory::setLocalStopping() {
+  localStopping_ = true;
+  for (auto& w : local_) w->info.state = WorkerState::Stopped;
 }
 
 void WorkerDirectory::markPeerUnreachable(const std::string& peerKey, TimePoint now, std::chrono::milliseconds hold) {

@@ -103,6 +103,11 @@ class WorkerDirectory {
   // This node drains: its own workers (now and in every later status) are marked draining.
   void setLocalDraining();
   bool localDraining() const { return localDraining_; }
+  // The drain's deadline passed: the supervisor stops this node's workers now. They read as
+  // stopped (now and in every later status), so the streams still on them move to other
+  // workers at once (stream_continuation.h's worker_down) instead of waiting for llama-server,
+  // which keeps a connection with a stream in flight open until it is SIGKILLed.
+  void setLocalStopping();
 
   // A remote node's router refused us: every worker behind it is skipped for `hold`.
   void markPeerUnreachable(const std::string& peerKey, TimePoint now, std::chrono::milliseconds hold);
@@ -126,6 +131,7 @@ class WorkerDirectory {
   uint64_t generation_ = 0;
   uint64_t memoryBudget_ = 0;
   bool localDraining_ = false;
+  bool localStopping_ = false;
 };
 
 }  // namespace qmesh::router

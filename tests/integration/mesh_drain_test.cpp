@@ -35,6 +35,17 @@ int routableWithDigest(const MeshTestNode& n, const std::string& model) {
   return count;
 }
 
+// Requests in flight on `n`'s own workers (its own clients' and hops from other routers).
+int localOutstanding(const MeshTestNode& n) {
+  const auto j = json::parse(httpGet(n.routerUrl("/api/status"), seconds(2)).body, nullptr, false);
+  if (!j.is_object() || !j.contains("models")) return 0;
+  int count = 0;
+  for (const auto& m : j["models"])
+    for (const auto& w : m["workers"])
+      if (!w.value("remote", true)) count += w.value("outstanding", 0);
+  return count;
+}
+
 class MeshDrain : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -129,17 +140,17 @@ TEST_F(MeshDrain, KilledNodesStreamWithLogprobsEndsInAnErrorTheSdkRaises) {
 }
 
 // b drains while it serves two streams, one for its own router's client and one relayed by
-// a. node.drain_timeout (300 ms) ends long before the streams (3,000 tokens), so b's workers
-// stop under both: a continues its stream on c, and b's router continues its own client's
-// stream on c too (it stays in the mesh until that stream is done, within stop_grace, 10 s
-// here, after the drain's deadline).
+// a. node.drain_timeout (300 ms) ends long before the streams (1,000 tokens, seconds of
+// decoding), so b's workers stop under both: a continues its stream on c, and b's router
+// continues its own client's stream on c too (it stays in the mesh until that stream is
+// done, within stop_grace, 10 s here, after the drain's deadline). Both streams end whole.
 TEST_F(MeshDrain, DrainOfTheServingNodeLosesNoStream) {
   std::string settings = fastSupervisorSettings();
   settings.replace(settings.find("stop_grace: 2s"), 14, "stop_grace: 10s");
   startMesh({"", "demo", "demo"}, "  drain_timeout: 300ms\n", settings);
   MeshTestNode& b = node("b");
   const auto r = runCommand({"/usr/bin/env", "node", meshClientScript().string(), "drain", "b", nodesJson(), "demo",
-                             "3000", nodes[0]->routerUrl(), b.routerUrl()},
+                             "1000", nodes[0]->routerUrl(), b.routerUrl()},
                             seconds(90));
   EXPECT_EQ(r.exit_code, 0) << r.output << logs();
   ASSERT_TRUE(waitUntil([&] { return !b.supervisorStatus().has_value(); }, seconds(20))) << b.log();
@@ -160,10 +171,9 @@ TEST_F(MeshDrain, RollingRestartOfEveryNodeUnderStreamingLoadLosesNoRequest) {
   TestProcess load({"/usr/bin/env", "node", meshClientScript().string(), "load", urls.dump(), "demo", "4", "200",
                     stop.string()},
                    dir / "load.log");
-  // The load runs before the first restart.
-  ASSERT_TRUE(waitUntil([&] { return metricsOf("a").find("qmesh_router_requests_total") != std::string::npos; },
-                        seconds(10)));
   for (auto* n : all()) {
+    // Each drain has streams of the load to finish: it starts while n's workers serve one.
+    ASSERT_TRUE(waitUntil([&] { return localOutstanding(*n) > 0; }, seconds(30))) << n->name() << logs();
     const auto before = steady_clock::now();
     ASSERT_TRUE(n->stop()) << n->name() << " did not drain and stop:\n" << n->log();
     std::cerr << "[ rolling  ] " << n->name() << " drained and stopped in "
@@ -182,5 +192,6 @@ TEST_F(MeshDrain, RollingRestartOfEveryNodeUnderStreamingLoadLosesNoRequest) {
   ASSERT_TRUE(counts.is_object()) << out;
   std::cerr << "[ rolling  ] load: " << line << "\n";
   EXPECT_EQ(counts["lost"], 0) << out;
-  EXPECT_GE(counts["completed"].get<int>(), 20) << out;
+  // At least the streams each drain had to finish, and what ran between the restarts.
+  EXPECT_GE(counts["completed"].get<int>(), 6) << out;
 }

@@ -23,7 +23,6 @@ struct MeshNodeSpec {
   std::filesystem::path keyFile;          // shared by the nodes of one mesh
   std::vector<std::string> startArgs;     // extra `qmesh-supervisor start` arguments (--join)
   std::string routerYaml{};               // extra lines for its `router:` section
-  std::string nodeYaml{};                 // extra lines for its `node:` section (e.g. drain_timeout)
   int ctxSize = 1024;                     // the model's ctx_size (shared by the slots)
   int parallel = 2;                       // the model's slots
   std::string supervisorYaml{};           // its `supervisor:` section; "" = fastSupervisorSettings()
@@ -33,6 +32,7 @@ struct MeshNodeSpec {
   // Rewrites the supervisor's argv before it starts, e.g. NetnsHosts::wrap to run the whole
   // node inside a network namespace. Empty = run it as is.
   std::function<std::vector<std::string>(std::vector<std::string>)> wrap{};
+  std::string nodeYaml{};                 // extra lines for its `node:` section (e.g. drain_timeout)
   std::map<std::string, std::string> env{};  // added to the supervisor's (and so its children's)
 };
 

@@ -69,28 +69,55 @@ TEST(RouterDrain, IdleRouterStopsAtOnce) {
   EXPECT_TRUE(waitUntil([&] { return r.stopped(); }, seconds(3)));
 }
 
-TEST(RouterDrain, WhatIsLeftAtDrainTimeoutPlusGraceIsCut) {
+// At drain_timeout the supervisor stops the node's workers, and llama-server keeps a
+// connection with a stream in flight open until it is SIGKILLed: the router must move the
+// stream off its worker then, not wait for the worker to die. Here the only worker is this
+// node's, so nothing can continue it and the client gets the refusal's error event at once,
+// long before the worker would have finished (and the grace, 20 s, would have cut it).
+TEST(RouterDrain, StreamStillOnTheNodesWorkerAtDrainTimeoutLeavesItThen) {
   FakeUpstreamScript s;
-  s.hangAfterHeader = true;  // a stream that would never end
+  s.events = 40;
+  s.interval = milliseconds(100);  // 4 s
   FakeUpstream up(s);
   auto cfg = RouterHarness::config({workerOn(up.port())});
   cfg.drain_timeout = milliseconds(300);
-  cfg.shutdown_grace = milliseconds(300);
-  cfg.stall_timeout = seconds(30);
+  cfg.shutdown_grace = seconds(20);
   RouterHarness r(cfg);
   std::atomic<bool> started{false};
+  HttpResponse streamed;
   std::thread client([&] {
-    httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [&](const std::string&) {
+    streamed = httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [&](const std::string&) {
       started = true;
       return true;
     }, {}, seconds(30));
   });
-  // The header went out (curl hands it over with the first body bytes or at the end): the
-  // fake's hanging stream holds one request.
-  ASSERT_TRUE(waitUntil([&] { return up.requests() == 1; }, seconds(5)));
-  const auto t0 = steady_clock::now();
+  ASSERT_TRUE(waitUntil([&] { return started.load(); }, seconds(10)));
   r.drain();
-  EXPECT_TRUE(waitUntil([&] { return r.stopped(); }, seconds(5)));
-  EXPECT_LT(steady_clock::now() - t0, milliseconds(3000));
   client.join();
+  EXPECT_EQ(streamed.status, 200) << streamed.error;
+  EXPECT_EQ(streamed.body.find("data: [DONE]"), std::string::npos) << streamed.body;
+  EXPECT_NE(streamed.body.find("worker_down"), std::string::npos) << streamed.body;
+  EXPECT_NE(streamed.body.find("no other ready worker"), std::string::npos) << streamed.body;
+  EXPECT_TRUE(waitUntil([&] { return r.stopped(); }, seconds(5)));
+}
+
+// A request that no continuation can move (not streamed: the client waits for the whole
+// answer) and that is still waiting at drain_timeout + shutdown_grace is cut then.
+TEST(RouterDrain, WhatIsLeftAtDrainTimeoutPlusGraceIsCut) {
+  FakeUpstreamScript s;
+  s.sse = false;
+  s.pauseBeforeHeader = seconds(30);  // a completion that would take 30 s
+  FakeUpstream up(s);
+  auto cfg = RouterHarness::config({workerOn(up.port())});
+  cfg.drain_timeout = milliseconds(300);
+  cfg.shutdown_grace = milliseconds(300);
+  RouterHarness r(cfg);
+  HttpResponse answer;
+  std::thread client([&] { answer = httpPostJson(r.url("/v1/chat/completions"), kChat, {}, seconds(40)); });
+  ASSERT_TRUE(waitUntil([&] { return up.requests() == 1; }, seconds(5)));
+  r.drain();
+  // Well before the 30 s the completion would take: the cut, not its end, stopped the router.
+  EXPECT_TRUE(waitUntil([&] { return r.stopped(); }, seconds(10)));
+  client.join();
+  EXPECT_NE(answer.status, 200) << answer.body;
 }
