@@ -104,8 +104,10 @@ def one_round(router, control):
     c.close()
     after = times[killed_at - 1:] if killed_at else []
     stall = max((b - a for a, b in zip(after, after[1:])), default=0.0)
+    before = times[:killed_at] if killed_at else times
+    gaps = [b - a for a, b in zip(before, before[1:])]
     complete = done and len(ids) == 1 and usage is not None and usage.get("completion_tokens") == MAX_TOKENS
-    return stall, complete, f"{len(times)} events, ids {len(ids)}, usage {usage and usage.get('completion_tokens')}, done {done}"
+    return stall, gaps, complete, f"{len(times)} events, ids {len(ids)}, usage {usage and usage.get('completion_tokens')}, done {done}"
 
 
 def main():
@@ -127,15 +129,16 @@ router: {{listen: "127.0.0.1:{router}"}}
 """)
     log = open(os.path.join(tmp, "supervisor.log"), "w")
     proc = subprocess.Popen([sup, "start", "--config", os.path.join(tmp, "node.yaml")], stdout=log, stderr=log)
-    stalls, completed = [], 0
+    stalls, gaps, completed = [], [], 0
     try:
         for i in range(args.rounds):
             wait_for("both replicas ready", lambda: replicas_ready(control), 60)
             # ... and routable by the router (it follows the supervisor within milliseconds)
             wait_for("the router", lambda: (get_json(router, "/v1/models") or {"data": [{}]})["data"][0]
                      .get("qmesh", {}).get("ready_workers") == 2, 30)
-            stall, complete, detail = one_round(router, control)
+            stall, before, complete, detail = one_round(router, control)
             stalls.append(stall)
+            gaps.extend(before)
             completed += complete
             print(f"round {i + 1}: stall {stall * 1000:.1f} ms, {'complete' if complete else 'BROKEN'} ({detail})",
                   flush=True)
@@ -146,7 +149,11 @@ router: {{listen: "127.0.0.1:{router}"}}
     p99 = s[min(len(s) - 1, max(0, -(-99 * len(s) // 100) - 1))]
     print(f"\n{len(s)} kills: stall median {statistics.median(s) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
           f"max {s[-1] * 1000:.1f} ms; streams completed whole: {completed}/{len(s)}")
-    metrics = subprocess.run(["grep", "-c", "continued on", log.name], capture_output=True, text=True).stdout.strip()
+    if gaps:
+        print(f"reference: the gap between two events before the kill, median {statistics.median(gaps) * 1000:.1f} ms "
+              f"over {len(gaps)} gaps")
+    metrics = subprocess.run(["grep", "-c", "stream continued on", log.name], capture_output=True,
+                             text=True).stdout.strip()
     print(f"continuations in the router log: {metrics}")
     return 0 if completed == len(s) else 1
 
