@@ -52,7 +52,7 @@ bool sameStructure(const NodeMeta& a, const NodeMeta& b) {
   if (a.dataAddress != b.dataAddress || a.workers.size() != b.workers.size()) return false;
   for (std::size_t i = 0; i < a.workers.size(); ++i) {
     const auto &x = a.workers[i], &y = b.workers[i];
-    if (x.model != y.model || x.state != y.state || x.slots != y.slots) return false;
+    if (x.model != y.model || x.state != y.state || x.slots != y.slots || x.draining != y.draining) return false;
   }
   return true;
 }
@@ -200,6 +200,7 @@ NodeMeta MeshNode::buildMeta() const {
     wm.health = healthScore(meta.cpuPercent, meta.memPercent, wm.slots, wm.inFlight, wm.queued);
     wm.embeddings = w->info.embeddings;
     wm.digest = w->info.digest;
+    wm.draining = w->info.draining;
     meta.workers.push_back(std::move(wm));
   }
   return meta;
@@ -323,7 +324,8 @@ void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
       st_.directory.removeRemote(key);
     } else {
       for (const auto& wm : meta->workers)
-        models += (models.empty() ? "" : ",") + wm.model + "(" + std::string(toString(wm.state)) + ")";
+        models += (models.empty() ? "" : ",") + wm.model + "(" + std::string(toString(wm.state)) +
+                  (wm.draining ? ", draining" : "") + ")";
       st_.directory.applyRemote(key, remoteWorkersOf(m, *meta));
       workers = meta->workers;
     }

@@ -29,7 +29,7 @@ void encodeWorker(wire::Writer& w, const WorkerMeta& m) {
   w.u16(clamp16(m.inFlight));
   w.u16(clamp16(m.queued));
   w.u8(clampPct(m.health));
-  w.u8(m.embeddings ? 1 : 0);
+  w.u8((m.embeddings ? 1 : 0) | (m.draining ? 2 : 0));
 }
 
 bool isHexDigest(const std::string& d) {
@@ -136,7 +136,9 @@ Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes) {
     w.inFlight = r.u16();
     w.queued = r.u16();
     w.health = r.u8();
-    w.embeddings = (r.u8() & 1) != 0;
+    const uint8_t flags = r.u8();
+    w.embeddings = (flags & 1) != 0;
+    w.draining = (flags & 2) != 0;
     m.workers.push_back(std::move(w));
   }
   if (!r.ok()) return makeError("node meta is truncated");

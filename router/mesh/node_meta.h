@@ -6,6 +6,8 @@
 //
 //   [format u8 = 1][version str8][data address str8][cpu% u8][mem% u8][workers u8]
 //   per worker: [model str8][state u8][slots u16][in-flight u16][queued u16][health u8][flags u8]
+//   (flags: bit 0 embeddings, bit 1 draining: its node drains and takes no new request;
+//   an older decoder ignores the bits it does not know)
 //   then (appended later; absent from older nodes' meta, read as 0):
 //   [1-minute load average x 10, u16][machine boot time, unix seconds u32]
 //   then, when they fit, per worker: [has digest u8][sha256 of its GGUF, 32 bytes if has]
@@ -34,6 +36,7 @@ struct WorkerMeta {
   int health = 100;  // QMesh's score, 0..100; below 20 = overloaded
   bool embeddings = false;
   std::string digest;  // the GGUF's sha256 as 64 lowercase hex digits, or empty
+  bool draining = false;  // its node drains (worker_directory.h's WorkerInfo::draining)
   bool operator==(const WorkerMeta&) const = default;
 };
 

@@ -21,6 +21,7 @@ std::vector<WorkerInfo> remoteWorkersOf(const membership::Member& m, const NodeM
     w.inFlight = wm.inFlight;
     w.queued = wm.queued;
     w.health = wm.health;
+    w.draining = wm.draining;
     workers.push_back(std::move(w));
   }
   return workers;

@@ -61,12 +61,14 @@ void HopSession::stopWatching() {
 
 net::awaitable<void> HopSession::run() {
   const RouterConfig& cfg = context_.config;
-  for (;;) {
+  for (bool first = true;; first = false) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(32 * 1024);
     parser.body_limit(static_cast<std::uint64_t>(cfg.max_body_bytes));
     membership_.setIdle(true);
-    if (services_->sessions.draining()) break;
+    // Draining: no next request on a kept-alive connection, but a new one still gets its
+    // answer (a probe's, or 503 "draining") rather than a silent close.
+    if (services_->sessions.draining() && !first) break;
     error_code ec;
     armDeadline(cfg.header_timeout);
     co_await http::async_read_header(channel_, buffer_, parser, awaitEc(ec));
@@ -134,6 +136,10 @@ net::awaitable<bool> HopSession::serve(http::request<http::string_body>& req, Re
   if (!context_.directoryLoaded && (d.action == Action::Forward || d.code == "model_not_found"))
     co_return co_await writeError(ctx, 503, "no_ready_worker",
                                   "the router has not heard from its supervisor yet; retry shortly", 1);
+  // 503: the sender tries another worker (its gossip will soon say we drain).
+  if (d.action == Action::Forward && services_->sessions.draining())
+    co_return co_await writeError(ctx, 503, "draining",
+                                  "node " + context_.config.node_name + " is draining and takes no new request", 1);
   if (d.action == Action::Forward) {
     ctx.model = d.model;
     ctx.affinity = d.affinity;

@@ -79,6 +79,8 @@ std::string apiStatusJson(const RouterContext& st, bool draining) {
                                                 : "http://" + w->info.host + ":" + std::to_string(w->info.port)},
                          {"state", std::string(toString(w->info.state))},
                          {"routable", w->routable(now)},
+                         {"draining", w->info.draining},
+                         {"digest", w->info.digest},
                          {"slots", w->info.slots},
                          {"outstanding", w->outstanding},
                          {"served", w->served},

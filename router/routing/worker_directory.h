@@ -52,6 +52,9 @@ struct WorkerInfo {
   uint64_t memory = 0;            // this process's estimated memory, 0 = unknown
   std::string lastExit{};         // why its previous instance ended (a failed load's reason)
   double loadProgress = -1;       // 0..1 while llama-server loads, when it says; -1 = none
+  // Its node drains (SIGTERM, `qmesh-supervisor drain`): it finishes what it has and takes
+  // nothing new, not even a continuation. Apart from `state`, so streams on it are not moved.
+  bool draining = false;
 };
 
 struct StatusSnapshot {
@@ -77,7 +80,8 @@ struct Worker {
   int64_t unreachable_pid = -1;
 
   bool routable(TimePoint now) const {
-    return info.state == WorkerState::Ready && (info.remote || info.port != 0) && now >= unreachable_until;
+    return info.state == WorkerState::Ready && !info.draining && (info.remote || info.port != 0) &&
+           now >= unreachable_until;
   }
 };
 using WorkerPtr = std::shared_ptr<Worker>;
@@ -95,6 +99,15 @@ class WorkerDirectory {
 
   // A refused connection: skip the worker for `hold`, or until a restart is reported.
   void markUnreachable(Worker& w, TimePoint now, std::chrono::milliseconds hold);
+
+  // This node drains: its own workers (now and in every later status) are marked draining.
+  void setLocalDraining();
+  bool localDraining() const { return localDraining_; }
+  // The drain's deadline passed: the supervisor stops this node's workers now. They read as
+  // stopped (now and in every later status), so the streams still on them move to other
+  // workers at once (stream_continuation.h's worker_down) instead of waiting for llama-server,
+  // which keeps a connection with a stream in flight open until it is SIGKILLed.
+  void setLocalStopping();
 
   // A remote node's router refused us: every worker behind it is skipped for `hold`.
   void markPeerUnreachable(const std::string& peerKey, TimePoint now, std::chrono::milliseconds hold);
@@ -117,6 +130,8 @@ class WorkerDirectory {
   std::string node_;
   uint64_t generation_ = 0;
   uint64_t memoryBudget_ = 0;
+  bool localDraining_ = false;
+  bool localStopping_ = false;
 };
 
 }  // namespace qmesh::router

@@ -21,7 +21,7 @@ MeshTestNode::MeshTestNode(const std::filesystem::path& root, MeshNodeSpec spec)
   dataPort_ = freeLoopbackPort();
   std::ostringstream y;
   y << "node:\n  name: " << spec_.name << "\n  data_dir: " << dataDir().string()
-    << "\n  control: 127.0.0.1:" << controlPort_ << "\n  log_level: debug\n";
+    << "\n  control: 127.0.0.1:" << controlPort_ << "\n  log_level: debug\n" << spec_.nodeYaml;
   y << "supervisor:\n" << (spec_.supervisorYaml.empty() ? fastSupervisorSettings() : spec_.supervisorYaml);
   y << "models:"
     << (spec_.model.empty() ? " []\n" : "\n" + demoModelEntry(spec_.model, spec_.parallel, false, spec_.ctxSize));

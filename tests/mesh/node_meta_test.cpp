@@ -113,3 +113,16 @@ TEST(NodeMeta, UnloadedWorkerStateRoundTrips) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->workers[1].state, WorkerState::Unloaded);
 }
+
+// Issue 12, drain: bit 1 of a worker's flags; bit 0 (embeddings) is unchanged, and a decoder
+// that predates it reads the flags with `& 1` only.
+TEST(NodeMeta, DrainingRidesInTheWorkerFlagsBesideEmbeddings) {
+  NodeMeta m = sample();
+  m.workers[1].draining = true;
+  auto back = decodeNodeMeta(encodeNodeMeta(m, qmesh::membership::kMaxMetaBytes));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_FALSE(back->workers[0].draining);
+  EXPECT_TRUE(back->workers[1].draining);
+  EXPECT_TRUE(back->workers[1].embeddings);
+  EXPECT_FALSE(back->workers[0].embeddings);
+}

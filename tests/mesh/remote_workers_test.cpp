@@ -65,3 +65,17 @@ TEST(RemoteWorkers, SuspectMembersModelsStayKnownButNoneOfItsWorkersIsRoutable) 
   directory.applyRemote("b", remoteWorkersOf(memberB(MemberState::kAlive), twoReadyWorkers()));
   EXPECT_TRUE(directory.anyRoutable("demo-b", now));
 }
+
+// Issue 12, drain: a draining node's workers keep their state (streams on them stay) but are
+// not routable (nothing new goes to them).
+TEST(RemoteWorkers, DrainingNodesWorkersAreKnownButNotRoutable) {
+  NodeMeta meta = twoReadyWorkers();
+  meta.workers[0].draining = true;
+  const auto workers = remoteWorkersOf(memberB(MemberState::kAlive), meta);
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_TRUE(workers[0].draining);
+  EXPECT_EQ(workers[0].state, WorkerState::Ready);
+  Worker w{"demo-b@b", workers[0]};
+  EXPECT_FALSE(w.routable(std::chrono::steady_clock::now()));
+  EXPECT_FALSE(workers[1].draining);
+}
