@@ -21,6 +21,8 @@ std::vector<WorkerInfo> remoteWorkersOf(const membership::Member& m, const NodeM
     w.inFlight = wm.inFlight;
     w.queued = wm.queued;
     w.health = wm.health;
+    w.nodeFreeMemoryMiB = meta.freeMemoryMiB;
+    w.nodeLoadsInProgress = meta.loadsInProgress;
     workers.push_back(std::move(w));
   }
   return workers;
