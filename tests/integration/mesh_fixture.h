@@ -33,6 +33,7 @@ struct MeshNodeSpec {
   // node inside a network namespace. Empty = run it as is.
   std::function<std::vector<std::string>(std::vector<std::string>)> wrap{};
   std::map<std::string, std::string> env{};  // added to the supervisor's (and so its children's)
+  std::string modelYaml{};                // extra lines for its model entry (e.g. "    load: on_demand\n")
 };
 
 class MeshTestNode {

@@ -1,0 +1,77 @@
+// Issue 10, part 3, end to end: two real nodes in one mesh (supervisor + router, and the real
+// llama-server on the demo model). a has no model of its own; b has "m" on disk, loaded on
+// demand and unloaded. a lists "m" as loadable on b; a request to a for it makes a send b an
+// authenticated load request over the data plane; b loads it, and a's client is served.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+#include "tests/integration/mesh_fixture.h"
+#include "tests/integration/node_fixture.h"
+#include "tests/support/http_client.h"
+
+namespace qmesh::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+std::optional<json> listedOnDemandModel(MeshTestNode& n, const std::string& id) {
+  const auto j = json::parse(httpGet(n.routerUrl("/v1/models"), 2s).body, nullptr, false);
+  if (!j.is_object() || !j.contains("data")) return std::nullopt;
+  for (const auto& m : j["data"])
+    if (m.value("id", "") == id) return m;
+  return std::nullopt;
+}
+
+TEST(MeshOnDemand, RequestForAModelOnlyAnotherNodeCanLoadIsServedOnceItLoadedThere) {
+  if (!haveRealLlamaServer()) GTEST_SKIP() << "needs the packaged llama-server and demo model";
+  TempDir dir;
+  MeshTestNode a(dir.path(), MeshNodeSpec{"a", "", {}, dir / "a.keys", {}});
+  a.start();
+  ASSERT_TRUE(waitUntil([&] { return a.mesh().has_value(); }, 60s)) << a.log();
+  std::filesystem::copy_file(dir / "a.keys", dir / "b.keys");
+  MeshNodeSpec bs{"b", "m", {a.gossipAddress()}, dir / "b.keys", {}};
+  bs.modelYaml = "    load: on_demand\n";
+  MeshTestNode b(dir.path(), bs);
+  b.start();
+  ASSERT_TRUE(waitForMeshState({&a, &b}, {"a", "b"}, "alive", 60s)) << a.log() << b.log();
+
+  // a lists it, loadable on b, before anyone asked for it.
+  ASSERT_TRUE(waitUntil([&] { return listedOnDemandModel(a, "m").has_value(); }, 30s)) << a.log();
+  const json listed = *listedOnDemandModel(a, "m");
+  EXPECT_EQ(listed["qmesh"].value("state", ""), "unloaded") << listed.dump();
+  EXPECT_EQ(listed["qmesh"]["loadable_on"], json::array({"b"})) << listed.dump();
+  ASSERT_EQ((*b.supervisorStatus())["models"][0].value("state", ""), "unloaded");
+
+  const auto chat = json{{"model", "m"},
+                         {"messages", json::array({json{{"role", "user"}, {"content", "hello"}}})},
+                         {"max_tokens", 8},
+                         {"stream", true}}
+                        .dump();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> firstByte;
+  const auto res = httpPostStream(a.routerUrl("/v1/chat/completions"), chat, [&](const std::string&) {
+    if (!firstByte) firstByte = std::chrono::steady_clock::now();
+    return true;
+  });
+  ASSERT_EQ(res.status, 200) << res.body << "\na:\n" << a.log() << "\nb:\n" << b.log();
+  EXPECT_NE(res.body.find("data: [DONE]"), std::string::npos) << res.body;
+  EXPECT_NE(res.headers.at("x-qmesh-route").find("> b/"), std::string::npos) << res.headers.at("x-qmesh-route");
+  EXPECT_NE(a.log().find("asking node b to load it"), std::string::npos) << a.log();
+  EXPECT_NE(b.log().find("node a asks this node to load model m"), std::string::npos) << b.log();
+  ASSERT_TRUE(firstByte);
+  std::cout << "[ figure ] cold cross-node request (a's client, b loads the demo model), request -> first byte: "
+            << std::chrono::duration<double>(*firstByte - t0).count() << " s\n";
+
+  // Loaded now: listed as ready, no longer loadable, and the next request goes straight there.
+  EXPECT_EQ((*b.supervisorStatus())["models"][0].value("state", ""), "ready");
+  EXPECT_TRUE(waitUntil([&] { return listedOnDemandModel(a, "m").value_or(json{})["qmesh"].value("state", "") == "ready"; },
+                        10s));
+  EXPECT_EQ(listedOnDemandModel(a, "m").value_or(json{})["qmesh"]["loadable_on"], json::array());
+  EXPECT_EQ(httpPostJson(a.routerUrl("/v1/chat/completions"), chat).status, 200);
+}
+
+}  // namespace
+}  // namespace qmesh::test
