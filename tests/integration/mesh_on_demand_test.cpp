@@ -44,6 +44,12 @@ TEST(MeshOnDemand, RequestForAModelOnlyAnotherNodeCanLoadIsServedOnceItLoadedThe
   EXPECT_EQ(listed["qmesh"].value("state", ""), "unloaded") << listed.dump();
   EXPECT_EQ(listed["qmesh"]["loadable_on"], json::array({"b"})) << listed.dump();
   ASSERT_EQ((*b.supervisorStatus())["models"][0].value("state", ""), "unloaded");
+  // What a chose by: b's gossip, shown in a's /api/mesh (b has no node.memory_budget).
+  json bSeenByA;
+  for (const auto& m : a.mesh().value_or(json::object()).value("members", json::array()))
+    if (m.value("name", "") == "b") bSeenByA = m;
+  EXPECT_TRUE(bSeenByA.contains("free_memory_mib") && bSeenByA["free_memory_mib"].is_null()) << bSeenByA.dump();
+  EXPECT_EQ(bSeenByA.value("loads_in_progress", -1), 0) << bSeenByA.dump();
 
   const auto chat = json{{"model", "m"},
                          {"messages", json::array({json{{"role", "user"}, {"content", "hello"}}})},
