@@ -8,7 +8,7 @@ namespace qmesh::router {
 
 namespace {
 
-bool onItsWay(WorkerState s) { return s == WorkerState::Starting || s == WorkerState::Loading; }
+bool startingOrLoading(WorkerState s) { return s == WorkerState::Starting || s == WorkerState::Loading; }
 
 }  // namespace
 
@@ -38,7 +38,7 @@ std::vector<RemoteLoadSite> remoteLoadSites(const WorkerDirectory& dir, const st
     NodeView& v = nodes[w->info.node];
     if (!v.first) v.first = w;
     v.allUnloaded = v.allUnloaded && w->info.state == WorkerState::Unloaded;
-    v.anyOnItsWay = v.anyOnItsWay || onItsWay(w->info.state);
+    v.anyOnItsWay = v.anyOnItsWay || startingOrLoading(w->info.state);
     v.held = v.held || now < w->unreachable_until;  // its router refused us a moment ago
   }
   std::vector<RemoteLoadSite> sites;
@@ -66,7 +66,7 @@ uint64_t localFreeMemoryMiB(const WorkerDirectory& dir) {
 int localLoadsInProgress(const WorkerDirectory& dir) {
   int n = 0;
   for (const auto& w : dir.all())
-    if (!w->info.remote && onItsWay(w->info.state)) ++n;
+    if (!w->info.remote && startingOrLoading(w->info.state)) ++n;
   return n;
 }
 
