@@ -68,6 +68,10 @@ std::optional<StartError> Router::start() {
     };
     if (auto err = mesh_->start(serveHop)) return err;
     services_->mesh = mesh_.get();
+    remoteLoads_ = std::make_unique<RemoteLoadRequests>(io_, services_);
+    meshLoads_ = std::make_unique<MeshLoads>(ctx.directory, *ctx.admission, ctx.clock, *remoteLoads_, onDemand_.get());
+    ctx.admission->setLoadGate(meshLoads_.get());
+    remoteLoads_->start(*meshLoads_);
     ctx.admission->setOnLoadChanged([m = mesh_.get()] { m->localChanged(); });
   }
   listener_.start();
@@ -166,6 +170,7 @@ void Router::shutdown() {
   listener_.stop();
   if (status_) status_->stop();
   if (modelActions_) modelActions_->stop();
+  if (remoteLoads_) remoteLoads_->stop();
   // Leave the mesh first: peers stop sending us new requests while ours drain.
   if (mesh_) mesh_->stop(nullptr);
   services_->context.console.events.closeAll();  // /api/events streams end now, not at the grace's end

@@ -16,6 +16,8 @@
 #include "router/start_error.h"
 #include "router/mesh/mesh_node.h"
 #include "router/model_actions.h"
+#include "router/proxy/remote_load.h"
+#include "router/routing/mesh_loads.h"
 #include "router/routing/on_demand.h"
 #include "router/status_client.h"
 
@@ -66,6 +68,9 @@ class Router {
   // Supervised mode: models loaded on demand, unloaded when idle (routing/on_demand.h).
   std::unique_ptr<SupervisorModelActions> modelActions_;
   std::unique_ptr<OnDemandModels> onDemand_;
+  // Mesh: models loaded nowhere, loaded on another node that can (routing/mesh_loads.h).
+  std::unique_ptr<RemoteLoadRequests> remoteLoads_;
+  std::unique_ptr<MeshLoads> meshLoads_;
   net::steady_timer grace_;
   net::steady_timer drainLimit_;
   void drainDeadlinePassed();

@@ -22,6 +22,7 @@
 #include "router/mesh/remote_workers.h"
 #include "router/mesh/seed_resolver.h"
 #include "router/routing/admission.h"
+#include "router/routing/load_placement.h"
 #include "router/routing/worker_directory.h"
 #include "router/start_error.h"
 
@@ -189,6 +190,9 @@ NodeMeta MeshNode::buildMeta() const {
   meta.memPercent = (lastLoad_.memPercent + 5) / 10 * 10;
   meta.loadTenths = (lastLoad_.loadTenths + 2) / 5 * 5;  // half units: the console's figure, not noise
   meta.bootUnix = lastLoad_.bootUnix;
+  // Where the mesh loads a model that is loaded nowhere (routing/load_placement.h).
+  meta.freeMemoryMiB = static_cast<uint32_t>(localFreeMemoryMiB(st_.directory));
+  meta.loadsInProgress = localLoadsInProgress(st_.directory);
   for (const auto& w : st_.directory.all()) {
     if (w->info.remote) continue;
     WorkerMeta wm;

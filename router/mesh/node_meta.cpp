@@ -112,7 +112,17 @@ std::vector<uint8_t> encodeNodeMeta(const NodeMeta& meta, std::size_t maxBytes, 
   std::vector<uint8_t> digests;
   wire::Writer dw(digests);
   encodeDigests(dw, meta.workers, n);
-  if (out.size() + digests.size() <= maxBytes) w.bytes(digests);
+  // The budget and loads follow the digests (an older decoder reads whatever follows the boot
+  // time as digests): when the digests do not fit, a "no digest" byte per worker stands in.
+  if (out.size() + digests.size() > maxBytes) digests.assign(n, 0);
+  constexpr std::size_t kBudgetBytes = 4 + 1;
+  if (out.size() + digests.size() + kBudgetBytes <= maxBytes) {
+    w.bytes(digests);
+    w.u32(meta.freeMemoryMiB);
+    w.u8(static_cast<uint8_t>(std::clamp(meta.loadsInProgress, 0, 255)));
+  } else if (out.size() + digests.size() <= maxBytes) {
+    w.bytes(digests);
+  }
   if (dropped) *dropped = meta.workers.size() - n;
   return out;
 }
@@ -149,6 +159,11 @@ Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes) {
   m.bootUnix = tail.u32();
   if (!tail.ok()) m.loadTenths = 0, m.bootUnix = 0;
   else if (!decodeDigests(tail, m.workers)) return makeError("node meta is truncated");
+  else if (!tail.atEnd()) {  // absent from a node older than issue 10's mesh loading
+    m.freeMemoryMiB = tail.u32();
+    m.loadsInProgress = tail.u8();
+    if (!tail.ok()) return makeError("node meta is truncated");
+  }
   // Signed by the node, but the node may be hostile: what it says reaches logs, JSON,
   // metrics labels and sockets, so it is held to the config's rules. The message never
   // repeats the offending text.

@@ -12,6 +12,9 @@
 //   [1-minute load average x 10, u16][machine boot time, unix seconds u32]
 //   then, when they fit, per worker: [has digest u8][sha256 of its GGUF, 32 bytes if has]
 //   (a stream is only continued on a worker with the same digest: stream_continuation.h)
+//   then: [free memory budget, MiB u32; 0xffffffff = no budget][loads in progress u8]
+//   (where the mesh loads a model on demand: routing/load_placement.h; when the digests do
+//   not fit, a zero "has digest" byte per worker stands in for them so these still follow)
 //
 // Fields are appended at the end only: a decoder ignores bytes it does not know, so a
 // newer node's meta still reads on an older one.
@@ -48,6 +51,11 @@ struct NodeMeta {
   std::vector<WorkerMeta> workers;
   int loadTenths = 0;    // for the console; whole and half units only, so it seldom changes
   int64_t bootUnix = 0;  // the machine's boot time: its uptime without a gossip update a second
+  // node.memory_budget minus what its resident models take, in MiB (rounded down); kNoBudget
+  // when it has none (an older node's meta too: it reads as unbounded).
+  static constexpr uint32_t kNoBudget = 0xffffffff;
+  uint32_t freeMemoryMiB = kNoBudget;
+  int loadsInProgress = 0;  // its workers starting or loading now (0..255)
   bool operator==(const NodeMeta&) const = default;
 };
 

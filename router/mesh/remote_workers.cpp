@@ -22,6 +22,8 @@ std::vector<WorkerInfo> remoteWorkersOf(const membership::Member& m, const NodeM
     w.queued = wm.queued;
     w.health = wm.health;
     w.draining = wm.draining;
+    w.nodeFreeMemoryMiB = meta.freeMemoryMiB;
+    w.nodeLoadsInProgress = meta.loadsInProgress;
     workers.push_back(std::move(w));
   }
   return workers;

@@ -4,6 +4,7 @@
 #include "common/logging.h"
 
 #include "router/proxy/forwarder.h"
+#include "router/proxy/hop_load.h"
 
 namespace qmesh::router {
 
@@ -131,6 +132,14 @@ net::awaitable<bool> HopSession::serve(http::request<http::string_body>& req, Re
                                   std::string("a mesh hop must carry ") + kHopCountHeader +
                                       ": 1; this request has been forwarded more than once (or says it has), and a "
                                       "forwarded request is never forwarded again");
+  if (ctx.path.starts_with(kLoadPathPrefix)) {  // another router asks this node to load a model
+    const HopLoadAnswer a = co_await loadForPeer(*this, req.method(), ctx);
+    if (a.status != 200) co_return co_await writeError(ctx, a.status, a.code, a.message, a.retryAfterSeconds);
+    http::response<http::string_body> res{http::status::ok, ctx.version};
+    res.set(http::field::content_type, "application/json");
+    res.body() = a.message;
+    co_return co_await writeResponse(ctx, res);
+  }
   const IncomingRequest in{sv(req.method_string()), sv(req.target()), {}, req.body(), {}, {}};
   Decision d = route(in, routeContext());
   if (!context_.directoryLoaded && (d.action == Action::Forward || d.code == "model_not_found"))

@@ -45,6 +45,10 @@ struct WorkerInfo {
   int64_t inFlight = 0;           // its load as last gossiped
   int64_t queued = 0;
   int health = 100;               // QMesh's score, see node_meta.h
+  // That node's free memory budget (MiB; UINT32_MAX: none) and loads under way, as last
+  // gossiped: where the mesh loads a model on demand (routing/load_placement.h).
+  uint64_t nodeFreeMemoryMiB = 0xffffffff;
+  int nodeLoadsInProgress = 0;
 
   // Loading on demand (routing/on_demand.h), from the supervisor's /status; local only.
   bool onDemand = false;          // models[].load: on_demand

@@ -24,7 +24,8 @@ MeshTestNode::MeshTestNode(const std::filesystem::path& root, MeshNodeSpec spec)
     << "\n  control: 127.0.0.1:" << controlPort_ << "\n  log_level: debug\n" << spec_.nodeYaml;
   y << "supervisor:\n" << (spec_.supervisorYaml.empty() ? fastSupervisorSettings() : spec_.supervisorYaml);
   y << "models:"
-    << (spec_.model.empty() ? " []\n" : "\n" + demoModelEntry(spec_.model, spec_.parallel, false, spec_.ctxSize));
+    << (spec_.model.empty() ? " []\n"
+                            : "\n" + demoModelEntry(spec_.model, spec_.parallel, false, spec_.ctxSize) + spec_.modelYaml);
   y << "router:\n  listen: " << spec_.address << ":" << routerPort_ << "\n" << spec_.routerYaml;
   y << "mesh:\n  gossip: " << spec_.address << ":" << gossipPort_ << "\n  data: " << spec_.address << ":" << dataPort_
     << "\n  key_file: " << spec_.keyFile.string() << "\n  seeds: [";

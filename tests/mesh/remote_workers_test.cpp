@@ -48,6 +48,7 @@ TEST(RemoteWorkers, AliveMembersWorkersCarryWhatItGossiped) {
   EXPECT_FALSE(w.embeddings);
   EXPECT_TRUE(workers[1].embeddings);
   EXPECT_EQ(workers[1].slots, 1) << "a worker gossiping 0 slots still counts as one";
+  EXPECT_EQ(w.nodeFreeMemoryMiB, NodeMeta::kNoBudget);
 }
 
 TEST(RemoteWorkers, SuspectMembersModelsStayKnownButNoneOfItsWorkersIsRoutable) {
@@ -78,4 +79,15 @@ TEST(RemoteWorkers, DrainingNodesWorkersAreKnownButNotRoutable) {
   Worker w{"demo-b@b", workers[0]};
   EXPECT_FALSE(w.routable(std::chrono::steady_clock::now()));
   EXPECT_FALSE(workers[1].draining);
+}
+
+// Where the mesh loads a model on demand reads these (routing/load_placement.h).
+TEST(RemoteWorkers, EachWorkerCarriesItsNodesFreeBudgetAndLoadsInProgress) {
+  NodeMeta meta = twoReadyWorkers();
+  meta.freeMemoryMiB = 2048;
+  meta.loadsInProgress = 3;
+  for (const auto& w : remoteWorkersOf(memberB(MemberState::kAlive), meta)) {
+    EXPECT_EQ(w.nodeFreeMemoryMiB, 2048u) << w.model;
+    EXPECT_EQ(w.nodeLoadsInProgress, 3) << w.model;
+  }
 }
