@@ -73,6 +73,26 @@ bool decodeDigests(wire::Reader& r, std::vector<WorkerMeta>& workers) {
   return true;
 }
 
+// Each worker's tokens/s (x 10), after the digests; 0xffff: unknown.
+constexpr uint16_t kRateUnknown = 0xffff;
+void encodeTokenRates(wire::Writer& w, const std::vector<WorkerMeta>& workers, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const int64_t r = workers[i].tokenRateTenths;
+    w.u16(r < 0 ? kRateUnknown : static_cast<uint16_t>(std::min<int64_t>(r, kRateUnknown - 1)));
+  }
+}
+
+// false: the section was cut short.
+bool decodeTokenRates(wire::Reader& r, std::vector<WorkerMeta>& workers) {
+  if (r.atEnd()) return true;  // an older node, or no room: unknown
+  for (auto& wm : workers) {
+    const uint16_t v = r.u16();
+    if (!r.ok()) return false;
+    wm.tokenRateTenths = v == kRateUnknown ? -1 : v;
+  }
+  return true;
+}
+
 }  // namespace
 
 int healthScore(int cpuPercent, int memPercent, int64_t slots, int64_t inFlight, int64_t queued) {
@@ -112,7 +132,13 @@ std::vector<uint8_t> encodeNodeMeta(const NodeMeta& meta, std::size_t maxBytes, 
   std::vector<uint8_t> digests;
   wire::Writer dw(digests);
   encodeDigests(dw, meta.workers, n);
-  if (out.size() + digests.size() <= maxBytes) w.bytes(digests);
+  if (out.size() + digests.size() <= maxBytes) {
+    w.bytes(digests);
+    std::vector<uint8_t> rates;  // for the console only: last, and only when they fit
+    wire::Writer rw(rates);
+    encodeTokenRates(rw, meta.workers, n);
+    if (out.size() + rates.size() <= maxBytes) w.bytes(rates);
+  }
   if (dropped) *dropped = meta.workers.size() - n;
   return out;
 }
@@ -146,7 +172,8 @@ Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes) {
   m.loadTenths = tail.u16();
   m.bootUnix = tail.u32();
   if (!tail.ok()) m.loadTenths = 0, m.bootUnix = 0;
-  else if (!decodeDigests(tail, m.workers)) return makeError("node meta is truncated");
+  else if (!decodeDigests(tail, m.workers) || !decodeTokenRates(tail, m.workers))
+    return makeError("node meta is truncated");
   // Signed by the node, but the node may be hostile: what it says reaches logs, JSON,
   // metrics labels and sockets, so it is held to the config's rules. The message never
   // repeats the offending text.

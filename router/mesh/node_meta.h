@@ -10,6 +10,8 @@
 //   [1-minute load average x 10, u16][machine boot time, unix seconds u32]
 //   then, when they fit, per worker: [has digest u8][sha256 of its GGUF, 32 bytes if has]
 //   (a stream is only continued on a worker with the same digest: stream_continuation.h)
+//   then, only after the digests and when they fit, per worker: [tokens/s x 10, u16] (its
+//   streams over the last minute, for the console; 0xffff or absent: unknown)
 //
 // Fields are appended at the end only: a decoder ignores bytes it does not know, so a
 // newer node's meta still reads on an older one.
@@ -34,6 +36,9 @@ struct WorkerMeta {
   int health = 100;  // QMesh's score, 0..100; below 20 = overloaded
   bool embeddings = false;
   std::string digest;  // the GGUF's sha256 as 64 lowercase hex digits, or empty
+  // Tokens/s of the streams its node relayed to its model over the last minute, x 10
+  // (console/token_rates.h); -1: not told (an older node, or no room in the meta).
+  int64_t tokenRateTenths = -1;
   bool operator==(const WorkerMeta&) const = default;
 };
 
