@@ -35,6 +35,9 @@ TEST(TokenRates, ServedHereOnlyWhenTheRoutesLastHopIsAWorkerOfThisNode) {
   EXPECT_TRUE(servedHere("a/demo@127.0.0.1:4000 (least-loaded 0/2)", "a"));
   EXPECT_FALSE(servedHere("a (least-loaded 0/2) > b/demo@127.0.0.1:4000 (least-loaded 0/2)", "a"));
   EXPECT_FALSE(servedHere("a (least-loaded 0/2) > b", "a"));
+  // A stream continued elsewhere (stream_continuation.cpp) ended on the other node's worker.
+  EXPECT_FALSE(servedHere("a/demo@127.0.0.1:4000 (x), continued on a (y) > b after upstream_reset", "a"));
+  EXPECT_TRUE(servedHere("a/demo@127.0.0.1:4000 (x), continued on a/demo#2@127.0.0.1:4001 (y) after upstream_reset", "a"));
   EXPECT_FALSE(servedHere("ab/demo@127.0.0.1:4000 (x)", "a")) << "another node whose name starts the same";
   EXPECT_FALSE(servedHere("", "a"));
   EXPECT_FALSE(servedHere("a", "a"));
