@@ -1,11 +1,16 @@
-// What the router tells /api/events of its own workers (router/console/mesh_events.h): a
-// worker_state event per change the console shows, carrying the load progress while loading.
+// What the router tells /api/events of its mesh and its workers (router/console/mesh_events.h):
+// members joining and changing state, worker_state events per change the console shows (with
+// the load progress while a local worker loads), key reloads.
 #include "router/console/mesh_events.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
+#include <vector>
+
 #include "router/console/console_state.h"
+#include "router/mesh/node_meta.h"
 
 namespace qmesh::router {
 namespace {
@@ -63,6 +68,74 @@ TEST(MeshEvents, LoadProgressThatMovedIsAChangeEvenInTheSameState) {
   EXPECT_FALSE(localWorkerChanged(&at42, at42)) << "a snapshot that changed nothing of it: no event";
   EXPECT_TRUE(localWorkerChanged(nullptr, at42)) << "a new worker";
   EXPECT_TRUE(localWorkerChanged(&at42, meshEventsWorker(WorkerState::Ready, 0.42)));
+}
+
+// Every event `publish` makes, parsed.
+std::vector<json> meshEventsAll(ConsoleState& c, const std::function<void()>& publish) {
+  auto sub = c.events.subscribe(std::nullopt, nullptr);
+  publish();
+  std::vector<json> out;
+  for (const auto& e : sub->take()) out.push_back(json::parse(e->data));
+  c.events.unsubscribe(sub);
+  return out;
+}
+
+WorkerMeta meshEventsRemote(const std::string& model, WorkerState state) {
+  WorkerMeta w;
+  w.model = model;
+  w.state = state;
+  return w;
+}
+
+// Another node's gossip repeats its workers every time anything of it changes (its load):
+// the console hears of a worker only when its state changed, and of one that is gone.
+TEST(MeshEvents, RemoteWorkerStateOnlyWhenItChangesAndGoneWhenItLeavesTheGossip) {
+  ConsoleState c;
+  auto e = meshEventsAll(c, [&] { publishRemoteWorkers(c, "b", {meshEventsRemote("demo-b", WorkerState::Loading)}); });
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0]["type"], "worker_state");
+  EXPECT_EQ(e[0]["node"], "b");
+  EXPECT_EQ(e[0]["model"], "demo-b");
+  EXPECT_EQ(e[0]["state"], "loading");
+  EXPECT_EQ(e[0]["previous"], "");
+  EXPECT_EQ(e[0]["remote"], true);
+  e = meshEventsAll(c, [&] { publishRemoteWorkers(c, "b", {meshEventsRemote("demo-b", WorkerState::Loading)}); });
+  EXPECT_TRUE(e.empty()) << "the same gossip again: nothing new";
+  e = meshEventsAll(c, [&] { publishRemoteWorkers(c, "b", {meshEventsRemote("demo-b", WorkerState::Ready)}); });
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0]["state"], "ready");
+  EXPECT_EQ(e[0]["previous"], "loading");
+  e = meshEventsAll(c, [&] { publishRemoteWorkers(c, "bb", {meshEventsRemote("x", WorkerState::Ready)}); });
+  ASSERT_EQ(e.size(), 1u) << "node bb is not b";
+  e = meshEventsAll(c, [&] { publishRemoteWorkers(c, "b", {}); });
+  ASSERT_EQ(e.size(), 1u) << "only b's worker is gone, not bb's";
+  EXPECT_EQ(e[0]["model"], "demo-b");
+  EXPECT_EQ(e[0]["state"], "gone");
+  EXPECT_EQ(e[0]["previous"], "ready");
+}
+
+TEST(MeshEvents, MemberJoinedForANewNodeAndMemberStateWithThePreviousOneAfter) {
+  ConsoleState c;
+  auto e = meshEventsAll(c, [&] { publishMemberChange(c, "b", "ab12", "10.0.0.2:7946", "alive", "alive", true); });
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0]["type"], "member_joined");
+  EXPECT_EQ(e[0]["node"], "b");
+  EXPECT_EQ(e[0]["node_id"], "ab12");
+  EXPECT_EQ(e[0]["address"], "10.0.0.2:7946");
+  EXPECT_EQ(e[0]["previous"], "");
+  e = meshEventsAll(c, [&] { publishMemberChange(c, "b", "ab12", "10.0.0.2:7946", "dead", "suspect", false); });
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0]["type"], "member_state");
+  EXPECT_EQ(e[0]["state"], "dead");
+  EXPECT_EQ(e[0]["previous"], "suspect");
+}
+
+TEST(MeshEvents, KeysReloadedSaysWhetherItWorkedAndWhy) {
+  ConsoleState c;
+  const json e = meshEventsOnlyEvent(c, [&] { publishKeysReloaded(c, false, "mesh.keys_file: no such file"); });
+  EXPECT_EQ(e["type"], "keys_reloaded");
+  EXPECT_EQ(e["ok"], false);
+  EXPECT_EQ(e["detail"], "mesh.keys_file: no such file");
 }
 
 }  // namespace
