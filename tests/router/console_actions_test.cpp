@@ -1,6 +1,7 @@
-// The console's actions that go through the supervisor (POST /api/models/NAME/load|unload)
-// and the events about the supervisor itself (supervisor_lost, supervisor_back), against an
-// in-process router whose control API is a FakeSupervisor.
+// The console's actions that go through the supervisor (POST /api/workers/NAME/restart,
+// POST /api/models/NAME/load|unload) and the events about the supervisor itself
+// (supervisor_lost, supervisor_back), against an in-process router whose control API is a
+// FakeSupervisor.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -78,6 +79,26 @@ TEST(ConsoleActions, LoadAndUnloadPostToTheSupervisorWithItsControlTokenAndPubli
   EXPECT_EQ(calls[0].authorization, "Bearer control-token-1");
   EXPECT_EQ(calls[1].target, "/children/demo/unload");
   EXPECT_EQ(calls[1].authorization, "Bearer control-token-1");
+}
+
+TEST(ConsoleActions, RestartPostsToTheSupervisorWithItsControlTokenAndPublishesAnEvent) {
+  TempDir dir;
+  FakeSupervisor sup;
+  sup.setModels(R"([{"name":"demo","model":"demo","state":"ready","slots":1,"port":1,"pid":42}])");
+  RouterHarness r(supervisedByFake(sup, dir));
+  ASSERT_TRUE(waitUntil([&] { return routerKnowsModelDemo(r); }, seconds(5)));
+  EXPECT_EQ(snapshotOfConsole(r)["actions"]["restart"], true);
+  EventReader reader(r.port());
+  ASSERT_TRUE(waitUntil([&] { return snapshotOfConsole(r)["events"]["subscribers"] == 1; }, seconds(5)));
+  const auto res = httpRequest("POST", r.url("/api/workers/demo/restart"));
+  EXPECT_EQ(res.status, 202) << res.body;
+  const auto event = reader.waitFor("worker_restart_requested");
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->data["worker"], "demo");
+  const auto calls = sup.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].target, "/children/demo/restart");
+  EXPECT_EQ(calls[0].authorization, "Bearer control-token-1");
 }
 
 TEST(ConsoleActions, LoadRefusedByTheSupervisorAnswersItsStatusAndReasonAndPublishesNothing) {

@@ -1,9 +1,13 @@
-// What the console's snapshot learns from requests forwarded through an in-process router
-// (against a FakeUpstream): the recent errors, and the tokens/s of this node's own workers
-// (console/token_rates.h), which its gossip also carries to the other nodes.
+// What the console learns from requests forwarded through an in-process router (against a
+// FakeUpstream): the recent errors, the tokens/s of this node's own workers
+// (console/token_rates.h, which its gossip also carries to the other nodes), and the cancel
+// button.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <future>
+
+#include "tests/router/event_reader.h"
 #include "tests/router/fake_upstream.h"
 #include "tests/router/router_harness.h"
 #include "tests/support/http_client.h"
@@ -59,4 +63,36 @@ TEST(ConsoleStatus, StreamsServedByThisNodesWorkerGiveItsTokensPerSecond) {
   // tokens/s; not spread over the minute (0.35/s), nor per millisecond.
   EXPECT_LT(told.get<double>(), 150.0);
   EXPECT_GT(told.get<double>(), 10.0);
+}
+
+// The console's cancel button: the request ends as if its client hung up (499, the upstream
+// closed), request_cancelled and request_finished say so; an id not in flight is a 404.
+TEST(ConsoleStatus, CancelEndsTheRequestInFlightAndAnUnknownIdIsNotFound) {
+  FakeUpstreamScript slow;
+  slow.events = 2000;
+  slow.interval = milliseconds(20);
+  FakeUpstream up(slow);
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}));
+  EventReader reader(r.port());
+  ASSERT_TRUE(waitUntil([&] { return consoleStatusGet(r, "/api/console")["events"]["subscribers"] == 1; }, seconds(5)));
+  auto stream = std::async(std::launch::async, [&] {
+    return httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [](const std::string&) { return true; },
+                          {{"x-request-id", "req-cancel-1"}}, seconds(30));
+  });
+  ASSERT_TRUE(waitUntil([&] { return consoleStatusGet(r, "/api/requests").size() == 1; }, seconds(5)));
+  const auto res = httpRequest("POST", r.url("/api/requests/req-cancel-1/cancel"));
+  EXPECT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(json::parse(res.body, nullptr, false)["cancelled"], "req-cancel-1") << res.body;
+  ASSERT_EQ(stream.wait_for(seconds(5)), std::future_status::ready) << "the stream (40 s long) did not end";
+  const auto cancelled = reader.waitFor("request_cancelled");
+  ASSERT_TRUE(cancelled);
+  EXPECT_EQ(cancelled->data["request_id"], "req-cancel-1");
+  const auto finished = reader.waitFor("request_finished");
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(finished->data["cancelled"], true);
+  EXPECT_EQ(finished->data["status"], 499);
+  EXPECT_EQ(consoleStatusGet(r, "/api/requests"), json::array());
+  const auto unknown = httpRequest("POST", r.url("/api/requests/req-cancel-1/cancel"));
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(json::parse(unknown.body, nullptr, false)["error"]["code"], "request_not_found") << unknown.body;
 }
