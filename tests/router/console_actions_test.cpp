@@ -101,6 +101,28 @@ TEST(ConsoleActions, RestartPostsToTheSupervisorWithItsControlTokenAndPublishesA
   EXPECT_EQ(calls[0].authorization, "Bearer control-token-1");
 }
 
+// The supervisor's long poll answers each percent of a load; the router passes each on as
+// a worker_state event with the new load_progress, in the same state.
+TEST(ConsoleActions, EachLoadProgressTheSupervisorReportsIsAWorkerStateEvent) {
+  TempDir dir;
+  FakeSupervisor sup;
+  const auto loadingAt = [](const char* progress) {
+    return std::string(R"([{"name":"demo","model":"demo","state":"loading","slots":1,"port":1,"pid":42,"load_progress":)") +
+           progress + "}]";
+  };
+  sup.setModels(loadingAt("0.1"));
+  RouterHarness r(supervisedByFake(sup, dir));
+  ASSERT_TRUE(waitUntil([&] { return routerKnowsModelDemo(r); }, seconds(5)));
+  EventReader reader(r.port());
+  ASSERT_TRUE(waitUntil([&] { return snapshotOfConsole(r)["events"]["subscribers"] == 1; }, seconds(5)));
+  sup.setModels(loadingAt("0.2"));
+  const auto e = reader.waitFor("worker_state");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->data["model"], "demo");
+  EXPECT_EQ(e->data["state"], "loading");
+  EXPECT_DOUBLE_EQ(e->data.value("load_progress", -1.0), 0.2) << e->data.dump();
+}
+
 TEST(ConsoleActions, LoadRefusedByTheSupervisorAnswersItsStatusAndReasonAndPublishesNothing) {
   TempDir dir;
   FakeSupervisor sup;
