@@ -1,11 +1,14 @@
 // qmesh-router: supervised (`--config node.yaml`, workers from the supervisor's control API)
 // or static (`--listen ... --worker MODEL=http://HOST:PORT[,slots=N]`, for benchmarks).
+// SIGTERM/SIGINT drain (router.h), a second one cuts what is left.
 // Exit codes: 0 clean stop, 2 config/usage error, 4 listen address in use.
 #include <CLI/CLI.hpp>
 
 #include <csignal>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <utility>
 #include <unistd.h>
 
 #include "common/fd_limit.h"
@@ -82,6 +85,7 @@ int main(int argc, char** argv) {
   int64_t stallTimeoutMs = 0;
   int64_t maxContinuations = -1;
   bool noPrefixAffinity = false;
+  int64_t drainTimeoutMs = -1;
   app.add_option("--config", configFile, "node YAML (supervised mode: reads node: and router:)");
   app.add_option("--listen", listen, "static mode: HOST:PORT to serve on (default 127.0.0.1:8080)");
   app.add_option("--worker", workers, "static mode: MODEL=http://HOST:PORT[,slots=N], repeatable");
@@ -110,6 +114,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{100}));
   app.add_flag("--no-prefix-affinity", noPrefixAffinity,
                "static mode: router.prefix_affinity false (every request placed by load alone)");
+  app.add_option("--drain-timeout", drainTimeoutMs,
+                 "static mode: node.drain_timeout in ms (on SIGTERM, how long streams in flight may finish "
+                 "before the router stops, with the shutdown grace after it; default 20000)")
+      ->check(CLI::Range(int64_t{0}, int64_t{3600000}));
   app.add_flag("--version", version, "print the version and exit");
   try {
     app.parse(argc, argv);
@@ -127,10 +135,10 @@ int main(int argc, char** argv) {
   RouterConfig cfg;
   if (!configFile.empty()) {
     if (!workers.empty() || !listen.empty() || !control.empty() || !apiKeys.empty() || headerTimeoutMs != 0 ||
-        stallTimeoutMs != 0 || maxContinuations >= 0 || noPrefixAffinity)
+        stallTimeoutMs != 0 || maxContinuations >= 0 || noPrefixAffinity || drainTimeoutMs >= 0)
       return usageError("--config cannot be combined with --listen/--worker/--control/--api-key/--header-timeout/"
-                        "--stall-timeout/--max-continuations/--no-prefix-affinity; put those in the router: section "
-                        "of the YAML");
+                        "--stall-timeout/--max-continuations/--no-prefix-affinity/--drain-timeout; put those in the "
+                        "router: (or node:) section of the YAML");
     auto node = loadNodeConfig(configFile);
     if (!node) return usageError(node.error().message);
     cfg = fromNodeConfig(*node);
@@ -152,6 +160,7 @@ int main(int argc, char** argv) {
     if (stallTimeoutMs != 0) cfg.stall_timeout = std::chrono::milliseconds(stallTimeoutMs);
     if (maxContinuations >= 0) cfg.max_continuations = maxContinuations;
     cfg.prefix_affinity = !noPrefixAffinity;
+    if (drainTimeoutMs >= 0) cfg.drain_timeout = std::chrono::milliseconds(drainTimeoutMs);
     if (!listen.empty()) {
       auto hp = parseListenAddress(listen);
       if (!hp) return usageError("--listen: " + hp.error().message);
@@ -182,18 +191,28 @@ int main(int argc, char** argv) {
   net::io_context io(1);
   net::signal_set hup(io, SIGHUP);  // registered early: an unhandled SIGHUP would end the process
   Router router(io, cfg, clock);
+  bool signalled = false;
   if (auto err = router.start()) {
     spdlog::error("{}", err->message);
     std::cerr << "qmesh-router: " << err->message << "\n";
     return err->exit_code;
   }
+  // The first SIGTERM/SIGINT drains (router.h), a second one cuts what is left.
   net::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](error_code ec, int sig) {
-    if (ec) return;
-    spdlog::info("received signal {}", sig);
-    router.shutdown();
+  router.setOnStopping([&] {
     hup.cancel();  // nothing may keep io.run() from returning once the rest is closed
+    signals.cancel();
   });
+  std::function<void()> waitSignal = [&] {
+    signals.async_wait([&](error_code ec, int sig) {
+      if (ec) return;
+      spdlog::info("received signal {}", sig);
+      if (std::exchange(signalled, true)) return router.shutdownNow();
+      router.drain();
+      waitSignal();
+    });
+  };
+  waitSignal();
   // SIGHUP re-reads the mesh key file (`qmesh-supervisor keys ...` sends it through the
   // supervisor), as often as it comes.
   std::function<void()> waitHup = [&] {

@@ -13,7 +13,8 @@ namespace qmesh::router {
 
 Router::Router(net::io_context& io, RouterConfig config, const Clock& clock)
     : io_(io), services_(std::make_shared<RouterServices>(std::move(config), clock)), listener_(io, services_),
-      grace_(io) {
+      grace_(io),
+      drainLimit_(io) {
   services_->context.startedUnix = static_cast<int64_t>(std::time(nullptr));
 }
 
@@ -67,6 +68,10 @@ std::optional<StartError> Router::start() {
     };
     if (auto err = mesh_->start(serveHop)) return err;
     services_->mesh = mesh_.get();
+    remoteLoads_ = std::make_unique<RemoteLoadRequests>(io_, services_);
+    meshLoads_ = std::make_unique<MeshLoads>(ctx.directory, *ctx.admission, ctx.clock, *remoteLoads_, onDemand_.get());
+    ctx.admission->setLoadGate(meshLoads_.get());
+    remoteLoads_->start(*meshLoads_);
     ctx.admission->setOnLoadChanged([m = mesh_.get()] { m->localChanged(); });
   }
   listener_.start();
@@ -106,15 +111,66 @@ void Router::reloadMeshKeys() {
   publishKeysReloaded(services_->context.console, static_cast<bool>(st), st ? "" : st.error().message);
 }
 
+void Router::drain() {
+  if (draining_ || stopping_) return;
+  draining_ = true;
+  RouterContext& ctx = services_->context;
+  SessionRegistry& sessions = services_->sessions;
+  spdlog::info("router draining: {} connection(s) open; no new requests; streams in flight have {} ms here, then "
+               "{} ms more elsewhere",
+               sessions.size(), ctx.config.drain_timeout.count(), ctx.config.shutdown_grace.count());
+  ctx.directory.setLocalDraining();  // no new request nor continuation on our own workers
+  ctx.admission->onDirectoryChanged();
+  if (mesh_) mesh_->localChanged();  // gossip: other routers stop choosing them at once
+  ctx.console.events.closeAll();     // /api/events streams would hold the drain open
+  services_->localConnections.clear();
+  // The last request in flight to end stops the router. Posted: this runs inside the
+  // destructor of a session's membership, and shutdown() replaces the callback.
+  sessions.drain([this] { net::post(io_, [this] { shutdown(); }); });
+  if (sessions.empty()) net::post(io_, [this] { shutdown(); });
+  drainLimit_.expires_after(ctx.config.drain_timeout);
+  drainLimit_.async_wait([this](error_code ec) {
+    if (ec || stopping_) return;
+    drainDeadlinePassed();
+  });
+}
+
+// The supervisor stops the workers now. What is still on them moves to another node's
+// worker (relayed by us for our own clients) and has shutdown_grace to finish there.
+void Router::drainDeadlinePassed() {
+  RouterContext& ctx = services_->context;
+  spdlog::warn("drain: node.drain_timeout is over: {} connection(s) still open; streams on this node's workers "
+               "continue elsewhere, for at most {} ms",
+               services_->sessions.size(), ctx.config.shutdown_grace.count());
+  ctx.directory.setLocalStopping();
+  ctx.admission->onDirectoryChanged();
+  if (mesh_) mesh_->localChanged();  // a router relaying one of our streams moves it too
+  drainLimit_.expires_after(ctx.config.shutdown_grace);
+  drainLimit_.async_wait([this](error_code ec) {
+    if (ec || stopping_) return;
+    spdlog::warn("drain: the grace after node.drain_timeout is over: cutting {} connection(s)",
+                 services_->sessions.size());
+    shutdownNow();
+  });
+}
+
+void Router::shutdownNow() {
+  shutdown();
+  finishShutdown();
+}
+
 void Router::shutdown() {
   if (stopping_) return;
   stopping_ = true;
+  drainLimit_.cancel();
+  if (auto f = std::move(onStopping_)) f();
   SessionRegistry& sessions = services_->sessions;
   spdlog::info("router stopping: {} connection(s) open, {} ms grace", sessions.size(),
                services_->context.config.shutdown_grace.count());
   listener_.stop();
   if (status_) status_->stop();
   if (modelActions_) modelActions_->stop();
+  if (remoteLoads_) remoteLoads_->stop();
   // Leave the mesh first: peers stop sending us new requests while ours drain.
   if (mesh_) mesh_->stop(nullptr);
   services_->context.console.events.closeAll();  // /api/events streams end now, not at the grace's end

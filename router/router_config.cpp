@@ -26,6 +26,7 @@ RouterConfig fromNodeConfig(const NodeConfig& node) {
   c.max_continuations = r.max_continuations;
   c.prefix_affinity = r.prefix_affinity;
   c.shutdown_grace = node.supervisor.stop_grace;
+  c.drain_timeout = node.node.drain_timeout;
   c.log_level = node.node.log_level;
   c.log_format = node.node.log_format;
   const MeshSection& m = node.mesh;

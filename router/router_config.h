@@ -64,7 +64,10 @@ struct RouterConfig {
   // A worker that refused a connection is skipped this long unless the supervisor reports
   // it restarted (new pid) sooner.
   Millis unreachable_hold{2000};
-  Millis shutdown_grace{5000};                // in-flight requests get this long on SIGTERM
+  // SIGTERM drains (router.h): streams in flight get drain_timeout, then (the supervisor
+  // stops the workers and they continue elsewhere) shutdown_grace more before they are cut.
+  Millis drain_timeout{20000};
+  Millis shutdown_grace{5000};
   // A stream whose worker sends nothing this long after its header is stalled and is
   // continued elsewhere (issue 12); continued at most max_continuations times.
   Millis stall_timeout{30000};

@@ -25,6 +25,7 @@
 #include "router/mesh/remote_workers.h"
 #include "router/mesh/seed_resolver.h"
 #include "router/routing/admission.h"
+#include "router/routing/load_placement.h"
 #include "router/routing/worker_directory.h"
 #include "router/start_error.h"
 
@@ -55,7 +56,7 @@ bool sameStructure(const NodeMeta& a, const NodeMeta& b) {
   if (a.dataAddress != b.dataAddress || a.workers.size() != b.workers.size()) return false;
   for (std::size_t i = 0; i < a.workers.size(); ++i) {
     const auto &x = a.workers[i], &y = b.workers[i];
-    if (x.model != y.model || x.state != y.state || x.slots != y.slots) return false;
+    if (x.model != y.model || x.state != y.state || x.slots != y.slots || x.draining != y.draining) return false;
   }
   return true;
 }
@@ -192,6 +193,9 @@ NodeMeta MeshNode::buildMeta() const {
   meta.memPercent = (lastLoad_.memPercent + 5) / 10 * 10;
   meta.loadTenths = (lastLoad_.loadTenths + 2) / 5 * 5;  // half units: the console's figure, not noise
   meta.bootUnix = lastLoad_.bootUnix;
+  // Where the mesh loads a model that is loaded nowhere (routing/load_placement.h).
+  meta.freeMemoryMiB = static_cast<uint32_t>(localFreeMemoryMiB(st_.directory));
+  meta.loadsInProgress = localLoadsInProgress(st_.directory);
   for (const auto& w : st_.directory.all()) {
     if (w->info.remote) continue;
     WorkerMeta wm;
@@ -205,6 +209,7 @@ NodeMeta MeshNode::buildMeta() const {
     wm.digest = w->info.digest;
     // Whole tokens/s: tenths would change with every stream, each change a gossip update.
     wm.tokenRateTenths = std::llround(st_.console.localRates.perSecond(wm.model, SteadyClock::now())) * 10;
+    wm.draining = w->info.draining;
     meta.workers.push_back(std::move(wm));
   }
   return meta;
@@ -328,7 +333,8 @@ void MeshNode::onMember(const Member& m, MemberState previous, bool isNew) {
       st_.directory.removeRemote(key);
     } else {
       for (const auto& wm : meta->workers)
-        models += (models.empty() ? "" : ",") + wm.model + "(" + std::string(toString(wm.state)) + ")";
+        models += (models.empty() ? "" : ",") + wm.model + "(" + std::string(toString(wm.state)) +
+                  (wm.draining ? ", draining" : "") + ")";
       st_.directory.applyRemote(key, remoteWorkersOf(m, *meta));
       workers = meta->workers;
     }

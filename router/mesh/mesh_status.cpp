@@ -41,6 +41,9 @@ json memberJson(const Member& m) {
     j["mem_percent"] = meta->memPercent;
     j["load"] = meta->loadTenths / 10.0;
     j["boot_unix"] = meta->bootUnix;
+    // Where a model loaded nowhere would be loaded (routing/load_placement.h); null: no budget.
+    j["free_memory_mib"] = meta->freeMemoryMiB == NodeMeta::kNoBudget ? json(nullptr) : json(meta->freeMemoryMiB);
+    j["loads_in_progress"] = meta->loadsInProgress;
     j["workers"] = workers;
   }
   return j;

@@ -29,7 +29,7 @@ void encodeWorker(wire::Writer& w, const WorkerMeta& m) {
   w.u16(clamp16(m.inFlight));
   w.u16(clamp16(m.queued));
   w.u8(clampPct(m.health));
-  w.u8(m.embeddings ? 1 : 0);
+  w.u8((m.embeddings ? 1 : 0) | (m.draining ? 2 : 0));
 }
 
 bool isHexDigest(const std::string& d) {
@@ -132,12 +132,20 @@ std::vector<uint8_t> encodeNodeMeta(const NodeMeta& meta, std::size_t maxBytes, 
   std::vector<uint8_t> digests;
   wire::Writer dw(digests);
   encodeDigests(dw, meta.workers, n);
-  if (out.size() + digests.size() <= maxBytes) {
+  // The budget and loads follow the digests (an older decoder reads whatever follows the boot
+  // time as digests): when the digests do not fit, a "no digest" byte per worker stands in.
+  if (out.size() + digests.size() > maxBytes) digests.assign(n, 0);
+  constexpr std::size_t kBudgetBytes = 4 + 1;
+  if (out.size() + digests.size() + kBudgetBytes <= maxBytes) {
     w.bytes(digests);
+    w.u32(meta.freeMemoryMiB);
+    w.u8(static_cast<uint8_t>(std::clamp(meta.loadsInProgress, 0, 255)));
     std::vector<uint8_t> rates;  // for the console only: last, and only when they fit
     wire::Writer rw(rates);
     encodeTokenRates(rw, meta.workers, n);
     if (out.size() + rates.size() <= maxBytes) w.bytes(rates);
+  } else if (out.size() + digests.size() <= maxBytes) {
+    w.bytes(digests);
   }
   if (dropped) *dropped = meta.workers.size() - n;
   return out;
@@ -162,7 +170,9 @@ Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes) {
     w.inFlight = r.u16();
     w.queued = r.u16();
     w.health = r.u8();
-    w.embeddings = (r.u8() & 1) != 0;
+    const uint8_t flags = r.u8();
+    w.embeddings = (flags & 1) != 0;
+    w.draining = (flags & 2) != 0;
     m.workers.push_back(std::move(w));
   }
   if (!r.ok()) return makeError("node meta is truncated");
@@ -172,8 +182,13 @@ Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes) {
   m.loadTenths = tail.u16();
   m.bootUnix = tail.u32();
   if (!tail.ok()) m.loadTenths = 0, m.bootUnix = 0;
-  else if (!decodeDigests(tail, m.workers) || !decodeTokenRates(tail, m.workers))
-    return makeError("node meta is truncated");
+  else if (!decodeDigests(tail, m.workers)) return makeError("node meta is truncated");
+  else if (!tail.atEnd()) {  // absent from a node older than issue 10's mesh loading
+    m.freeMemoryMiB = tail.u32();
+    m.loadsInProgress = tail.u8();
+    // Then the tokens/s (absent from a node older than the console's rates).
+    if (!tail.ok() || !decodeTokenRates(tail, m.workers)) return makeError("node meta is truncated");
+  }
   // Signed by the node, but the node may be hostile: what it says reaches logs, JSON,
   // metrics labels and sockets, so it is held to the config's rules. The message never
   // repeats the offending text.

@@ -6,12 +6,17 @@
 //
 //   [format u8 = 1][version str8][data address str8][cpu% u8][mem% u8][workers u8]
 //   per worker: [model str8][state u8][slots u16][in-flight u16][queued u16][health u8][flags u8]
+//   (flags: bit 0 embeddings, bit 1 draining: its node drains and takes no new request;
+//   an older decoder ignores the bits it does not know)
 //   then (appended later; absent from older nodes' meta, read as 0):
 //   [1-minute load average x 10, u16][machine boot time, unix seconds u32]
 //   then, when they fit, per worker: [has digest u8][sha256 of its GGUF, 32 bytes if has]
 //   (a stream is only continued on a worker with the same digest: stream_continuation.h)
-//   then, only after the digests and when they fit, per worker: [tokens/s x 10, u16] (its
-//   streams over the last minute, for the console; 0xffff or absent: unknown)
+//   then: [free memory budget, MiB u32; 0xffffffff = no budget][loads in progress u8]
+//   (where the mesh loads a model on demand: routing/load_placement.h; when the digests do
+//   not fit, a zero "has digest" byte per worker stands in for them so these still follow)
+//   then, when they fit, per worker: [tokens/s x 10, u16] (its streams over the last
+//   minute, for the console; 0xffff or absent: unknown)
 //
 // Fields are appended at the end only: a decoder ignores bytes it does not know, so a
 // newer node's meta still reads on an older one.
@@ -36,6 +41,7 @@ struct WorkerMeta {
   int health = 100;  // QMesh's score, 0..100; below 20 = overloaded
   bool embeddings = false;
   std::string digest;  // the GGUF's sha256 as 64 lowercase hex digits, or empty
+  bool draining = false;  // its node drains (worker_directory.h's WorkerInfo::draining)
   // Tokens/s of the streams its node relayed to its model over the last minute, x 10
   // (console/token_rates.h); -1: not told (an older node, or no room in the meta).
   int64_t tokenRateTenths = -1;
@@ -50,6 +56,11 @@ struct NodeMeta {
   std::vector<WorkerMeta> workers;
   int loadTenths = 0;    // for the console; whole and half units only, so it seldom changes
   int64_t bootUnix = 0;  // the machine's boot time: its uptime without a gossip update a second
+  // node.memory_budget minus what its resident models take, in MiB (rounded down); kNoBudget
+  // when it has none (an older node's meta too: it reads as unbounded).
+  static constexpr uint32_t kNoBudget = 0xffffffff;
+  uint32_t freeMemoryMiB = kNoBudget;
+  int loadsInProgress = 0;  // its workers starting or loading now (0..255)
   bool operator==(const NodeMeta&) const = default;
 };
 

@@ -4,6 +4,7 @@
 #include "common/logging.h"
 
 #include "router/proxy/forwarder.h"
+#include "router/proxy/hop_load.h"
 
 namespace qmesh::router {
 
@@ -61,12 +62,14 @@ void HopSession::stopWatching() {
 
 net::awaitable<void> HopSession::run() {
   const RouterConfig& cfg = context_.config;
-  for (;;) {
+  for (bool first = true;; first = false) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(32 * 1024);
     parser.body_limit(static_cast<std::uint64_t>(cfg.max_body_bytes));
     membership_.setIdle(true);
-    if (services_->sessions.draining()) break;
+    // Draining: no next request on a kept-alive connection, but a new one still gets its
+    // answer (a probe's, or 503 "draining") rather than a silent close.
+    if (services_->sessions.draining() && !first) break;
     error_code ec;
     armDeadline(cfg.header_timeout);
     co_await http::async_read_header(channel_, buffer_, parser, awaitEc(ec));
@@ -129,11 +132,23 @@ net::awaitable<bool> HopSession::serve(http::request<http::string_body>& req, Re
                                   std::string("a mesh hop must carry ") + kHopCountHeader +
                                       ": 1; this request has been forwarded more than once (or says it has), and a "
                                       "forwarded request is never forwarded again");
+  if (ctx.path.starts_with(kLoadPathPrefix)) {  // another router asks this node to load a model
+    const HopLoadAnswer a = co_await loadForPeer(*this, req.method(), ctx);
+    if (a.status != 200) co_return co_await writeError(ctx, a.status, a.code, a.message, a.retryAfterSeconds);
+    http::response<http::string_body> res{http::status::ok, ctx.version};
+    res.set(http::field::content_type, "application/json");
+    res.body() = a.message;
+    co_return co_await writeResponse(ctx, res);
+  }
   const IncomingRequest in{sv(req.method_string()), sv(req.target()), {}, req.body(), {}, {}};
   Decision d = route(in, routeContext());
   if (!context_.directoryLoaded && (d.action == Action::Forward || d.code == "model_not_found"))
     co_return co_await writeError(ctx, 503, "no_ready_worker",
                                   "the router has not heard from its supervisor yet; retry shortly", 1);
+  // 503: the sender tries another worker (its gossip will soon say we drain).
+  if (d.action == Action::Forward && services_->sessions.draining())
+    co_return co_await writeError(ctx, 503, "draining",
+                                  "node " + context_.config.node_name + " is draining and takes no new request", 1);
   if (d.action == Action::Forward) {
     ctx.model = d.model;
     ctx.affinity = d.affinity;

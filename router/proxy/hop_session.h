@@ -9,6 +9,8 @@
 //     client: it needs the API key like any other.
 //   - why no API key: the forwarding router checked its client's key; the handshake proved
 //     the forwarder is a member.
+//   - a load request (POST /qmesh/load/NAME, issue 10 part 3; proxy/hop_load.h) is a hop
+//     too: the sender found the model loaded nowhere and chose this node to load it.
 //   - why it cannot loop: a hop is served only by this node's own workers, never forwarded
 //     again, and it must say it is the first hop (kHopCountHeader = 1). A request for a
 //     model this node has no worker of its own for (the sender's directory was stale) gets

@@ -51,12 +51,14 @@ void HttpSession::stopWatching() {
 
 net::awaitable<void> HttpSession::run() {
   const RouterConfig& cfg = context_.config;
-  for (;;) {
+  for (bool first = true;; first = false) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kMaxHeaderBytes);
     parser.body_limit(static_cast<std::uint64_t>(cfg.max_body_bytes));
     membership_.setIdle(true);
-    if (services_->sessions.draining()) break;
+    // Draining: no next request on a kept-alive connection, but a new one still gets its
+    // answer (a probe's, or 503 "draining") rather than a silent close.
+    if (services_->sessions.draining() && !first) break;
     stream_.expires_after(cfg.header_timeout);
     error_code ec;
     co_await http::async_read_header(stream_, buffer_, parser, awaitEc(ec));
@@ -227,6 +229,12 @@ net::awaitable<bool> HttpSession::handle(http::request<http::string_body>& req, 
       co_return co_await writeLocal(ctx, 200, metricsText(context_, services_->mesh), "text/plain; version=0.0.4");
     case Action::Admin: co_return co_await serveAdmin(*this, req, ctx);
     case Action::Forward: {
+      if (sessions.draining())
+        co_return co_await writeError(ctx, 503, "draining",
+                                      "node " + context_.config.node_name +
+                                          " is draining (restarting or stopping): send the request to another "
+                                          "router of the mesh",
+                                      1);
       ctx.model = d.model;
       ctx.affinity = d.affinity;
       Forwarder f(*this, req, ctx, d.stream);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "router/mesh/mesh_link.h"
 
@@ -34,6 +35,21 @@ std::string modelState(const RouterContext& st, const std::string& model) {
   return workers.empty() ? "unknown" : std::string(toString(workers.front()->info.state));
 }
 
+// The nodes where `model` is loadable: listed with every worker of it unloaded (its file is
+// there and fits that node's budget; a request for it loads it there, issue 10).
+json loadableOn(const RouterContext& st, const std::string& model) {
+  std::map<std::string, bool> allUnloaded;  // by node
+  for (const auto& w : st.directory.workersOf(model)) {
+    const std::string node = w->info.remote ? w->info.node : st.config.node_name;
+    auto [it, fresh] = allUnloaded.try_emplace(node, true);
+    it->second = it->second && w->info.state == WorkerState::Unloaded;
+  }
+  json nodes = json::array();
+  for (const auto& [node, yes] : allUnloaded)
+    if (yes) nodes.push_back(node);
+  return nodes;
+}
+
 }  // namespace
 
 // Always 200 while the router runs: the supervisor health-polls this and must not restart
@@ -60,6 +76,7 @@ std::string modelsJson(const RouterContext& st) {
                     {"owned_by", "qmesh"},
                     {"qmesh", {{"node", st.config.node_name},
                                {"nodes", nodes},
+                               {"loadable_on", loadableOn(st, m)},
                                {"ready_workers", readyWorkers(st, m, now)},
                                {"state", modelState(st, m)},
                                {"workers", st.directory.workersOf(m).size()}}}});
@@ -80,6 +97,8 @@ std::string apiStatusJson(const RouterContext& st, bool draining) {
                                                 : "http://" + w->info.host + ":" + std::to_string(w->info.port)},
                          {"state", std::string(toString(w->info.state))},
                          {"routable", w->routable(now)},
+                         {"draining", w->info.draining},
+                         {"digest", w->info.digest},
                          {"slots", w->info.slots},
                          {"outstanding", w->outstanding},
                          {"served", w->served},

@@ -102,6 +102,8 @@ void WorkerDirectory::apply(const StatusSnapshot& snapshot) {
       w->id = id;
     }
     w->info = info;
+    w->info.draining = localDraining_;
+    if (localStopping_) w->info.state = WorkerState::Stopped;
     local_.push_back(std::move(w));
   }
   node_ = snapshot.node;
@@ -129,6 +131,16 @@ void WorkerDirectory::applyRemote(const std::string& peerKey, std::vector<Worker
 
 void WorkerDirectory::removeRemote(const std::string& peerKey) {
   if (remote_.erase(peerKey)) rebuild();
+}
+
+void WorkerDirectory::setLocalDraining() {
+  localDraining_ = true;
+  for (auto& w : local_) w->info.draining = true;
+}
+
+void WorkerDirectory::setLocalStopping() {
+  localStopping_ = true;
+  for (auto& w : local_) w->info.state = WorkerState::Stopped;
 }
 
 void WorkerDirectory::markPeerUnreachable(const std::string& peerKey, TimePoint now, std::chrono::milliseconds hold) {

@@ -45,6 +45,10 @@ struct WorkerInfo {
   int64_t inFlight = 0;           // its load as last gossiped
   int64_t queued = 0;
   int health = 100;               // QMesh's score, see node_meta.h
+  // That node's free memory budget (MiB; UINT32_MAX: none) and loads under way, as last
+  // gossiped: where the mesh loads a model on demand (routing/load_placement.h).
+  uint64_t nodeFreeMemoryMiB = 0xffffffff;
+  int nodeLoadsInProgress = 0;
 
   // Loading on demand (routing/on_demand.h), from the supervisor's /status; local only.
   bool onDemand = false;          // models[].load: on_demand
@@ -53,6 +57,9 @@ struct WorkerInfo {
   std::string lastExit{};         // why its previous instance ended (a failed load's reason)
   double loadProgress = -1;       // 0..1 while llama-server loads, when it says; -1 = none
   double tokensPerSecond = -1;    // remote: its streams' speed, from its node's gossip; -1 = not told
+  // Its node drains (SIGTERM, `qmesh-supervisor drain`): it finishes what it has and takes
+  // nothing new, not even a continuation. Apart from `state`, so streams on it are not moved.
+  bool draining = false;
 };
 
 struct StatusSnapshot {
@@ -78,7 +85,8 @@ struct Worker {
   int64_t unreachable_pid = -1;
 
   bool routable(TimePoint now) const {
-    return info.state == WorkerState::Ready && (info.remote || info.port != 0) && now >= unreachable_until;
+    return info.state == WorkerState::Ready && !info.draining && (info.remote || info.port != 0) &&
+           now >= unreachable_until;
   }
 };
 using WorkerPtr = std::shared_ptr<Worker>;
@@ -96,6 +104,15 @@ class WorkerDirectory {
 
   // A refused connection: skip the worker for `hold`, or until a restart is reported.
   void markUnreachable(Worker& w, TimePoint now, std::chrono::milliseconds hold);
+
+  // This node drains: its own workers (now and in every later status) are marked draining.
+  void setLocalDraining();
+  bool localDraining() const { return localDraining_; }
+  // The drain's deadline passed: the supervisor stops this node's workers now. They read as
+  // stopped (now and in every later status), so the streams still on them move to other
+  // workers at once (stream_continuation.h's worker_down) instead of waiting for llama-server,
+  // which keeps a connection with a stream in flight open until it is SIGKILLed.
+  void setLocalStopping();
 
   // A remote node's router refused us: every worker behind it is skipped for `hold`.
   void markPeerUnreachable(const std::string& peerKey, TimePoint now, std::chrono::milliseconds hold);
@@ -118,6 +135,8 @@ class WorkerDirectory {
   std::string node_;
   uint64_t generation_ = 0;
   uint64_t memoryBudget_ = 0;
+  bool localDraining_ = false;
+  bool localStopping_ = false;
 };
 
 }  // namespace qmesh::router

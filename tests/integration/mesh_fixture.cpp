@@ -21,10 +21,11 @@ MeshTestNode::MeshTestNode(const std::filesystem::path& root, MeshNodeSpec spec)
   dataPort_ = freeLoopbackPort();
   std::ostringstream y;
   y << "node:\n  name: " << spec_.name << "\n  data_dir: " << dataDir().string()
-    << "\n  control: 127.0.0.1:" << controlPort_ << "\n  log_level: debug\n";
+    << "\n  control: 127.0.0.1:" << controlPort_ << "\n  log_level: debug\n" << spec_.nodeYaml;
   y << "supervisor:\n" << (spec_.supervisorYaml.empty() ? fastSupervisorSettings() : spec_.supervisorYaml);
   y << "models:"
-    << (spec_.model.empty() ? " []\n" : "\n" + demoModelEntry(spec_.model, spec_.parallel, false, spec_.ctxSize));
+    << (spec_.model.empty() ? " []\n"
+                            : "\n" + demoModelEntry(spec_.model, spec_.parallel, false, spec_.ctxSize) + spec_.modelYaml);
   y << "router:\n  listen: " << spec_.address << ":" << routerPort_ << "\n" << spec_.routerYaml;
   y << "mesh:\n  gossip: " << spec_.address << ":" << gossipPort_ << "\n  data: " << spec_.address << ":" << dataPort_
     << "\n  key_file: " << spec_.keyFile.string() << "\n  seeds: [";

@@ -32,7 +32,9 @@ struct MeshNodeSpec {
   // Rewrites the supervisor's argv before it starts, e.g. NetnsHosts::wrap to run the whole
   // node inside a network namespace. Empty = run it as is.
   std::function<std::vector<std::string>(std::vector<std::string>)> wrap{};
+  std::string nodeYaml{};                 // extra lines for its `node:` section (e.g. drain_timeout)
   std::map<std::string, std::string> env{};  // added to the supervisor's (and so its children's)
+  std::string modelYaml{};                // extra lines for its model entry (e.g. "    load: on_demand\n")
 };
 
 class MeshTestNode {

@@ -110,28 +110,37 @@ TEST(RouterSupervisor, RouterListeningOnOneAddressIsHealthPolledThere) {
   ASSERT_TRUE(sup.waitExit(seconds(15)));
 }
 
-// Issue 12: `replicas: 2` runs two llama-servers for one model, each a worker of its own; the
-// official SDK's stream survives kill -9 of the replica serving it (the other continues it).
-TEST(RouterSupervisor, TwoReplicasOfOneModelCarryAStreamPastTheDeathOfOne) {
-  if (!haveRealLlamaServer()) GTEST_SKIP() << "llama-server or the demo model is not built yet";
-  if (!std::filesystem::exists(supervisorBinary())) GTEST_SKIP() << "qmesh-supervisor is not built";
+// Issue 12: a node with `replicas: 2` of the demo model, and the official SDK's stream from
+// tests/integration/node/stream_survives_client.mjs in `mode` against the replica serving it;
+// returns the script's result and the router's /metrics after it.
+namespace {
+struct ReplicaRun {
+  CommandResult script;
+  std::string metrics;
+  std::string log;
+};
+ReplicaRun streamPastAReplica(const std::string& mode, const std::string& health, const std::string& routerYaml) {
   const auto nodeDir = sourceDir() / "tests" / "integration" / "node";
-  if (!std::filesystem::exists(nodeDir / "node_modules" / "openai")) GTEST_SKIP() << "the openai npm package is missing";
   TempDir dir;
   const uint16_t control = freeLoopbackPort(), routerPort = freeLoopbackPort();
   const auto cfg = dir.write("node.yaml",
                              "node:\n  name: twin\n  control: 127.0.0.1:" + std::to_string(control) +
                                  "\n  data_dir: " + (dir / "data").string() +
-                                 "\nsupervisor:\n  stop_grace: 2s\n  health: {interval: 200ms, timeout: 1s}\n"
+                                 "\nsupervisor:\n  stop_grace: 2s\n  health: " + health + "\n"
                                  "models:\n  - name: demo\n    gguf: builtin:demo\n    ctx_size: 1024\n    parallel: 2\n"
                                  "    threads: 1\n    replicas: 2\n"
-                                 "router:\n  listen: 127.0.0.1:" + std::to_string(routerPort) + "\n");
+                                 "router:\n  listen: 127.0.0.1:" + std::to_string(routerPort) + "\n" + routerYaml);
   TestProcess sup({supervisorBinary().string(), "start", "--config", cfg.string()}, dir / "supervisor.log");
   const std::string router = "http://127.0.0.1:" + std::to_string(routerPort);
-  ASSERT_TRUE(waitUntil([&] { return readyWorkers(router) == 2; }, seconds(90), milliseconds(100))) << sup.output();
+  ReplicaRun run;
+  if (!waitUntil([&] { return readyWorkers(router) == 2; }, seconds(90), milliseconds(100))) {
+    run.log = sup.output();
+    ADD_FAILURE() << "the replicas never became ready";
+    return run;
+  }
   // Both replicas with the model file's digest, as the router will compare them.
   const std::string statusUrl = "http://127.0.0.1:" + std::to_string(control) + "/status";
-  ASSERT_TRUE(waitUntil(
+  EXPECT_TRUE(waitUntil(
       [&] {
         const auto st = getJson(statusUrl);
         if (!st.is_object() || st["models"].size() != 2) return false;
@@ -146,13 +155,45 @@ TEST(RouterSupervisor, TwoReplicasOfOneModelCarryAStreamPastTheDeathOfOne) {
   std::string pids;
   for (const auto& m : st["models"])
     pids += (pids.empty() ? "" : ",") + std::to_string(m["port"].get<int>()) + "=" + std::to_string(m["pid"].get<int>());
-  const auto r = runCommand({"/usr/bin/env", "node", (nodeDir / "stream_survives_client.mjs").string(), router + "/v1",
-                             "demo", "kill", pids},
-                            seconds(60));
-  EXPECT_EQ(r.exit_code, 0) << r.output << "\n" << sup.output();
-  const auto metrics = httpGet(router + "/metrics", seconds(2)).body;
-  EXPECT_NE(metrics.find("qmesh_stream_continuations_total{model=\"demo\",reason=\"reset\"} 1"), std::string::npos)
-      << metrics;
+  run.script = runCommand({"/usr/bin/env", "node", (nodeDir / "stream_survives_client.mjs").string(), router + "/v1",
+                           "demo", mode, pids},
+                          seconds(60));
+  run.metrics = httpGet(router + "/metrics", seconds(2)).body;
   sup.signal(SIGTERM);
-  ASSERT_TRUE(sup.waitExit(seconds(15)));
+  EXPECT_TRUE(sup.waitExit(seconds(15)));
+  run.log = sup.output();
+  return run;
+}
+
+bool replicaTestCanRun() {
+  return haveRealLlamaServer() && std::filesystem::exists(supervisorBinary()) &&
+         std::filesystem::exists(sourceDir() / "tests" / "integration" / "node" / "node_modules" / "openai");
+}
+}  // namespace
+
+// The official SDK's stream survives kill -9 of the replica serving it (the other continues it).
+TEST(RouterSupervisor, TwoReplicasOfOneModelCarryAStreamPastTheDeathOfOne) {
+  if (!replicaTestCanRun()) GTEST_SKIP() << "llama-server, the demo model, qmesh-supervisor or openai is missing";
+  const auto run = streamPastAReplica("kill", "{interval: 200ms, timeout: 1s}", "");
+  EXPECT_EQ(run.script.exit_code, 0) << run.script.output << "\n" << run.log;
+  EXPECT_NE(run.metrics.find("qmesh_stream_continuations_total{model=\"demo\",reason=\"reset\"} 1"), std::string::npos)
+      << run.metrics;
+}
+
+// The `worker_down` trigger: the serving replica is SIGSTOPped, so its stream goes silent; the
+// supervisor's health poll finds it hung (state unhealthy) long before router.stall_timeout
+// (30 s here), and the router continues the stream because the supervisor says so. (Eight
+// failed polls, ~4 s, before the supervisor restarts it: the router, which looks at the
+// worker's state every second, must act on "unhealthy", not on the restart's reset.)
+TEST(RouterSupervisor, StreamMovesWhenTheSupervisorReportsItsReplicaHungBeforeTheStallTimeout) {
+  if (!replicaTestCanRun()) GTEST_SKIP() << "llama-server, the demo model, qmesh-supervisor or openai is missing";
+  const auto t0 = steady_clock::now();
+  const auto run = streamPastAReplica("stop", "{interval: 200ms, timeout: 300ms, failure_threshold: 8}",
+                                      "  stall_timeout: 30s\n");
+  EXPECT_EQ(run.script.exit_code, 0) << run.script.output << "\n" << run.log;
+  EXPECT_NE(run.metrics.find("qmesh_stream_continuations_total{model=\"demo\",reason=\"worker_down\"} 1"),
+            std::string::npos)
+      << run.metrics;
+  EXPECT_EQ(run.metrics.find("reason=\"stall\""), std::string::npos) << run.metrics;
+  EXPECT_LT(steady_clock::now() - t0, seconds(60));
 }

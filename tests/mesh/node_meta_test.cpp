@@ -9,7 +9,7 @@ using namespace qmesh::router;
 namespace {
 // The tail sections of sample()'s meta, from the end: tokens/s (2 x u16), then the digests
 // (1 + 1 + 32), then load and boot time (6).
-constexpr std::size_t kRatesBytes = 4, kDigestBytes = 34;
+constexpr std::size_t kRatesBytes = 4, kBudgetBytes = 5, kDigestBytes = 34;
 
 NodeMeta sample() {
   NodeMeta m;
@@ -23,6 +23,8 @@ NodeMeta sample() {
   m.workers[1].tokenRateTenths = 0;
   m.loadTenths = 15;
   m.bootUnix = 1'764'000'000;
+  m.freeMemoryMiB = 6144;
+  m.loadsInProgress = 1;
   return m;
 }
 }  // namespace
@@ -37,12 +39,15 @@ TEST(NodeMeta, RoundTrips) {
 
 TEST(NodeMeta, EveryTruncationIsAnErrorNotACrash) {
   auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
-  // The meta of an older node ends before the tokens/s, or also before the digests, or also
+  // The meta of an older node ends before the tokens/s, or also before the free budget and
+  // loads (5 bytes), or also before the digests (1 + 1 + 32 bytes of them here), or also
   // before the load and boot time (6 bytes); a cut anywhere else is an error.
-  const std::size_t noRates = bytes.size() - kRatesBytes, noDigests = noRates - kDigestBytes, noTail = noDigests - 6;
+  const std::size_t noRates = bytes.size() - kRatesBytes, noBudget = noRates - kBudgetBytes,
+                    noDigests = noBudget - kDigestBytes, noTail = noDigests - 6;
   for (std::size_t n = 0; n < bytes.size(); ++n)
-    if (n != noRates && (n < noTail || n > noDigests))
+    if (n < noTail || (n > noDigests && n != noBudget && n != noRates)) {
       EXPECT_FALSE(decodeNodeMeta(std::span(bytes.data(), n))) << "prefix of " << n << " bytes decoded";
+    }
 }
 
 TEST(NodeMeta, TrailingBytesOfANewerRevisionAreIgnored) {
@@ -60,7 +65,7 @@ TEST(NodeMeta, DigestsRoundTripAndAnOlderNodesMetaHasNone) {
   ASSERT_TRUE(back);
   EXPECT_EQ(back->workers[0].digest, "");
   EXPECT_EQ(back->workers[1].digest, std::string(64, 'c'));
-  bytes.resize(bytes.size() - kRatesBytes - kDigestBytes);  // what a node from before digests sends
+  bytes.resize(bytes.size() - kRatesBytes - kBudgetBytes - kDigestBytes);  // what a node from before digests sends
   back = decodeNodeMeta(bytes);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->workers[1].digest, "");
@@ -69,7 +74,7 @@ TEST(NodeMeta, DigestsRoundTripAndAnOlderNodesMetaHasNone) {
 
 TEST(NodeMeta, OlderNodesMetaWithoutLoadAndBootTimeReadsThemAsUnknown) {
   auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
-  const std::size_t noDigests = bytes.size() - kRatesBytes - kDigestBytes;
+  const std::size_t noDigests = bytes.size() - kRatesBytes - kBudgetBytes - kDigestBytes;
   for (std::size_t cut = 1; cut <= 6; ++cut) {
     auto back = decodeNodeMeta(std::span(bytes.data(), noDigests - cut));
     ASSERT_TRUE(back) << cut;
@@ -146,4 +151,53 @@ TEST(NodeMeta, UnloadedWorkerStateRoundTrips) {
   auto back = decodeNodeMeta(encodeNodeMeta(m, qmesh::membership::kMaxMetaBytes));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->workers[1].state, WorkerState::Unloaded);
+}
+
+// Issue 12, drain: bit 1 of a worker's flags; bit 0 (embeddings) is unchanged, and a decoder
+// that predates it reads the flags with `& 1` only.
+TEST(NodeMeta, DrainingRidesInTheWorkerFlagsBesideEmbeddings) {
+  NodeMeta m = sample();
+  m.workers[1].draining = true;
+  auto back = decodeNodeMeta(encodeNodeMeta(m, qmesh::membership::kMaxMetaBytes));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_FALSE(back->workers[0].draining);
+  EXPECT_TRUE(back->workers[1].draining);
+  EXPECT_TRUE(back->workers[1].embeddings);
+  EXPECT_FALSE(back->workers[0].embeddings);
+}
+
+// Issue 10, part 3: where the mesh loads a model on demand. The free budget and the loads in
+// progress follow the digests; a node from before them is read as unbounded with none.
+TEST(NodeMeta, FreeBudgetAndLoadsInProgressRoundTripAndAreUnboundedAndZeroFromAnOlderNode) {
+  NodeMeta m = sample();
+  m.freeMemoryMiB = 1234;
+  m.loadsInProgress = 300;  // clamped to a byte
+  auto bytes = encodeNodeMeta(m, qmesh::membership::kMaxMetaBytes);
+  auto back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->freeMemoryMiB, 1234u);
+  EXPECT_EQ(back->loadsInProgress, 255);
+  EXPECT_EQ(back->workers[1].digest, std::string(64, 'c')) << "the digests before them read unchanged";
+  bytes.resize(bytes.size() - kRatesBytes - kBudgetBytes);
+  back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->freeMemoryMiB, NodeMeta::kNoBudget);
+  EXPECT_EQ(back->loadsInProgress, 0);
+}
+
+// With too many workers for their digests, the budget still travels: a "no digest" byte per
+// worker stands in for the digests so that it stays where a decoder looks for it.
+TEST(NodeMeta, FreeBudgetTravelsEvenWhenTheDigestsDoNotFit) {
+  NodeMeta m = sample();
+  m.freeMemoryMiB = 777;
+  for (int i = 0; i < 14; ++i)
+    m.workers.push_back({"model-" + std::to_string(i), WorkerState::Unloaded, 1, 0, 0, 90, false, std::string(64, 'a')});
+  std::size_t dropped = 0;
+  auto bytes = encodeNodeMeta(m, qmesh::membership::kMaxMetaBytes, &dropped);
+  ASSERT_EQ(dropped, 0u) << "the test wants every worker in, only the digests left out";
+  auto back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->workers[1].digest, "") << "the digests were meant not to fit; make the workers' names longer";
+  EXPECT_EQ(back->freeMemoryMiB, 777u);
+  EXPECT_EQ(back->loadsInProgress, 1);
 }

@@ -48,6 +48,7 @@ TEST(RemoteWorkers, AliveMembersWorkersCarryWhatItGossiped) {
   EXPECT_FALSE(w.embeddings);
   EXPECT_TRUE(workers[1].embeddings);
   EXPECT_EQ(workers[1].slots, 1) << "a worker gossiping 0 slots still counts as one";
+  EXPECT_EQ(w.nodeFreeMemoryMiB, NodeMeta::kNoBudget);
 }
 
 TEST(RemoteWorkers, SuspectMembersModelsStayKnownButNoneOfItsWorkersIsRoutable) {
@@ -64,4 +65,29 @@ TEST(RemoteWorkers, SuspectMembersModelsStayKnownButNoneOfItsWorkersIsRoutable) 
   // It refuted: routable again at once.
   directory.applyRemote("b", remoteWorkersOf(memberB(MemberState::kAlive), twoReadyWorkers()));
   EXPECT_TRUE(directory.anyRoutable("demo-b", now));
+}
+
+// Issue 12, drain: a draining node's workers keep their state (streams on them stay) but are
+// not routable (nothing new goes to them).
+TEST(RemoteWorkers, DrainingNodesWorkersAreKnownButNotRoutable) {
+  NodeMeta meta = twoReadyWorkers();
+  meta.workers[0].draining = true;
+  const auto workers = remoteWorkersOf(memberB(MemberState::kAlive), meta);
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_TRUE(workers[0].draining);
+  EXPECT_EQ(workers[0].state, WorkerState::Ready);
+  Worker w{"demo-b@b", workers[0]};
+  EXPECT_FALSE(w.routable(std::chrono::steady_clock::now()));
+  EXPECT_FALSE(workers[1].draining);
+}
+
+// Where the mesh loads a model on demand reads these (routing/load_placement.h).
+TEST(RemoteWorkers, EachWorkerCarriesItsNodesFreeBudgetAndLoadsInProgress) {
+  NodeMeta meta = twoReadyWorkers();
+  meta.freeMemoryMiB = 2048;
+  meta.loadsInProgress = 3;
+  for (const auto& w : remoteWorkersOf(memberB(MemberState::kAlive), meta)) {
+    EXPECT_EQ(w.nodeFreeMemoryMiB, 2048u) << w.model;
+    EXPECT_EQ(w.nodeLoadsInProgress, 3) << w.model;
+  }
 }

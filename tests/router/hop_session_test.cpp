@@ -195,5 +195,52 @@ TEST(HopHeaders, OnAPlainHttpConnectionMakeNoHopAndNeedTheApiKey) {
   EXPECT_EQ(res.status, 200) << res.body;
 }
 
+// Issue 10, part 3: another router asks this node to load a model (proxy/hop_load.h). It is
+// answered once the model is ready here; the slot it waited for goes back at once.
+http::request<http::string_body> loadRequestFor(const std::string& model, http::verb verb = http::verb::post) {
+  http::request<http::string_body> req{verb, "/qmesh/load/" + model, 11};
+  req.set(http::field::host, "b");
+  req.set(kHopCountHeader, "1");
+  req.keep_alive(true);
+  req.prepare_payload();
+  return req;
+}
+
+TEST_F(HopSessionTest, LoadRequestForAReadyModelIsAnsweredReadyAndTakesNoSlot) {
+  start();
+  const auto res = exchange(loadRequestFor("m"));
+  EXPECT_EQ(res.result_int(), 200) << res.body();
+  EXPECT_EQ(nlohmann::json::parse(res.body()).value("state", ""), "ready") << res.body();
+  EXPECT_EQ(services->context.directory.workersOf("m").at(0)->outstanding, 0) << "the slot was not given back";
+  EXPECT_EQ(upstream->requests(), 0) << "a load request reached the worker";
+}
+
+TEST_F(HopSessionTest, LoadRequestForAModelWithNoWorkerHereIs404AndNeverForwarded) {
+  start();
+  const auto res = exchange(loadRequestFor("elsewhere"));
+  EXPECT_EQ(res.result_int(), 404) << res.body();
+  EXPECT_EQ(errorCode(res), "model_not_found");
+}
+
+TEST_F(HopSessionTest, LoadRequestThatCannotBeServedHereSaysWhy) {
+  start();
+  StatusSnapshot s;
+  s.node = "b";
+  s.workers.push_back(WorkerInfo{"m", "127.0.0.1", upstream->port(), 2, WorkerState::Failed, 0, false, 0});
+  services->context.directory.apply(s);
+  const auto res = exchange(loadRequestFor("m"));
+  EXPECT_EQ(res.result_int(), 503) << res.body();
+  EXPECT_EQ(errorCode(res), "no_ready_worker");
+}
+
+TEST_F(HopSessionTest, LoadRequestMustBeAPostWithAValidName) {
+  start();
+  auto res = exchange(loadRequestFor("m", http::verb::get));
+  EXPECT_EQ(res.result_int(), 405) << res.body();
+  res = exchange(loadRequestFor("bad%20name"));
+  EXPECT_EQ(res.result_int(), 400) << res.body();
+  EXPECT_EQ(errorCode(res), "invalid_model");
+}
+
 }  // namespace
 }  // namespace qmesh::router

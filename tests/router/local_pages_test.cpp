@@ -58,3 +58,34 @@ TEST(ApiStatusPage, TellsTokensPerSecondOfLocalWorkersAndWhatGossipSaidOfRemoteO
   EXPECT_EQ(byNode["b"], 12.5);
   EXPECT_TRUE(byNode["c"].is_null()) << byNode["c"];
 }
+
+// Issue 10, part 3: a model only other nodes have, loadable there, is listed too, with the
+// nodes a request for it would load it on.
+TEST(ModelsPage, ListsModelsLoadableOnOtherNodesWithTheNodesThatCanLoadThem) {
+  qmesh::test::FakeClock clock;
+  RouterConfig cfg;
+  cfg.node_name = "a";
+  RouterContext st{cfg, clock};
+  StatusSnapshot s;
+  s.workers.push_back(WorkerInfo{"here", "127.0.0.1", 0, 1, WorkerState::Unloaded, 0, false, 0});
+  st.directory.apply(s);
+  auto remote = [](const std::string& node, const std::string& model, WorkerState state) {
+    WorkerInfo w{model, "", 0, 1, state, 0, false, 0};
+    w.remote = true;
+    w.node = node;
+    return w;
+  };
+  st.directory.applyRemote("bb", {remote("b", "big", WorkerState::Unloaded), remote("b", "warm", WorkerState::Ready)});
+  st.directory.applyRemote("cc", {remote("c", "big", WorkerState::Unloaded), remote("c", "warm", WorkerState::Unloaded)});
+  const auto models = nlohmann::json::parse(modelsJson(st));
+  auto loadableOn = [&models](const std::string& id) {
+    for (const auto& m : models["data"])
+      if (m["id"] == id) return m["qmesh"]["loadable_on"];
+    return nlohmann::json("(not listed)");
+  };
+  EXPECT_EQ(stateOf(models, "big"), "unloaded");
+  EXPECT_EQ(loadableOn("big"), nlohmann::json::array({"b", "c"}));
+  EXPECT_EQ(loadableOn("here"), nlohmann::json::array({"a"}));
+  EXPECT_EQ(stateOf(models, "warm"), "ready");
+  EXPECT_EQ(loadableOn("warm"), nlohmann::json::array({"c"})) << "loaded on b, loadable on c";
+}

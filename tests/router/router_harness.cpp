@@ -10,7 +10,14 @@ RouterHarness::RouterHarness(router::RouterConfig cfg) : io_(1) {
   router_ = std::make_unique<router::Router>(io_, std::move(cfg), clock_);
   if (auto err = router_->start()) throw std::runtime_error(err->message);
   port_ = router_->port();
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    io_.run();
+    stopped_ = true;
+  });
+}
+
+void RouterHarness::drain() {
+  router::net::post(io_, [this] { router_->drain(); });
 }
 
 RouterHarness::~RouterHarness() {

@@ -3,6 +3,7 @@
 // is shared, so the tests stay clean under TSan.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -28,6 +29,10 @@ class RouterHarness {
   uint16_t port() const { return port_; }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
 
+  // SIGTERM's drain (Router::drain), posted; stopped() once the router has stopped itself.
+  void drain();
+  bool stopped() const { return stopped_.load(); }
+
   // A static-mode config for tests: port 0, fast timeouts, one worker per entry.
   static router::RouterConfig config(std::vector<router::StaticWorker> workers);
 
@@ -37,6 +42,7 @@ class RouterHarness {
   std::unique_ptr<router::Router> router_;
   std::thread thread_;
   uint16_t port_ = 0;
+  std::atomic<bool> stopped_{false};  // io_.run() returned
 };
 
 }  // namespace qmesh::test

@@ -187,3 +187,23 @@ TEST(SupervisorStatus, ReadsTheOnDemandFieldsAndTheMemoryBudget) {
   d.apply(*s);
   EXPECT_EQ(d.memoryBudget(), 31457280u);
 }
+
+// Issue 12, drain: a draining node's workers take nothing new (no request, no continuation),
+// yet keep their state, so the streams they carry are not moved before the drain's deadline.
+TEST(WorkerDirectory, DrainingWorkersAreNotRoutableButKeepTheirState) {
+  WorkerDirectory d;
+  d.apply(*parseSupervisorStatus(kStatus));
+  const auto now = SteadyClock::now();
+  ASSERT_TRUE(d.anyRoutable("demo", now));
+  d.setLocalDraining();
+  EXPECT_FALSE(d.anyRoutable("demo", now));
+  EXPECT_EQ(d.workersOf("demo")[0]->info.state, WorkerState::Ready);
+  d.apply(*parseSupervisorStatus(kStatus));  // the next supervisor status does not undo it
+  EXPECT_FALSE(d.anyRoutable("demo", now));
+  EXPECT_TRUE(d.workersOf("demo")[0]->info.draining);
+  WorkerInfo remote = remoteWorker("demo-b", "b");
+  remote.draining = true;  // as another draining node gossips it
+  d.applyRemote("peer-b", {remote});
+  EXPECT_FALSE(d.anyRoutable("demo-b", now));
+  EXPECT_TRUE(d.knows("demo-b"));
+}
