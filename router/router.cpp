@@ -83,19 +83,19 @@ std::optional<StartError> Router::start() {
 void Router::onSnapshot(const StatusSnapshot& s) {
   // One line per worker whose state changed: the operator's view of what routing now does.
   RouterContext& ctx = services_->context;
-  std::map<std::string, WorkerState> before;
-  for (const auto& w : ctx.directory.all()) before[w->id] = w->info.state;
+  std::map<std::string, WorkerInfo> before;
+  for (const auto& w : ctx.directory.all()) before[w->id] = w->info;
   publishSupervisorReach(ctx.console, ctx.config.control->str(), ctx.supervisorReachable, ctx.directoryLoaded, true, "");
   ctx.directory.apply(s);
   ctx.directoryLoaded = true;
   ctx.supervisorReachable = true;
   ctx.supervisorError.clear();
   for (const auto& w : ctx.directory.all()) {
-    auto it = before.find(w->id);
-    if (it == before.end() || it->second != w->info.state) {
+    const auto it = before.find(w->id);
+    const WorkerInfo* was = it == before.end() ? nullptr : &it->second;
+    if (!was || was->state != w->info.state)
       spdlog::info("worker {} is {} (generation {})", w->id, toString(w->info.state), s.generation);
-      publishLocalWorker(ctx.console, ctx.config.node_name, w->info, s.generation);
-    }
+    if (localWorkerChanged(was, w->info)) publishLocalWorker(ctx.console, ctx.config.node_name, w->info, s.generation);
   }
   ctx.admission->onDirectoryChanged();
   if (mesh_) mesh_->localChanged();

@@ -75,6 +75,8 @@ void NodeSupervisor::addChild(const std::string& kind, const std::string& name,
   c.kind = kind;
   c.model = model;
   c.launcher = std::make_unique<ProcessLauncher>(io_, name, std::move(factory));
+  // Each percent of a model's load answers the long polls: the router's console shows it.
+  if (model) c.launcher->onLoadProgress([this] { changed(); });
   c.supervisor = std::make_unique<ChildSupervisor>(name, config_.supervisor, clock_, random_,
                                                    *c.launcher, *prober_, [this] { changed(); });
   children_.push_back(std::move(c));

@@ -8,6 +8,11 @@ ProcessLauncher::ProcessLauncher(boost::asio::io_context& io, std::string name,
                                  CommandFactory factory)
     : io_(io), name_(std::move(name)), factory_(std::move(factory)) {}
 
+// An output pump holds its instance's LoadProgress until the pipe closes, maybe after us.
+ProcessLauncher::~ProcessLauncher() {
+  if (progress_) progress_->disarm();
+}
+
 Result<ChildLauncher::Launched> ProcessLauncher::launch() {
   auto command = factory_();
   if (!command) return command.error();
@@ -16,7 +21,8 @@ Result<ChildLauncher::Launched> ProcessLauncher::launch() {
   child_.emplace(std::move(*child));
   // The tail outlives each process: after a crash it still shows how the last one ended.
   tail_->add("--- qmesh: started pid " + std::to_string(child_->pid()) + " ---");
-  progress_ = std::make_shared<LoadProgress>();
+  if (progress_) progress_->disarm();  // the last instance's pump may still be draining
+  progress_ = std::make_shared<LoadProgress>(onProgress_);
   if (int fd = child_->takeOutputFd(); fd >= 0) startOutputPump(io_, fd, name_, tail_, progress_);
   return Launched{child_->pid(), command->port, command->host};
 }

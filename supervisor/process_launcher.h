@@ -26,6 +26,9 @@ class ProcessLauncher final : public ChildLauncher {
  public:
   using CommandFactory = std::function<Result<ChildCommand>()>;
   ProcessLauncher(boost::asio::io_context& io, std::string name, CommandFactory factory);
+  ~ProcessLauncher() override;
+  // Runs (on the loop) whenever an instance's load progress moves (load_progress.h).
+  void onLoadProgress(std::function<void()> f) { onProgress_ = std::move(f); }
 
   Result<Launched> launch() override;
   void signal(int sig) override;
@@ -41,6 +44,7 @@ class ProcessLauncher final : public ChildLauncher {
   CommandFactory factory_;
   std::optional<ChildProcess> child_;
   std::shared_ptr<LogTail> tail_ = std::make_shared<LogTail>();
+  std::function<void()> onProgress_;
   std::shared_ptr<LoadProgress> progress_;  // a new one per instance  // RAII: killed and reaped if the launcher dies first
 };
 

@@ -10,6 +10,7 @@
 #include "common/result.h"
 #include "router/console/event_bus.h"
 #include "router/console/live_requests.h"
+#include "router/console/token_rates.h"
 
 namespace qmesh::router {
 
@@ -17,6 +18,7 @@ struct ConsoleState {
   EventBus events;
   LiveRequests live;
   RecentErrors errors;
+  TokenRates localRates;  // of streams this node's workers served (gossiped)
   uint64_t slowEventReadersCut = 0;  // /api/events readers whose socket took nothing for write_timeout
   // "node/model" -> state of every remote worker last seen in gossip, so a worker_state
   // event is published only when one changes (console_events.h).

@@ -70,6 +70,9 @@ LiveRequestGuard::~LiveRequestGuard() {
   s["status"] = status;
   s["cancelled"] = ctx_.cancelled;
   if (status >= 400 && status != 499) c.errors.add(s);
+  if (status < 400 && servedHere(ctx_.route, link_.services().context.config.node_name))
+    c.localRates.record(ctx_.model, ctx_.tokens, std::chrono::milliseconds(s["duration_ms"].get<int64_t>()),
+                        SteadyClock::now());
   c.events.publish("request_finished", std::move(s));
 }
 

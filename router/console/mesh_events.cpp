@@ -49,13 +49,20 @@ void publishRemoteWorkers(ConsoleState& c, const std::string& node, const std::v
 }
 
 void publishLocalWorker(ConsoleState& c, const std::string& node, const WorkerInfo& w, uint64_t generation) {
-  c.events.publish("worker_state", {{"node", node},
-                                    {"model", w.model},
-                                    {"state", std::string(toString(w.state))},
-                                    {"pid", w.pid},
-                                    {"restarts", w.restarts},
-                                    {"generation", generation},
-                                    {"remote", false}});
+  json e = {{"node", node},
+            {"model", w.model},
+            {"state", std::string(toString(w.state))},
+            {"pid", w.pid},
+            {"restarts", w.restarts},
+            {"generation", generation},
+            {"remote", false}};
+  const bool starting = w.state == WorkerState::Starting || w.state == WorkerState::Loading;
+  if (starting && w.loadProgress >= 0) e["load_progress"] = w.loadProgress;
+  c.events.publish("worker_state", std::move(e));
+}
+
+bool localWorkerChanged(const WorkerInfo* before, const WorkerInfo& now) {
+  return !before || before->state != now.state || before->loadProgress != now.loadProgress;
 }
 
 void publishKeysReloaded(ConsoleState& c, bool ok, const std::string& detail) {

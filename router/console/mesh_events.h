@@ -22,7 +22,12 @@ void publishMemberChange(ConsoleState& c, const std::string& name, const std::st
 // The node's workers as its gossip now says (empty: it is gone); one event per worker whose
 // state differs from the last seen, and `gone` for workers no longer there.
 void publishRemoteWorkers(ConsoleState& c, const std::string& node, const std::vector<WorkerMeta>& workers);
+// With `load_progress` (0..1) while it starts or loads, when the supervisor reports one.
 void publishLocalWorker(ConsoleState& c, const std::string& node, const WorkerInfo& w, uint64_t generation);
+// Whether a supervisor snapshot changed a local worker in a way the console shows: new, a
+// new state, or its load progress moved (the supervisor answers its long poll on each
+// percent: at most 100 events a load). `before` null: the worker is new.
+bool localWorkerChanged(const WorkerInfo* before, const WorkerInfo& now);
 void publishKeysReloaded(ConsoleState& c, bool ok, const std::string& detail);
 // The router's status poll of its supervisor (status_client.h) failed or answered, with
 // what the router knew before: supervisor_lost when a supervisor that answered stops

@@ -2,11 +2,14 @@
 
 #include <sodium.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "common/logging.h"
 #include "common/mesh_keys.h"
 #include "common/names.h"
+#include "router/console/console_state.h"
 #include "router/console/mesh_events.h"
 #include "router/dataplane/channel_pool.h"
 #include "router/dataplane/listener.h"
@@ -204,6 +207,8 @@ NodeMeta MeshNode::buildMeta() const {
     wm.health = healthScore(meta.cpuPercent, meta.memPercent, wm.slots, wm.inFlight, wm.queued);
     wm.embeddings = w->info.embeddings;
     wm.digest = w->info.digest;
+    // Whole tokens/s: tenths would change with every stream, each change a gossip update.
+    wm.tokenRateTenths = std::llround(st_.console.localRates.perSecond(wm.model, SteadyClock::now())) * 10;
     wm.draining = w->info.draining;
     meta.workers.push_back(std::move(wm));
   }

@@ -73,6 +73,26 @@ bool decodeDigests(wire::Reader& r, std::vector<WorkerMeta>& workers) {
   return true;
 }
 
+// Each worker's tokens/s (x 10), after the digests; 0xffff: unknown.
+constexpr uint16_t kRateUnknown = 0xffff;
+void encodeTokenRates(wire::Writer& w, const std::vector<WorkerMeta>& workers, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const int64_t r = workers[i].tokenRateTenths;
+    w.u16(r < 0 ? kRateUnknown : static_cast<uint16_t>(std::min<int64_t>(r, kRateUnknown - 1)));
+  }
+}
+
+// false: the section was cut short.
+bool decodeTokenRates(wire::Reader& r, std::vector<WorkerMeta>& workers) {
+  if (r.atEnd()) return true;  // an older node, or no room: unknown
+  for (auto& wm : workers) {
+    const uint16_t v = r.u16();
+    if (!r.ok()) return false;
+    wm.tokenRateTenths = v == kRateUnknown ? -1 : v;
+  }
+  return true;
+}
+
 }  // namespace
 
 int healthScore(int cpuPercent, int memPercent, int64_t slots, int64_t inFlight, int64_t queued) {
@@ -120,6 +140,10 @@ std::vector<uint8_t> encodeNodeMeta(const NodeMeta& meta, std::size_t maxBytes, 
     w.bytes(digests);
     w.u32(meta.freeMemoryMiB);
     w.u8(static_cast<uint8_t>(std::clamp(meta.loadsInProgress, 0, 255)));
+    std::vector<uint8_t> rates;  // for the console only: last, and only when they fit
+    wire::Writer rw(rates);
+    encodeTokenRates(rw, meta.workers, n);
+    if (out.size() + rates.size() <= maxBytes) w.bytes(rates);
   } else if (out.size() + digests.size() <= maxBytes) {
     w.bytes(digests);
   }
@@ -162,7 +186,8 @@ Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes) {
   else if (!tail.atEnd()) {  // absent from a node older than issue 10's mesh loading
     m.freeMemoryMiB = tail.u32();
     m.loadsInProgress = tail.u8();
-    if (!tail.ok()) return makeError("node meta is truncated");
+    // Then the tokens/s (absent from a node older than the console's rates).
+    if (!tail.ok() || !decodeTokenRates(tail, m.workers)) return makeError("node meta is truncated");
   }
   // Signed by the node, but the node may be hostile: what it says reaches logs, JSON,
   // metrics labels and sockets, so it is held to the config's rules. The message never

@@ -15,6 +15,8 @@
 //   then: [free memory budget, MiB u32; 0xffffffff = no budget][loads in progress u8]
 //   (where the mesh loads a model on demand: routing/load_placement.h; when the digests do
 //   not fit, a zero "has digest" byte per worker stands in for them so these still follow)
+//   then, when they fit, per worker: [tokens/s x 10, u16] (its streams over the last
+//   minute, for the console; 0xffff or absent: unknown)
 //
 // Fields are appended at the end only: a decoder ignores bytes it does not know, so a
 // newer node's meta still reads on an older one.
@@ -40,6 +42,9 @@ struct WorkerMeta {
   bool embeddings = false;
   std::string digest;  // the GGUF's sha256 as 64 lowercase hex digits, or empty
   bool draining = false;  // its node drains (worker_directory.h's WorkerInfo::draining)
+  // Tokens/s of the streams its node relayed to its model over the last minute, x 10
+  // (console/token_rates.h); -1: not told (an older node, or no room in the meta).
+  int64_t tokenRateTenths = -1;
   bool operator==(const WorkerMeta&) const = default;
 };
 

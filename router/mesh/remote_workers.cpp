@@ -21,6 +21,7 @@ std::vector<WorkerInfo> remoteWorkersOf(const membership::Member& m, const NodeM
     w.inFlight = wm.inFlight;
     w.queued = wm.queued;
     w.health = wm.health;
+    if (wm.tokenRateTenths >= 0) w.tokensPerSecond = static_cast<double>(wm.tokenRateTenths) / 10.0;
     w.draining = wm.draining;
     w.nodeFreeMemoryMiB = meta.freeMemoryMiB;
     w.nodeLoadsInProgress = meta.loadsInProgress;

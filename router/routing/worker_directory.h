@@ -56,6 +56,7 @@ struct WorkerInfo {
   uint64_t memory = 0;            // this process's estimated memory, 0 = unknown
   std::string lastExit{};         // why its previous instance ended (a failed load's reason)
   double loadProgress = -1;       // 0..1 while llama-server loads, when it says; -1 = none
+  double tokensPerSecond = -1;    // remote: its streams' speed, from its node's gossip; -1 = not told
   // Its node drains (SIGTERM, `qmesh-supervisor drain`): it finishes what it has and takes
   // nothing new, not even a continuation. Apart from `state`, so streams on it are not moved.
   bool draining = false;

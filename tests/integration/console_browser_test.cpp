@@ -74,6 +74,7 @@ TEST(ConsoleBrowser, ShowsTheMeshLiveRestartsAWorkerCancelsAStreamAndSeesAKilled
                              {"QMESH_CONSOLE_URL", a.routerUrl("/console")},
                              {"QMESH_KILL_PIDS", pids},
                              {"QMESH_STREAM_MODEL", "demo-a"},
+                             {"QMESH_OTHER_ROUTER", b.routerUrl()},
                              {"QMESH_LLAMA_PORT", std::to_string(a.llamaPort("demo-a"))}});
   std::cout << r.output;
   EXPECT_EQ(r.exit_code, 0) << r.output << "\na's log:\n" << a.log();

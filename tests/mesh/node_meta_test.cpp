@@ -7,6 +7,10 @@
 using namespace qmesh::router;
 
 namespace {
+// The tail sections of sample()'s meta, from the end: tokens/s (2 x u16), then the digests
+// (1 + 1 + 32), then load and boot time (6).
+constexpr std::size_t kRatesBytes = 4, kBudgetBytes = 5, kDigestBytes = 34;
+
 NodeMeta sample() {
   NodeMeta m;
   m.version = "0.4.0";
@@ -15,6 +19,8 @@ NodeMeta sample() {
   m.memPercent = 30;
   m.workers.push_back({"demo-a", WorkerState::Ready, 4, 1, 0, 70, false});
   m.workers.push_back({"embed", WorkerState::Loading, 2, 0, 0, 72, true, std::string(64, 'c')});
+  m.workers[0].tokenRateTenths = 1234;
+  m.workers[1].tokenRateTenths = 0;
   m.loadTenths = 15;
   m.bootUnix = 1'764'000'000;
   m.freeMemoryMiB = 6144;
@@ -33,12 +39,13 @@ TEST(NodeMeta, RoundTrips) {
 
 TEST(NodeMeta, EveryTruncationIsAnErrorNotACrash) {
   auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
-  // The meta of an older node ends before the free budget and loads (5 bytes), or also
-  // before the digests (1 + 1 + 32 bytes of them here), or also before the load and boot time
-  // (6 bytes); a cut anywhere else is an error.
-  const std::size_t noBudget = bytes.size() - 5, noDigests = noBudget - 34, noTail = noDigests - 6;
+  // The meta of an older node ends before the tokens/s, or also before the free budget and
+  // loads (5 bytes), or also before the digests (1 + 1 + 32 bytes of them here), or also
+  // before the load and boot time (6 bytes); a cut anywhere else is an error.
+  const std::size_t noRates = bytes.size() - kRatesBytes, noBudget = noRates - kBudgetBytes,
+                    noDigests = noBudget - kDigestBytes, noTail = noDigests - 6;
   for (std::size_t n = 0; n < bytes.size(); ++n)
-    if (n < noTail || (n > noDigests && n != noBudget)) {
+    if (n < noTail || (n > noDigests && n != noBudget && n != noRates)) {
       EXPECT_FALSE(decodeNodeMeta(std::span(bytes.data(), n))) << "prefix of " << n << " bytes decoded";
     }
 }
@@ -58,7 +65,7 @@ TEST(NodeMeta, DigestsRoundTripAndAnOlderNodesMetaHasNone) {
   ASSERT_TRUE(back);
   EXPECT_EQ(back->workers[0].digest, "");
   EXPECT_EQ(back->workers[1].digest, std::string(64, 'c'));
-  bytes.resize(bytes.size() - 5 - 34);  // what a node from before digests sends
+  bytes.resize(bytes.size() - kRatesBytes - kBudgetBytes - kDigestBytes);  // what a node from before digests sends
   back = decodeNodeMeta(bytes);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->workers[1].digest, "");
@@ -67,7 +74,7 @@ TEST(NodeMeta, DigestsRoundTripAndAnOlderNodesMetaHasNone) {
 
 TEST(NodeMeta, OlderNodesMetaWithoutLoadAndBootTimeReadsThemAsUnknown) {
   auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
-  const std::size_t noDigests = bytes.size() - 5 - 34;
+  const std::size_t noDigests = bytes.size() - kRatesBytes - kBudgetBytes - kDigestBytes;
   for (std::size_t cut = 1; cut <= 6; ++cut) {
     auto back = decodeNodeMeta(std::span(bytes.data(), noDigests - cut));
     ASSERT_TRUE(back) << cut;
@@ -76,6 +83,34 @@ TEST(NodeMeta, OlderNodesMetaWithoutLoadAndBootTimeReadsThemAsUnknown) {
     EXPECT_EQ(back->bootUnix, 0) << cut;
     EXPECT_EQ(back->workers[1].digest, "") << cut;
   }
+}
+
+// Appended after the digests: an older node's meta has none (unknown, not 0), and the bytes
+// before them are what an older node sends, so an older decoder reads the rest unchanged.
+TEST(NodeMeta, TokenRatesRoundTripAndAnOlderNodesMetaHasNone) {
+  const NodeMeta m = sample();
+  auto bytes = encodeNodeMeta(m, qmesh::membership::kMaxMetaBytes);
+  auto back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->workers[0].tokenRateTenths, 1234);
+  EXPECT_EQ(back->workers[1].tokenRateTenths, 0);
+  NodeMeta unknown = m;
+  for (auto& w : unknown.workers) w.tokenRateTenths = -1;
+  const auto older = std::vector<uint8_t>(bytes.begin(), bytes.end() - kRatesBytes);
+  auto withoutRates = encodeNodeMeta(unknown, qmesh::membership::kMaxMetaBytes);
+  EXPECT_EQ(std::vector<uint8_t>(withoutRates.begin(), withoutRates.end() - kRatesBytes), older)
+      << "the rates only append: everything before them is unchanged";
+  back = decodeNodeMeta(older);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->workers[0].tokenRateTenths, -1);
+  EXPECT_EQ(back->workers[1].digest, std::string(64, 'c'));
+  NodeMeta fast = m;
+  fast.workers[0].tokenRateTenths = 1'000'000;  // clamped to what a u16 holds, 0xffff being "unknown"
+  fast.workers[1].tokenRateTenths = -1;
+  const auto fastBack = decodeNodeMeta(encodeNodeMeta(fast, qmesh::membership::kMaxMetaBytes));
+  ASSERT_TRUE(fastBack);
+  EXPECT_EQ(fastBack->workers[0].tokenRateTenths, 65534);
+  EXPECT_EQ(fastBack->workers[1].tokenRateTenths, -1);
 }
 
 TEST(NodeMeta, UnknownFormatIsRejected) {
@@ -143,7 +178,7 @@ TEST(NodeMeta, FreeBudgetAndLoadsInProgressRoundTripAndAreUnboundedAndZeroFromAn
   EXPECT_EQ(back->freeMemoryMiB, 1234u);
   EXPECT_EQ(back->loadsInProgress, 255);
   EXPECT_EQ(back->workers[1].digest, std::string(64, 'c')) << "the digests before them read unchanged";
-  bytes.resize(bytes.size() - 5);
+  bytes.resize(bytes.size() - kRatesBytes - kBudgetBytes);
   back = decodeNodeMeta(bytes);
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->freeMemoryMiB, NodeMeta::kNoBudget);

@@ -1,6 +1,7 @@
-// The console's actions that go through the supervisor (POST /api/models/NAME/load|unload)
-// and the events about the supervisor itself (supervisor_lost, supervisor_back), against an
-// in-process router whose control API is a FakeSupervisor.
+// The console's actions that go through the supervisor (POST /api/workers/NAME/restart,
+// POST /api/models/NAME/load|unload) and the events about the supervisor itself
+// (supervisor_lost, supervisor_back), against an in-process router whose control API is a
+// FakeSupervisor.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -78,6 +79,48 @@ TEST(ConsoleActions, LoadAndUnloadPostToTheSupervisorWithItsControlTokenAndPubli
   EXPECT_EQ(calls[0].authorization, "Bearer control-token-1");
   EXPECT_EQ(calls[1].target, "/children/demo/unload");
   EXPECT_EQ(calls[1].authorization, "Bearer control-token-1");
+}
+
+TEST(ConsoleActions, RestartPostsToTheSupervisorWithItsControlTokenAndPublishesAnEvent) {
+  TempDir dir;
+  FakeSupervisor sup;
+  sup.setModels(R"([{"name":"demo","model":"demo","state":"ready","slots":1,"port":1,"pid":42}])");
+  RouterHarness r(supervisedByFake(sup, dir));
+  ASSERT_TRUE(waitUntil([&] { return routerKnowsModelDemo(r); }, seconds(5)));
+  EXPECT_EQ(snapshotOfConsole(r)["actions"]["restart"], true);
+  EventReader reader(r.port());
+  ASSERT_TRUE(waitUntil([&] { return snapshotOfConsole(r)["events"]["subscribers"] == 1; }, seconds(5)));
+  const auto res = httpRequest("POST", r.url("/api/workers/demo/restart"));
+  EXPECT_EQ(res.status, 202) << res.body;
+  const auto event = reader.waitFor("worker_restart_requested");
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->data["worker"], "demo");
+  const auto calls = sup.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].target, "/children/demo/restart");
+  EXPECT_EQ(calls[0].authorization, "Bearer control-token-1");
+}
+
+// The supervisor's long poll answers each percent of a load; the router passes each on as
+// a worker_state event with the new load_progress, in the same state.
+TEST(ConsoleActions, EachLoadProgressTheSupervisorReportsIsAWorkerStateEvent) {
+  TempDir dir;
+  FakeSupervisor sup;
+  const auto loadingAt = [](const char* progress) {
+    return std::string(R"([{"name":"demo","model":"demo","state":"loading","slots":1,"port":1,"pid":42,"load_progress":)") +
+           progress + "}]";
+  };
+  sup.setModels(loadingAt("0.1"));
+  RouterHarness r(supervisedByFake(sup, dir));
+  ASSERT_TRUE(waitUntil([&] { return routerKnowsModelDemo(r); }, seconds(5)));
+  EventReader reader(r.port());
+  ASSERT_TRUE(waitUntil([&] { return snapshotOfConsole(r)["events"]["subscribers"] == 1; }, seconds(5)));
+  sup.setModels(loadingAt("0.2"));
+  const auto e = reader.waitFor("worker_state");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->data["model"], "demo");
+  EXPECT_EQ(e->data["state"], "loading");
+  EXPECT_DOUBLE_EQ(e->data.value("load_progress", -1.0), 0.2) << e->data.dump();
 }
 
 TEST(ConsoleActions, LoadRefusedByTheSupervisorAnswersItsStatusAndReasonAndPublishesNothing) {

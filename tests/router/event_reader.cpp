@@ -1,6 +1,7 @@
 #include "tests/router/event_reader.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,9 +14,10 @@ namespace qmesh::test {
 using namespace std::chrono;
 using nlohmann::json;
 
-EventReader::EventReader(uint16_t port, const std::string& lastEventId, int rcvbuf) {
+EventReader::EventReader(uint16_t port, const std::string& lastEventId, int rcvbuf, int maxseg) {
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   if (rcvbuf) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  if (maxseg) ::setsockopt(fd_, IPPROTO_TCP, TCP_MAXSEG, &maxseg, sizeof maxseg);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);

@@ -19,8 +19,9 @@ struct SseEvent {
 
 class EventReader {
  public:
-  // rcvbuf > 0: SO_RCVBUF of the socket, for a reader whose buffer fills quickly.
-  EventReader(uint16_t port, const std::string& lastEventId = "", int rcvbuf = 0);
+  // rcvbuf > 0: SO_RCVBUF of the socket, for a reader whose buffer fills quickly. maxseg > 0:
+  // TCP_MAXSEG, which also keeps the router's send buffer small (see event_stream_test.cpp).
+  EventReader(uint16_t port, const std::string& lastEventId = "", int rcvbuf = 0, int maxseg = 0);
   ~EventReader();
   EventReader(const EventReader&) = delete;
   EventReader& operator=(const EventReader&) = delete;

@@ -1,6 +1,6 @@
 // GET /api/events over real sockets, against an in-process router and a FakeUpstream:
-// request summaries as they happen, replay after Last-Event-ID, and a reader that stops
-// reading, cut off by the bus once 512 events wait for it.
+// request summaries as they happen, replay after Last-Event-ID, and readers that stop
+// reading: cut off by the write timeout, or by the bus once 512 events wait for them.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -119,13 +119,44 @@ TEST(EventStream, LastEventIdOlderThanTheHistoryStartsWithAReplayGap) {
   EXPECT_EQ(gap->data["last_event_id"], 1);
 }
 
-// A reader whose socket takes nothing (a 4 KB receive buffer, never read): the bus cuts it
-// once 512 events wait in its queue, and the stream's socket is closed under the stuck
-// write (the default write timeout, 2 minutes, has no part in it).
+// The reader's socket takes nothing (never read): once the router's send buffer is full, a
+// write waits, and after write_timeout the reader is cut.
+//
+// A small SO_RCVBUF alone is not enough for that: on loopback Linux grows the router's send
+// buffer to tcp_wmem's maximum (4 MB here; it took ~3 MB, ~10,000 events, before a write
+// waited), so a test sending a few thousand requests never saw the cut. The kernel sizes
+// that buffer from the segment size (2 x cwnd x MSS), so the reader also sets TCP_MAXSEG to
+// 536: the router's socket then takes ~130 KB (a few hundred events). Requests go in batches
+// of 20 (40 events, far below the bus's 512), each followed by a wait longer than the
+// timeout, so a stuck write is cut by the timeout, never by the queue.
+TEST(EventStream, ReaderWhoseSocketTakesNothingIsCutAfterTheWriteTimeoutAndCounted) {
+  FakeUpstream up(quickJsonAnswer());
+  auto cfg = RouterHarness::config({workerOn(up.port())});
+  cfg.write_timeout = milliseconds(200);
+  RouterHarness r(cfg);
+  EventReader stuck(r.port(), "", 4096, 536);
+  ASSERT_TRUE(waitUntil([&] { return consoleSnapshot(r)["events"]["subscribers"] == 1; }, seconds(5)));
+  const auto cut = [&] {
+    const json e = consoleSnapshot(r)["events"];
+    return e["cut_by_write_timeout"] != 0 || e["cut_by_queue"] != 0;
+  };
+  ASSERT_TRUE(requestsUntil(r, 20, 800, [&] { return waitUntil(cut, milliseconds(600), milliseconds(50)); }))
+      << consoleSnapshot(r)["events"].dump();
+  const json events = consoleSnapshot(r)["events"];
+  EXPECT_EQ(events["cut_by_write_timeout"], 1) << events.dump();
+  EXPECT_EQ(events["cut_by_queue"], 0) << "cut by the write timeout, not by the bus: " << events.dump();
+  EXPECT_EQ(events["slow_readers_dropped"], 1) << events.dump();
+  EXPECT_TRUE(stuck.closedWithin(seconds(5))) << "the router closed the connection";
+  EXPECT_TRUE(waitUntil([&] { return consoleSnapshot(r)["events"]["subscribers"] == 0; }, seconds(5)));
+}
+
+// The same reader (its small TCP_MAXSEG keeps the router's send buffer small: above): the
+// bus cuts it once 512 events wait in its queue, and the stream's socket is closed under the
+// stuck write (the default write timeout, 2 minutes, has no part in it).
 TEST(EventStream, ReaderThatFallsMaxQueuedEventsBehindIsCutAndItsConnectionClosed) {
   FakeUpstream up(quickJsonAnswer());
   RouterHarness r(RouterHarness::config({workerOn(up.port())}));
-  EventReader stuck(r.port(), "", 4096);
+  EventReader stuck(r.port(), "", 4096, 536);
   ASSERT_TRUE(waitUntil([&] { return consoleSnapshot(r)["events"]["subscribers"] == 1; }, seconds(5)));
   ASSERT_TRUE(requestsUntil(r, 50, 5000, [&] { return consoleSnapshot(r)["events"]["cut_by_queue"] == 1; }))
       << consoleSnapshot(r)["events"].dump();

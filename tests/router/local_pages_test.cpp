@@ -32,6 +32,33 @@ TEST(ModelsPage, StateIsTheMostUsefulOfItsWorkersAndUnloadedWhenNoneRuns) {
   EXPECT_EQ(stateOf(models, "warming"), "loading");
 }
 
+// Tokens/s per worker in /api/status: this node counts its own workers' streams; another
+// node's come from its gossip, null when it did not say (an older node).
+TEST(ApiStatusPage, TellsTokensPerSecondOfLocalWorkersAndWhatGossipSaidOfRemoteOnes) {
+  qmesh::test::FakeClock clock;
+  RouterConfig cfg;
+  cfg.node_name = "a";
+  RouterContext st{cfg, clock};
+  StatusSnapshot s;
+  s.workers.push_back(WorkerInfo{"m", "127.0.0.1", 9, 1, WorkerState::Ready, 1, false, 0});
+  st.directory.apply(s);
+  WorkerInfo told{"m"}, silent{"m"};
+  told.node = "b";
+  told.state = silent.state = WorkerState::Ready;
+  told.tokensPerSecond = 12.5;
+  silent.node = "c";
+  st.directory.applyRemote("peer-b", {told});
+  st.directory.applyRemote("peer-c", {silent});
+  st.console.localRates.record("m", 100, std::chrono::milliseconds(4000), SteadyClock::now());
+  const auto status = nlohmann::json::parse(apiStatusJson(st, false));
+  std::map<std::string, nlohmann::json> byNode;
+  for (const auto& w : status["models"][0]["workers"]) byNode[w["node"]] = w["tokens_per_s"];
+  ASSERT_EQ(byNode.size(), 3u) << status.dump();
+  EXPECT_EQ(byNode["a"], 25.0);
+  EXPECT_EQ(byNode["b"], 12.5);
+  EXPECT_TRUE(byNode["c"].is_null()) << byNode["c"];
+}
+
 // Issue 10, part 3: a model only other nodes have, loadable there, is listed too, with the
 // nodes a request for it would load it on.
 TEST(ModelsPage, ListsModelsLoadableOnOtherNodesWithTheNodesThatCanLoadThem) {

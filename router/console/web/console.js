@@ -182,9 +182,13 @@
       renderView('mesh');
       scheduleRefresh(200);
     } else if (type === 'worker_state') {
+      // A step of a load's progress (one per percent) changes nothing else: no snapshot.
+      let known = false, sameState = true;
       for (const model of (snap.status && snap.status.models) || [])
         for (const w of model.workers)
           if (model.name === ev.model && w.node === ev.node) {
+            known = true;
+            sameState = sameState && w.state === ev.state;
             w.state = ev.state;
             if (ev.pid !== undefined) w.pid = ev.pid;
             if (ev.restarts !== undefined) w.restarts = ev.restarts;
@@ -192,7 +196,7 @@
             else if (ev.state !== 'loading') delete w.load_progress;
           }
       renderView('models');
-      scheduleRefresh(200);
+      if (!known || !sameState || typeof ev.load_progress !== 'number') scheduleRefresh(200);
     } else if (type === 'supervisor_lost' || type === 'supervisor_back') {
       const sup = snap.status && snap.status.supervisor;
       if (sup) {
@@ -373,9 +377,6 @@
   // (CPU, memory, load from gossip) every 10 s.
   setInterval(async () => {
     if (!S.snap || $('app').hidden) return;
-    // A load's progress moves without a state change (so without an event): follow it.
-    const models = (S.snap.status && S.snap.status.models) || [];
-    if (models.some(m => m.workers.some(w => w.state === 'loading' || w.state === 'starting'))) scheduleRefresh(0);
     if (S.view === 'requests' && S.requests.length) {
       try {
         S.requests = await api('/api/requests');

@@ -123,7 +123,8 @@ const V = (() => {
   }
 
   // Models: every worker of every model, local or remote, as the router's directory has it.
-  // rates: tokens/s by "model|node" (see console.js).
+  // Tokens/s: the node's own figure (tokens_per_s: this router's count for its own workers,
+  // gossip for another node's), else rates, by "model|node", of the streams this page saw end.
   function models(s, rates, actions) {
     const ms = (s.status && s.status.models) || [];
     if (!ms.length) {
@@ -142,7 +143,8 @@ const V = (() => {
     const rows = [];
     for (const m of ms) {
       for (const w of m.workers) {
-        const rate = rates[`${m.name}|${w.node}`];
+        const told = typeof w.tokens_per_s === 'number' && w.tokens_per_s > 0 ? w.tokens_per_s : 0;
+        const rate = told || rates[`${m.name}|${w.node}`];
         rows.push(el('tr', {'data-model': m.name, 'data-node': w.node, 'data-state': w.state},
           el('td', {}, m.name),
           el('td', {}, w.node, w.remote ? '' : el('span', {class: 'muted'}, ' (local)')),
@@ -157,9 +159,9 @@ const V = (() => {
       }
     }
     out.push(table(['Model', 'Node', 'State', 'Slots', 'In flight', 'Queued', 'Tokens/s', 'Restarts', 'PID', ''], rows));
-    out.push(el('p', {class: 'note'}, 'In flight counts requests through this router. Tokens/s is per node, over ' +
-                                      'the last minute of the streams this router relayed (other routers\' ' +
-                                      'streams to a node are not in gossip, so not here).'));
+    out.push(el('p', {class: 'note'}, 'In flight counts requests through this router. Tokens/s is the speed of ' +
+                                      'the streams a node served over the last minute (every router\'s streams ' +
+                                      'to it, as that node counts and gossips them).'));
     return out;
   }
 

@@ -9,7 +9,8 @@
 //   QMESH_CONSOLE_URL   http://127.0.0.1:PORT/console of the node under test
 //   QMESH_ARTIFACTS     where screenshots go
 //   mesh:  QMESH_KILL_PIDS (b's supervisor, router and llama-server, comma-separated),
-//          QMESH_LLAMA_PORT (a's llama-server, for its /slots), QMESH_STREAM_MODEL
+//          QMESH_LLAMA_PORT (a's llama-server, for its /slots), QMESH_STREAM_MODEL,
+//          QMESH_OTHER_ROUTER (b's router, http://HOST:PORT)
 //   keys:  QMESH_ADMIN_KEY, QMESH_CLIENT_KEY
 //   ondemand: QMESH_CONTROL_URL (the supervisor's control API), QMESH_CONTROL_TOKEN_FILE,
 //          QMESH_ROUTER_PID (for its CPU time)
@@ -180,6 +181,13 @@ async function meshScenario(page) {
   const rateCell = '#models-body tr[data-model="demo-b"][data-node="b"] td.rate';
   await waitFor(async () => Number(await page.textContent(rateCell)) > 0, 5000, 'tokens/s of demo-b on b');
   ok(`a stream to demo-b (${bytes} bytes) shows as ${await page.textContent(rateCell)} tokens/s on node b`);
+  // A stream a's router never sees (b's router sends it to c): only c's gossip tells a.
+  if (env.QMESH_OTHER_ROUTER) {
+    await streamToEnd(env.QMESH_OTHER_ROUTER, 'demo-c', 16);
+    const cCell = '#models-body tr[data-model="demo-c"][data-node="c"] td.rate';
+    await waitFor(async () => Number(await page.textContent(cCell)) > 0, 20000, 'tokens/s of demo-c on c, from gossip');
+    ok(`a stream to demo-c through b's router shows in a's page as ${await page.textContent(cCell)} tokens/s on node c (gossip)`);
+  }
 
   // Restart: the pid in the page changes, without a reload.
   const pidCell = '#models-body tr[data-model="demo-a"][data-node="a"] td.pid';
@@ -265,6 +273,20 @@ async function ondemandScenario(page) {
   await view(page, 'models');
   for (const m of ['demo', 'demo-2']) await page.waitForSelector(`${row(m)}[data-state="unloaded"] button.load`);
   ok('demo and demo-2 show as unloaded, each with a Load button');
+  // The empty state says what to do.
+  const empty = await page.textContent('#models-body .empty');
+  if (!/No model is loaded: use a Load button below/.test(empty)) fail(`no advice with every model unloaded: "${empty}"`);
+  ok(`with every model unloaded the page says what to do: "${empty}"`);
+  // The views' tabs work from the keyboard (arrow keys, as WAI-ARIA tabs do).
+  await page.focus('#tab-models');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('#view-requests:not([hidden])', {timeout: 2000});
+  if (!await page.evaluate(() => document.activeElement.id === 'tab-requests' &&
+                                 document.getElementById('view-models').hidden))
+    fail('ArrowRight did not move to the next view and focus its tab');
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForSelector('#view-models:not([hidden])', {timeout: 2000});
+  ok('ArrowRight and ArrowLeft move between the views and focus their tab');
   before = cpuMs(pid);
   await sleep(10000);
   const openMs = cpuMs(pid) - before;
@@ -297,7 +319,11 @@ async function ondemandScenario(page) {
   const states = await page.evaluate(() => window.__demoStates);
   if (!states.some(x => x === 'starting' || x === 'loading')) fail(`demo never showed starting or loading: ${states}`);
   ok(`Load: demo went ${states.join(' -> ')} in the page, and now has an Unload button`);
-  ok(`progress bar while loading: ${await page.evaluate(() => window.__progressSeen) ? 'shown' : 'not reported by the supervisor'}`);
+  // While loading, the supervisor reports load_progress (0 until the dots), carried by the
+  // worker_state events: every row drawn as loading has its bar.
+  const progressSeen = await page.evaluate(() => window.__progressSeen);
+  if (states.includes('loading') && !progressSeen) fail('demo showed as loading without a progress bar');
+  ok(`progress bar while loading: ${progressSeen ? 'shown' : 'demo was never drawn as loading'}`);
 
   // demo-2 does not fit beside demo: the supervisor's reason shows in the page.
   await page.click(`${row('demo-2')} button.load`);
@@ -343,6 +369,17 @@ async function ondemandScenario(page) {
 
   if (!await page.evaluate(() => window.__qmeshNoReload === true)) fail('the page was reloaded');
   ok('no reload');
+
+  // A lost connection shows as such and reconnects by itself: kill -9 of the router (its
+  // supervisor starts a new one on the same port). The browser logs the failed fetches.
+  allowedErrors.push(/net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE|INCOMPLETE_CHUNKED_ENCODING)/);
+  process.kill(pid, 'SIGKILL');
+  await page.waitForSelector('#conn[data-state="reconnecting"]', {timeout: 5000});
+  ok(`the page shows "${await page.textContent('#conn')}" once the router is gone`);
+  await page.waitForSelector('#conn[data-state="live"]', {timeout: 30000});
+  await page.waitForSelector(`${row('demo')}[data-state="ready"]`, {timeout: 10000});
+  if (!await page.evaluate(() => window.__qmeshNoReload === true)) fail('the page was reloaded');
+  ok('it reconnected to the new router by itself, without reload, and shows demo ready');
 }
 
 const browser = await chromium.launch({executablePath: env.QMESH_CHROMIUM || '/usr/bin/chromium',
@@ -362,6 +399,12 @@ try {
   // A phone-sized screenshot of the same page.
   if (env.QMESH_SCENARIO === 'mesh' || !env.QMESH_SCENARIO) {
     await page.setViewportSize({width: 390, height: 844});
+    for (const v of ['mesh', 'models']) {
+      await view(page, v);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+      if (wide > 390) fail(`the ${v} view is ${wide} px wide on a 390 px phone: the page scrolls sideways`);
+    }
+    ok('on a 390 px wide phone no view makes the page scroll sideways (wide tables scroll in place)');
     await shot(page, 'phone');
   }
 } catch (e) {
