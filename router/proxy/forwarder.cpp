@@ -1,5 +1,7 @@
 #include "router/proxy/forwarder.h"
 
+#include <optional>
+
 #include "common/logging.h"
 
 #include "router/console/live_requests.h"
@@ -113,17 +115,14 @@ net::awaitable<bool> Forwarder::attempts(Lease lease) {
     co_return co_await giveUp(w, o);
   }
   ++lease.worker()->served;
-  bool keep = false;
   // A streamed chat or completion survives its worker (stream_continuation.h).
   const auto kind = continuableKind(ctx_.path);
+  std::optional<StreamContinuation> continuation;
   if (stream_ && kind && up_->header().result_int() == 200 && up_->isEventStream() && ctx_.version >= 11 &&
-      up_->header()[http::field::content_length].empty()) {
-    StreamContinuation relay(client_, ctx_, req_, *kind, std::move(lease), up_);
-    keep = co_await relay.run();
-  } else {
-    ResponseRelay relay(client_, ctx_, *up_);
-    keep = co_await relay.run();
-  }
+      up_->header()[http::field::content_length].empty())
+    continuation.emplace(client_, ctx_, req_, *kind, std::move(lease), up_);
+  ResponseRelay relay(client_, ctx_, up_, continuation ? &*continuation : nullptr);
+  const bool keep = co_await relay.run();
   if (!client_.clientGone()) up_->releaseForReuse();
   up_.reset();
   co_return keep;

@@ -171,8 +171,9 @@ FakeUpstream::Answer FakeUpstream::answer(int fd, const FakeUpstreamScript& s) {
       return hex + d + "\r\n";
     };
     complete = !s.hangAfterHeader || pause(fd, milliseconds(-1));
+    const bool dies = s.dieAfterEvents >= 0 && (!s.deathBudget || s.deathBudget->fetch_sub(1) > 0);
     for (int i = 0; complete && i < s.events; ++i) {
-      if (i == s.dieAfterEvents) break;
+      if (dies && i == s.dieAfterEvents) break;
       const std::string e = event(s.eventBytes, i);
       if (i == 0 && s.pauseInsideFirst.count() > 0) {
         complete = sendAll(fd, chunk(e.substr(0, e.size() / 2))) && pause(fd, s.pauseInsideFirst) &&
@@ -183,7 +184,7 @@ FakeUpstream::Answer FakeUpstream::answer(int fd, const FakeUpstreamScript& s) {
       if (complete && i == 0 && s.pauseAfterFirst.count() > 0) complete = pause(fd, s.pauseAfterFirst);
       if (complete && s.interval.count() > 0) complete = pause(fd, s.interval);
     }
-    if (s.dieAfterEvents >= 0 && complete) {
+    if (dies && complete) {
       linger reset{1, 0};  // close() sends a RST, as the kernel does for a killed process
       ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
       {

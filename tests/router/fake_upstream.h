@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -29,6 +30,10 @@ struct FakeUpstreamScript {
   // Die after this many events (>= 0): the connection is reset with neither [DONE] nor the
   // chunked terminator, as when the worker is killed mid-stream. -1: never.
   int dieAfterEvents = -1;
+  // With dieAfterEvents: die only while this budget lasts, each death taking one; fakes that
+  // share it die that many times between them (the first worker a stream lands on dies, the
+  // one it continues on does not). None: every response dies.
+  std::shared_ptr<std::atomic<int>> deathBudget;
   // Nothing at all for this long after the request, as a non-streaming completion thinks.
   std::chrono::milliseconds pauseBeforeHeader{0};
   std::string body = R"({"object":"chat.completion","choices":[]})";  // non-SSE body
