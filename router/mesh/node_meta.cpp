@@ -73,22 +73,23 @@ bool decodeDigests(wire::Reader& r, std::vector<WorkerMeta>& workers) {
   return true;
 }
 
-// Each worker's tokens/s (x 10), after the digests; 0xffff: unknown.
-constexpr uint16_t kRateUnknown = 0xffff;
-void encodeTokenRates(wire::Writer& w, const std::vector<WorkerMeta>& workers, std::size_t n) {
+// One u16 per worker (tokens/s x 10, then restarts), after the budget; 0xffff: unknown.
+constexpr uint16_t kU16Unknown = 0xffff;
+void encodePerWorker(wire::Writer& w, const std::vector<WorkerMeta>& workers, std::size_t n,
+                     int64_t WorkerMeta::*field) {
   for (std::size_t i = 0; i < n; ++i) {
-    const int64_t r = workers[i].tokenRateTenths;
-    w.u16(r < 0 ? kRateUnknown : static_cast<uint16_t>(std::min<int64_t>(r, kRateUnknown - 1)));
+    const int64_t v = workers[i].*field;
+    w.u16(v < 0 ? kU16Unknown : static_cast<uint16_t>(std::min<int64_t>(v, kU16Unknown - 1)));
   }
 }
 
 // false: the section was cut short.
-bool decodeTokenRates(wire::Reader& r, std::vector<WorkerMeta>& workers) {
+bool decodePerWorker(wire::Reader& r, std::vector<WorkerMeta>& workers, int64_t WorkerMeta::*field) {
   if (r.atEnd()) return true;  // an older node, or no room: unknown
   for (auto& wm : workers) {
     const uint16_t v = r.u16();
     if (!r.ok()) return false;
-    wm.tokenRateTenths = v == kRateUnknown ? -1 : v;
+    wm.*field = v == kU16Unknown ? -1 : v;
   }
   return true;
 }
@@ -140,10 +141,14 @@ std::vector<uint8_t> encodeNodeMeta(const NodeMeta& meta, std::size_t maxBytes, 
     w.bytes(digests);
     w.u32(meta.freeMemoryMiB);
     w.u8(static_cast<uint8_t>(std::clamp(meta.loadsInProgress, 0, 255)));
-    std::vector<uint8_t> rates;  // for the console only: last, and only when they fit
-    wire::Writer rw(rates);
-    encodeTokenRates(rw, meta.workers, n);
-    if (out.size() + rates.size() <= maxBytes) w.bytes(rates);
+    // For the console only: last, and each only when it fits.
+    for (auto field : {&WorkerMeta::tokenRateTenths, &WorkerMeta::restarts}) {
+      std::vector<uint8_t> section;
+      wire::Writer sw(section);
+      encodePerWorker(sw, meta.workers, n, field);
+      if (out.size() + section.size() > maxBytes) break;
+      w.bytes(section);
+    }
   } else if (out.size() + digests.size() <= maxBytes) {
     w.bytes(digests);
   }
@@ -187,7 +192,9 @@ Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes) {
     m.freeMemoryMiB = tail.u32();
     m.loadsInProgress = tail.u8();
     // Then the tokens/s (absent from a node older than the console's rates).
-    if (!tail.ok() || !decodeTokenRates(tail, m.workers)) return makeError("node meta is truncated");
+    if (!tail.ok() || !decodePerWorker(tail, m.workers, &WorkerMeta::tokenRateTenths) ||
+        !decodePerWorker(tail, m.workers, &WorkerMeta::restarts))
+      return makeError("node meta is truncated");
   }
   // Signed by the node, but the node may be hostile: what it says reaches logs, JSON,
   // metrics labels and sockets, so it is held to the config's rules. The message never

@@ -22,6 +22,7 @@ std::vector<WorkerInfo> remoteWorkersOf(const membership::Member& m, const NodeM
     w.queued = wm.queued;
     w.health = wm.health;
     if (wm.tokenRateTenths >= 0) w.tokensPerSecond = static_cast<double>(wm.tokenRateTenths) / 10.0;
+    w.restarts = wm.restarts;  // -1: not told
     w.draining = wm.draining;
     w.nodeFreeMemoryMiB = meta.freeMemoryMiB;
     w.nodeLoadsInProgress = meta.loadsInProgress;

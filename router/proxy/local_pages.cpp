@@ -104,7 +104,7 @@ std::string apiStatusJson(const RouterContext& st, bool draining) {
                          {"served", w->served},
                          {"failures", w->failures},
                          {"pid", w->info.pid},
-                         {"restarts", w->info.restarts}});
+                         {"restarts", w->info.restarts >= 0 ? json(w->info.restarts) : json(nullptr)}});
       // Share of the model loaded while it loads (supervisor/load_progress.h); the console shows it.
       if (w->info.loadProgress >= 0) workers.back()["load_progress"] = w->info.loadProgress;
       // Streams' tokens/s over the last minute: this node's own count, or a remote node's gossip.

@@ -9,7 +9,7 @@ using namespace qmesh::router;
 namespace {
 // The tail sections of sample()'s meta, from the end: tokens/s (2 x u16), then the digests
 // (1 + 1 + 32), then load and boot time (6).
-constexpr std::size_t kRatesBytes = 4, kBudgetBytes = 5, kDigestBytes = 34;
+constexpr std::size_t kRestartsBytes = 4, kRatesBytes = 4, kBudgetBytes = 5, kDigestBytes = 34;
 
 NodeMeta sample() {
   NodeMeta m;
@@ -21,6 +21,8 @@ NodeMeta sample() {
   m.workers.push_back({"embed", WorkerState::Loading, 2, 0, 0, 72, true, std::string(64, 'c')});
   m.workers[0].tokenRateTenths = 1234;
   m.workers[1].tokenRateTenths = 0;
+  m.workers[0].restarts = 3;
+  m.workers[1].restarts = 0;
   m.loadTenths = 15;
   m.bootUnix = 1'764'000'000;
   m.freeMemoryMiB = 6144;
@@ -42,10 +44,11 @@ TEST(NodeMeta, EveryTruncationIsAnErrorNotACrash) {
   // The meta of an older node ends before the tokens/s, or also before the free budget and
   // loads (5 bytes), or also before the digests (1 + 1 + 32 bytes of them here), or also
   // before the load and boot time (6 bytes); a cut anywhere else is an error.
-  const std::size_t noRates = bytes.size() - kRatesBytes, noBudget = noRates - kBudgetBytes,
+  const std::size_t noRestarts = bytes.size() - kRestartsBytes, noRates = noRestarts - kRatesBytes,
+                    noBudget = noRates - kBudgetBytes,
                     noDigests = noBudget - kDigestBytes, noTail = noDigests - 6;
   for (std::size_t n = 0; n < bytes.size(); ++n)
-    if (n < noTail || (n > noDigests && n != noBudget && n != noRates)) {
+    if (n < noTail || (n > noDigests && n != noBudget && n != noRates && n != noRestarts)) {
       EXPECT_FALSE(decodeNodeMeta(std::span(bytes.data(), n))) << "prefix of " << n << " bytes decoded";
     }
 }
@@ -65,7 +68,7 @@ TEST(NodeMeta, DigestsRoundTripAndAnOlderNodesMetaHasNone) {
   ASSERT_TRUE(back);
   EXPECT_EQ(back->workers[0].digest, "");
   EXPECT_EQ(back->workers[1].digest, std::string(64, 'c'));
-  bytes.resize(bytes.size() - kRatesBytes - kBudgetBytes - kDigestBytes);  // what a node from before digests sends
+  bytes.resize(bytes.size() - kRestartsBytes - kRatesBytes - kBudgetBytes - kDigestBytes);  // what a node from before digests sends
   back = decodeNodeMeta(bytes);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->workers[1].digest, "");
@@ -74,7 +77,7 @@ TEST(NodeMeta, DigestsRoundTripAndAnOlderNodesMetaHasNone) {
 
 TEST(NodeMeta, OlderNodesMetaWithoutLoadAndBootTimeReadsThemAsUnknown) {
   auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
-  const std::size_t noDigests = bytes.size() - kRatesBytes - kBudgetBytes - kDigestBytes;
+  const std::size_t noDigests = bytes.size() - kRestartsBytes - kRatesBytes - kBudgetBytes - kDigestBytes;
   for (std::size_t cut = 1; cut <= 6; ++cut) {
     auto back = decodeNodeMeta(std::span(bytes.data(), noDigests - cut));
     ASSERT_TRUE(back) << cut;
@@ -96,9 +99,9 @@ TEST(NodeMeta, TokenRatesRoundTripAndAnOlderNodesMetaHasNone) {
   EXPECT_EQ(back->workers[1].tokenRateTenths, 0);
   NodeMeta unknown = m;
   for (auto& w : unknown.workers) w.tokenRateTenths = -1;
-  const auto older = std::vector<uint8_t>(bytes.begin(), bytes.end() - kRatesBytes);
+  const auto older = std::vector<uint8_t>(bytes.begin(), bytes.end() - kRestartsBytes - kRatesBytes);
   auto withoutRates = encodeNodeMeta(unknown, qmesh::membership::kMaxMetaBytes);
-  EXPECT_EQ(std::vector<uint8_t>(withoutRates.begin(), withoutRates.end() - kRatesBytes), older)
+  EXPECT_EQ(std::vector<uint8_t>(withoutRates.begin(), withoutRates.end() - kRestartsBytes - kRatesBytes), older)
       << "the rates only append: everything before them is unchanged";
   back = decodeNodeMeta(older);
   ASSERT_TRUE(back) << back.error().message;
@@ -111,6 +114,22 @@ TEST(NodeMeta, TokenRatesRoundTripAndAnOlderNodesMetaHasNone) {
   ASSERT_TRUE(fastBack);
   EXPECT_EQ(fastBack->workers[0].tokenRateTenths, 65534);
   EXPECT_EQ(fastBack->workers[1].tokenRateTenths, -1);
+}
+
+// The console's restarts column for other nodes' workers: last in the meta, so a node from
+// before them reads as "not told" (-1), never as 0 restarts.
+TEST(NodeMeta, RestartsRoundTripAndAnOlderNodesMetaHasNone) {
+  const NodeMeta m = sample();
+  auto bytes = encodeNodeMeta(m, qmesh::membership::kMaxMetaBytes);
+  auto back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->workers[0].restarts, 3);
+  EXPECT_EQ(back->workers[1].restarts, 0);
+  bytes.resize(bytes.size() - kRestartsBytes);
+  back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->workers[0].restarts, -1);
+  EXPECT_EQ(back->workers[0].tokenRateTenths, 1234) << "the rates before them read unchanged";
 }
 
 TEST(NodeMeta, UnknownFormatIsRejected) {
@@ -178,7 +197,7 @@ TEST(NodeMeta, FreeBudgetAndLoadsInProgressRoundTripAndAreUnboundedAndZeroFromAn
   EXPECT_EQ(back->freeMemoryMiB, 1234u);
   EXPECT_EQ(back->loadsInProgress, 255);
   EXPECT_EQ(back->workers[1].digest, std::string(64, 'c')) << "the digests before them read unchanged";
-  bytes.resize(bytes.size() - kRatesBytes - kBudgetBytes);
+  bytes.resize(bytes.size() - kRestartsBytes - kRatesBytes - kBudgetBytes);
   back = decodeNodeMeta(bytes);
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->freeMemoryMiB, NodeMeta::kNoBudget);

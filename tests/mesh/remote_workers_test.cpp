@@ -82,6 +82,17 @@ TEST(RemoteWorkers, DrainingNodesWorkersAreKnownButNotRoutable) {
 }
 
 // Where the mesh loads a model on demand reads these (routing/load_placement.h).
+// The console's restarts column for another node's workers; -1 (a dash) from a node that
+// does not say.
+TEST(RemoteWorkers, EachWorkerCarriesItsRestartsAsGossipedOrNotTold) {
+  NodeMeta meta = twoReadyWorkers();
+  meta.workers[0].restarts = 4;
+  const auto workers = remoteWorkersOf(memberB(MemberState::kAlive), meta);
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_EQ(workers[0].restarts, 4);
+  EXPECT_EQ(workers[1].restarts, -1);
+}
+
 TEST(RemoteWorkers, EachWorkerCarriesItsNodesFreeBudgetAndLoadsInProgress) {
   NodeMeta meta = twoReadyWorkers();
   meta.freeMemoryMiB = 2048;

@@ -153,7 +153,7 @@ const V = (() => {
           el('td', {class: 'num'}, w.outstanding),
           el('td', {class: 'num'}, m.queued),
           el('td', {class: 'num rate'}, rate ? rate.toFixed(1) : dash),
-          el('td', {class: 'num'}, w.remote ? dash : w.restarts),
+          el('td', {class: 'num'}, w.restarts ?? dash),
           el('td', {class: 'num pid', 'data-pid': w.remote ? '' : w.pid}, w.remote || !w.pid ? dash : w.pid),
           el('td', {}, el('span', {class: 'actions'}, workerActions(m, w, actions)))));
       }
