@@ -64,8 +64,10 @@ TEST(ConsoleBrowser, ShowsTheMeshLiveRestartsAWorkerCancelsAStreamAndSeesAKilled
   MeshTestNode c(dir.path(), MeshNodeSpec{"c", "demo-c", {a.gossipAddress()}, dir / "c.keys", {}});
   b.start();
   c.start();
-  ASSERT_TRUE(waitForMeshState({&a, &b, &c}, {"a", "b", "c"}, "alive", seconds(60))) << a.log();
-  ASSERT_TRUE(waitUntil([&] { return servesAll(a, {"demo-a", "demo-b", "demo-c"}); }, seconds(60))) << a.log();
+  ASSERT_TRUE(waitForMeshState({&a, &b, &c}, {"a", "b", "c"}, "alive", seconds(60)))
+      << "--- a:\n" << a.log() << "--- b:\n" << b.log() << "--- c:\n" << c.log();
+  ASSERT_TRUE(waitUntil([&] { return servesAll(a, {"demo-a", "demo-b", "demo-c"}); }, seconds(60)))
+      << "--- a:\n" << a.log() << "--- b:\n" << b.log() << "--- c:\n" << c.log();
 
   // b's whole node: the supervisor and its children (router, llama-server).
   std::string pids = std::to_string(b.supervisorPid());
