@@ -23,6 +23,8 @@ struct ConsoleState {
   // "node/model" -> state of every remote worker last seen in gossip, so a worker_state
   // event is published only when one changes (console_events.h).
   std::map<std::string, std::string> remoteWorkerStates;
+  // "node/model" -> its load progress in percent as last gossiped (-1: none), likewise.
+  std::map<std::string, int64_t> remoteLoadPercents;
 };
 
 }  // namespace qmesh::router

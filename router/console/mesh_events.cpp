@@ -20,8 +20,12 @@ void publishMemberChange(ConsoleState& c, const std::string& name, const std::st
 
 void publishRemoteWorkers(ConsoleState& c, const std::string& node, const std::vector<WorkerMeta>& workers) {
   const std::string prefix = node + "/";
-  std::map<std::string, std::string> now;
-  for (const auto& w : workers) now[prefix + w.model] = std::string(toString(w.state));
+  struct Seen {
+    std::string state;
+    int64_t loadPercent;
+  };
+  std::map<std::string, Seen> now;
+  for (const auto& w : workers) now[prefix + w.model] = {std::string(toString(w.state)), w.loadPercent};
   // Gone: known before under this node, absent now.
   for (auto it = c.remoteWorkerStates.lower_bound(prefix);
        it != c.remoteWorkerStates.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
@@ -34,17 +38,24 @@ void publishRemoteWorkers(ConsoleState& c, const std::string& node, const std::v
                                       {"state", "gone"},
                                       {"previous", it->second},
                                       {"remote", true}});
+    c.remoteLoadPercents.erase(it->first);
     it = c.remoteWorkerStates.erase(it);
   }
-  for (const auto& [key, state] : now) {
+  for (const auto& [key, cur] : now) {
     auto& seen = c.remoteWorkerStates[key];
-    if (seen == state) continue;
-    c.events.publish("worker_state", {{"node", node},
-                                      {"model", key.substr(prefix.size())},
-                                      {"state", state},
-                                      {"previous", seen},
-                                      {"remote", true}});
-    seen = state;
+    auto& seenPercent = c.remoteLoadPercents.try_emplace(key, -1).first->second;
+    if (seen == cur.state && seenPercent == cur.loadPercent) continue;
+    json e = {{"node", node},
+              {"model", key.substr(prefix.size())},
+              {"state", cur.state},
+              {"previous", seen},
+              {"remote", true}};
+    // As for a local worker: the progress bar while it loads, from its node's gossip.
+    if (cur.loadPercent >= 0 && (cur.state == "starting" || cur.state == "loading"))
+      e["load_progress"] = static_cast<double>(cur.loadPercent) / 100.0;
+    c.events.publish("worker_state", std::move(e));
+    seen = cur.state;
+    seenPercent = cur.loadPercent;
   }
 }
 

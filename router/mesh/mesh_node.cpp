@@ -209,6 +209,7 @@ NodeMeta MeshNode::buildMeta() const {
     wm.digest = w->info.digest;
     // Whole tokens/s: tenths would change with every stream, each change a gossip update.
     wm.restarts = w->info.restarts;
+    wm.loadPercent = w->info.loadProgress >= 0 ? std::llround(w->info.loadProgress * 100) : -1;
     wm.tokenRateTenths = std::llround(st_.console.localRates.perSecond(wm.model, SteadyClock::now())) * 10;
     wm.draining = w->info.draining;
     meta.workers.push_back(std::move(wm));

@@ -73,7 +73,7 @@ bool decodeDigests(wire::Reader& r, std::vector<WorkerMeta>& workers) {
   return true;
 }
 
-// One u16 per worker (tokens/s x 10, then restarts), after the budget; 0xffff: unknown.
+// One u16 per worker (tokens/s x 10, restarts, load percent), after the budget; 0xffff: unknown.
 constexpr uint16_t kU16Unknown = 0xffff;
 void encodePerWorker(wire::Writer& w, const std::vector<WorkerMeta>& workers, std::size_t n,
                      int64_t WorkerMeta::*field) {
@@ -142,7 +142,7 @@ std::vector<uint8_t> encodeNodeMeta(const NodeMeta& meta, std::size_t maxBytes, 
     w.u32(meta.freeMemoryMiB);
     w.u8(static_cast<uint8_t>(std::clamp(meta.loadsInProgress, 0, 255)));
     // For the console only: last, and each only when it fits.
-    for (auto field : {&WorkerMeta::tokenRateTenths, &WorkerMeta::restarts}) {
+    for (auto field : {&WorkerMeta::tokenRateTenths, &WorkerMeta::restarts, &WorkerMeta::loadPercent}) {
       std::vector<uint8_t> section;
       wire::Writer sw(section);
       encodePerWorker(sw, meta.workers, n, field);
@@ -193,7 +193,8 @@ Result<NodeMeta> decodeNodeMeta(std::span<const uint8_t> bytes) {
     m.loadsInProgress = tail.u8();
     // Then the tokens/s (absent from a node older than the console's rates).
     if (!tail.ok() || !decodePerWorker(tail, m.workers, &WorkerMeta::tokenRateTenths) ||
-        !decodePerWorker(tail, m.workers, &WorkerMeta::restarts))
+        !decodePerWorker(tail, m.workers, &WorkerMeta::restarts) ||
+        !decodePerWorker(tail, m.workers, &WorkerMeta::loadPercent))
       return makeError("node meta is truncated");
   }
   // Signed by the node, but the node may be hostile: what it says reaches logs, JSON,

@@ -17,8 +17,8 @@
 //   not fit, a zero "has digest" byte per worker stands in for them so these still follow)
 //   then, when they fit, per worker: [tokens/s x 10, u16] (its streams over the last
 //   minute, for the console; 0xffff or absent: unknown)
-//   then, when they fit, per worker: [restarts, u16] (for the console; 0xffff or absent:
-//   unknown)
+//   then, when they fit, per worker: [restarts, u16], then per worker: [load progress in
+//   percent, u16] (for the console; 0xffff or absent: unknown)
 //
 // Fields are appended at the end only: a decoder ignores bytes it does not know, so a
 // newer node's meta still reads on an older one.
@@ -48,6 +48,7 @@ struct WorkerMeta {
   // (console/token_rates.h); -1: not told (an older node, or no room in the meta).
   int64_t tokenRateTenths = -1;
   int64_t restarts = -1;  // its supervisor's restart count; -1: not told
+  int64_t loadPercent = -1;  // while it loads, how far (supervisor/load_progress.h); -1: none
   bool operator==(const WorkerMeta&) const = default;
 };
 

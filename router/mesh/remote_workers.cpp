@@ -23,6 +23,7 @@ std::vector<WorkerInfo> remoteWorkersOf(const membership::Member& m, const NodeM
     w.health = wm.health;
     if (wm.tokenRateTenths >= 0) w.tokensPerSecond = static_cast<double>(wm.tokenRateTenths) / 10.0;
     w.restarts = wm.restarts;  // -1: not told
+    if (wm.loadPercent >= 0) w.loadProgress = static_cast<double>(wm.loadPercent) / 100.0;
     w.draining = wm.draining;
     w.nodeFreeMemoryMiB = meta.freeMemoryMiB;
     w.nodeLoadsInProgress = meta.loadsInProgress;

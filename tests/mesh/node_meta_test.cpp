@@ -9,7 +9,7 @@ using namespace qmesh::router;
 namespace {
 // The tail sections of sample()'s meta, from the end: tokens/s (2 x u16), then the digests
 // (1 + 1 + 32), then load and boot time (6).
-constexpr std::size_t kRestartsBytes = 4, kRatesBytes = 4, kBudgetBytes = 5, kDigestBytes = 34;
+constexpr std::size_t kLoadBytes = 4, kRestartsBytes = 4, kRatesBytes = 4, kBudgetBytes = 5, kDigestBytes = 34;
 
 NodeMeta sample() {
   NodeMeta m;
@@ -23,6 +23,7 @@ NodeMeta sample() {
   m.workers[1].tokenRateTenths = 0;
   m.workers[0].restarts = 3;
   m.workers[1].restarts = 0;
+  m.workers[0].loadPercent = 37;
   m.loadTenths = 15;
   m.bootUnix = 1'764'000'000;
   m.freeMemoryMiB = 6144;
@@ -44,11 +45,12 @@ TEST(NodeMeta, EveryTruncationIsAnErrorNotACrash) {
   // The meta of an older node ends before the tokens/s, or also before the free budget and
   // loads (5 bytes), or also before the digests (1 + 1 + 32 bytes of them here), or also
   // before the load and boot time (6 bytes); a cut anywhere else is an error.
-  const std::size_t noRestarts = bytes.size() - kRestartsBytes, noRates = noRestarts - kRatesBytes,
+  const std::size_t noLoad = bytes.size() - kLoadBytes, noRestarts = noLoad - kRestartsBytes,
+                    noRates = noRestarts - kRatesBytes,
                     noBudget = noRates - kBudgetBytes,
                     noDigests = noBudget - kDigestBytes, noTail = noDigests - 6;
   for (std::size_t n = 0; n < bytes.size(); ++n)
-    if (n < noTail || (n > noDigests && n != noBudget && n != noRates && n != noRestarts)) {
+    if (n < noTail || (n > noDigests && n != noBudget && n != noRates && n != noRestarts && n != noLoad)) {
       EXPECT_FALSE(decodeNodeMeta(std::span(bytes.data(), n))) << "prefix of " << n << " bytes decoded";
     }
 }
@@ -68,7 +70,7 @@ TEST(NodeMeta, DigestsRoundTripAndAnOlderNodesMetaHasNone) {
   ASSERT_TRUE(back);
   EXPECT_EQ(back->workers[0].digest, "");
   EXPECT_EQ(back->workers[1].digest, std::string(64, 'c'));
-  bytes.resize(bytes.size() - kRestartsBytes - kRatesBytes - kBudgetBytes - kDigestBytes);  // what a node from before digests sends
+  bytes.resize(bytes.size() - kLoadBytes - kRestartsBytes - kRatesBytes - kBudgetBytes - kDigestBytes);  // what a node from before digests sends
   back = decodeNodeMeta(bytes);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->workers[1].digest, "");
@@ -77,7 +79,7 @@ TEST(NodeMeta, DigestsRoundTripAndAnOlderNodesMetaHasNone) {
 
 TEST(NodeMeta, OlderNodesMetaWithoutLoadAndBootTimeReadsThemAsUnknown) {
   auto bytes = encodeNodeMeta(sample(), qmesh::membership::kMaxMetaBytes);
-  const std::size_t noDigests = bytes.size() - kRestartsBytes - kRatesBytes - kBudgetBytes - kDigestBytes;
+  const std::size_t noDigests = bytes.size() - kLoadBytes - kRestartsBytes - kRatesBytes - kBudgetBytes - kDigestBytes;
   for (std::size_t cut = 1; cut <= 6; ++cut) {
     auto back = decodeNodeMeta(std::span(bytes.data(), noDigests - cut));
     ASSERT_TRUE(back) << cut;
@@ -99,9 +101,9 @@ TEST(NodeMeta, TokenRatesRoundTripAndAnOlderNodesMetaHasNone) {
   EXPECT_EQ(back->workers[1].tokenRateTenths, 0);
   NodeMeta unknown = m;
   for (auto& w : unknown.workers) w.tokenRateTenths = -1;
-  const auto older = std::vector<uint8_t>(bytes.begin(), bytes.end() - kRestartsBytes - kRatesBytes);
+  const auto older = std::vector<uint8_t>(bytes.begin(), bytes.end() - kLoadBytes - kRestartsBytes - kRatesBytes);
   auto withoutRates = encodeNodeMeta(unknown, qmesh::membership::kMaxMetaBytes);
-  EXPECT_EQ(std::vector<uint8_t>(withoutRates.begin(), withoutRates.end() - kRestartsBytes - kRatesBytes), older)
+  EXPECT_EQ(std::vector<uint8_t>(withoutRates.begin(), withoutRates.end() - kLoadBytes - kRestartsBytes - kRatesBytes), older)
       << "the rates only append: everything before them is unchanged";
   back = decodeNodeMeta(older);
   ASSERT_TRUE(back) << back.error().message;
@@ -125,11 +127,27 @@ TEST(NodeMeta, RestartsRoundTripAndAnOlderNodesMetaHasNone) {
   ASSERT_TRUE(back);
   EXPECT_EQ(back->workers[0].restarts, 3);
   EXPECT_EQ(back->workers[1].restarts, 0);
-  bytes.resize(bytes.size() - kRestartsBytes);
+  bytes.resize(bytes.size() - kLoadBytes - kRestartsBytes);
   back = decodeNodeMeta(bytes);
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->workers[0].restarts, -1);
+  EXPECT_EQ(back->workers[0].loadPercent, -1);
   EXPECT_EQ(back->workers[0].tokenRateTenths, 1234) << "the rates before them read unchanged";
+}
+
+// Another node's worker that loads: the console draws its progress bar from this.
+TEST(NodeMeta, LoadProgressRoundTripsAndAnOlderNodesMetaHasNone) {
+  const NodeMeta m = sample();
+  auto bytes = encodeNodeMeta(m, qmesh::membership::kMaxMetaBytes);
+  auto back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->workers[0].loadPercent, 37);
+  EXPECT_EQ(back->workers[1].loadPercent, -1);
+  bytes.resize(bytes.size() - kLoadBytes);
+  back = decodeNodeMeta(bytes);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->workers[0].loadPercent, -1);
+  EXPECT_EQ(back->workers[0].restarts, 3) << "the restarts before it read unchanged";
 }
 
 TEST(NodeMeta, UnknownFormatIsRejected) {
@@ -197,7 +215,7 @@ TEST(NodeMeta, FreeBudgetAndLoadsInProgressRoundTripAndAreUnboundedAndZeroFromAn
   EXPECT_EQ(back->freeMemoryMiB, 1234u);
   EXPECT_EQ(back->loadsInProgress, 255);
   EXPECT_EQ(back->workers[1].digest, std::string(64, 'c')) << "the digests before them read unchanged";
-  bytes.resize(bytes.size() - kRestartsBytes - kRatesBytes - kBudgetBytes);
+  bytes.resize(bytes.size() - kLoadBytes - kRestartsBytes - kRatesBytes - kBudgetBytes);
   back = decodeNodeMeta(bytes);
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->freeMemoryMiB, NodeMeta::kNoBudget);

@@ -93,6 +93,17 @@ TEST(RemoteWorkers, EachWorkerCarriesItsRestartsAsGossipedOrNotTold) {
   EXPECT_EQ(workers[1].restarts, -1);
 }
 
+// A worker loading on another node: its progress as that node gossips it, for the console.
+TEST(RemoteWorkers, ALoadingWorkerCarriesItsGossipedProgress) {
+  NodeMeta meta = twoReadyWorkers();
+  meta.workers[0].state = WorkerState::Loading;
+  meta.workers[0].loadPercent = 42;
+  const auto workers = remoteWorkersOf(memberB(MemberState::kAlive), meta);
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_DOUBLE_EQ(workers[0].loadProgress, 0.42);
+  EXPECT_EQ(workers[1].loadProgress, -1);
+}
+
 TEST(RemoteWorkers, EachWorkerCarriesItsNodesFreeBudgetAndLoadsInProgress) {
   NodeMeta meta = twoReadyWorkers();
   meta.freeMemoryMiB = 2048;

@@ -114,6 +114,30 @@ TEST(MeshEvents, RemoteWorkerStateOnlyWhenItChangesAndGoneWhenItLeavesTheGossip)
   EXPECT_EQ(e[0]["previous"], "ready");
 }
 
+// Another node's worker that loads: each gossiped step of its progress is a worker_state event
+// with load_progress, as for a local one; the same gossip again is none.
+TEST(MeshEvents, RemoteWorkerLoadProgressThatMovedIsAnEventWithTheProgress) {
+  ConsoleState c;
+  WorkerMeta w = meshEventsRemote("demo-b", WorkerState::Loading);
+  w.loadPercent = 10;
+  auto e = meshEventsAll(c, [&] { publishRemoteWorkers(c, "b", {w}); });
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_DOUBLE_EQ(e[0]["load_progress"].get<double>(), 0.10);
+  w.loadPercent = 55;
+  e = meshEventsAll(c, [&] { publishRemoteWorkers(c, "b", {w}); });
+  ASSERT_EQ(e.size(), 1u) << "the progress moved in the same state";
+  EXPECT_EQ(e[0]["state"], "loading");
+  EXPECT_EQ(e[0]["previous"], "loading");
+  EXPECT_DOUBLE_EQ(e[0]["load_progress"].get<double>(), 0.55);
+  e = meshEventsAll(c, [&] { publishRemoteWorkers(c, "b", {w}); });
+  EXPECT_TRUE(e.empty());
+  w.state = WorkerState::Ready;
+  w.loadPercent = -1;
+  e = meshEventsAll(c, [&] { publishRemoteWorkers(c, "b", {w}); });
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_FALSE(e[0].contains("load_progress")) << e[0].dump();
+}
+
 TEST(MeshEvents, MemberJoinedForANewNodeAndMemberStateWithThePreviousOneAfter) {
   ConsoleState c;
   auto e = meshEventsAll(c, [&] { publishMemberChange(c, "b", "ab12", "10.0.0.2:7946", "alive", "alive", true); });
