@@ -77,20 +77,51 @@ void LoopbackListener::close() {
   fd_ = -1;
 }
 
-uint16_t freeLoopbackPort() {
+namespace {
+
+// true when nothing holds 127.0.0.1:port (binding succeeds); 0 binds any free port.
+bool bindsLoopback(uint16_t port, uint16_t* bound) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(port);
   socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
-  }
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  if (ok && bound) *bound = ntohs(addr.sin_port);
+  return ok;
+}
+
+// The low end of the kernel's ephemeral range (net.ipv4.ip_local_port_range).
+int ephemeralLow() {
+  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  return f >> low ? low : 32768;
+}
+
+}  // namespace
+
+// A port below the kernel's ephemeral range: one from inside it may be given to any outgoing
+// connection (a test's HTTP poll, a router's connection to its worker) between this call and
+// the node's bind, which then fails "address in use" (seen: a router crash-looping on its
+// data-plane port in a long ctest run). Below the range only another caller of this function
+// can take it, and a random pick among thousands makes that rare.
+uint16_t freeLoopbackPort() {
+  const int low = ephemeralLow();
+  if (low > 12000) {
+    thread_local std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<int> pick(10000, low - 1);
+    for (int i = 0; i < 100; ++i) {
+      const auto port = static_cast<uint16_t>(pick(rng));
+      if (bindsLoopback(port, nullptr)) return port;
+    }
+  }
+  uint16_t port = 0;  // a system whose ephemeral range starts low: any free port
+  if (!bindsLoopback(0, &port)) throw std::runtime_error("cannot bind a loopback port");
+  return port;
 }
 
 }  // namespace qmesh::test

@@ -37,7 +37,8 @@ std::filesystem::path demoModel();
 // Integration tests need the packaged llama-server and the demo model; true when both exist.
 bool haveRealLlamaServer();
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close).
+// A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range so
+// no outgoing connection can take it before the caller binds it (test_env.cpp).
 uint16_t freeLoopbackPort();
 
 // A listening TCP socket on 127.0.0.1 (port picked by the kernel), held until destruction:
