@@ -286,6 +286,24 @@ int runStatus(const fs::path& file, bool json) {
   return exit_code::kOk;
 }
 
+namespace {
+
+// `stop` and `drain` end once the control API goes away: the supervisor closes it only after
+// every child is reaped. `within` bounds the wait (the supervisor's own bounds plus a margin).
+int waitUntilStopped(const NodeConfig& config, std::chrono::steady_clock::duration within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!controlRequest(config.node.control, "GET", "/status", Millis(500)).reached) {
+      std::cout << "stopped\n";
+      return exit_code::kOk;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return fail(exit_code::kRuntime, "the supervisor did not stop in time");
+}
+
+}  // namespace
+
 int runStop(const fs::path& file) {
   auto config = loadNodeConfig(file);
   if (!config) return fail(exit_code::kConfig, "config error:\n" + config.error().message);
@@ -294,17 +312,7 @@ int runStop(const fs::path& file) {
     return fail(exit_code::kNotRunning,
                 "no qmesh-supervisor answers on " + config->node.control.str() + ": nothing to stop");
   if (const std::string refused = post.refusal(); !refused.empty()) return fail(exit_code::kRefused, refused);
-  // Wait until the control API goes away: every child is reaped before it closes.
-  const auto deadline = std::chrono::steady_clock::now() + config->supervisor.stop_grace +
-                        std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!controlRequest(config->node.control, "GET", "/status", Millis(500)).reached) {
-      std::cout << "stopped\n";
-      return exit_code::kOk;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return fail(exit_code::kRuntime, "the supervisor did not stop in time");
+  return waitUntilStopped(*config, config->supervisor.stop_grace + std::chrono::seconds(10));
 }
 
 int runDrain(const fs::path& file) {
@@ -317,17 +325,9 @@ int runDrain(const fs::path& file) {
   if (const std::string refused = post.refusal(); !refused.empty()) return fail(exit_code::kRefused, refused);
   std::cout << "draining (streams in flight have up to " << formatDuration(config->node.drain_timeout) << ")\n"
             << std::flush;
-  // As `stop`: the control API goes away once every child is reaped (node_drain.h's bounds).
-  const auto deadline = std::chrono::steady_clock::now() + config->node.drain_timeout +
-                        3 * config->supervisor.stop_grace + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!controlRequest(config->node.control, "GET", "/status", Millis(500)).reached) {
-      std::cout << "stopped\n";
-      return exit_code::kOk;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return fail(exit_code::kRuntime, "the supervisor did not stop in time");
+  // node_drain.h's bounds: the workers at drain_timeout, the router's graces after it.
+  return waitUntilStopped(*config, config->node.drain_timeout + 3 * config->supervisor.stop_grace +
+                                       std::chrono::seconds(10));
 }
 
 int runRestart(const fs::path& file, const std::string& child) {
