@@ -91,7 +91,7 @@ json eventsJson(const RouterContext& st) {
 
 json snapshot(const RouterServices& sv) {
   const RouterContext& st = sv.context;
-  const TimePoint now = SteadyClock::now();
+  const TimePoint now = st.clock.now();
   return {{"node", st.config.node_name},
           {"version", QMESH_VERSION},
           {"host", hostInfoJson()},
@@ -155,7 +155,7 @@ net::awaitable<bool> serveAdmin(ClientLink& link, const http::request<http::stri
     co_return co_await serveEventStream(link, ctx, parseLastEventId(sv(req["Last-Event-ID"])));
   if (get && path == "/api/console") co_return co_await replyJson(link, ctx, 200, snapshot(link.services()));
   if (get && path == "/api/requests")
-    co_return co_await replyJson(link, ctx, 200, st.console.live.list(SteadyClock::now()));
+    co_return co_await replyJson(link, ctx, 200, st.console.live.list(st.clock.now()));
   if (get && path == "/api/errors") co_return co_await replyJson(link, ctx, 200, st.console.errors.list());
   if (get)
     if (const std::string w = segmentBetween(path, "/api/workers/", "/log"); !w.empty())

@@ -39,22 +39,35 @@ EventBus::EventBus(EventBusLimits limits, std::function<int64_t()> unixMillis)
   nextId_ = static_cast<uint64_t>(std::max<int64_t>(unixMillis_(), 0)) * 1000 + 1;
 }
 
-EventPtr EventBus::make(std::string_view type, json data, bool numbered) {
-  if (!data.is_object()) data = json{{"value", std::move(data)}};
-  const uint64_t id = numbered ? nextId_++ : 0;
-  data["type"] = type;
-  data["id"] = id;
-  data["time"] = unixMillis_();
+std::shared_ptr<Event> EventBus::make(std::string_view type, std::function<json()> fields, bool numbered) {
   auto e = std::make_shared<Event>();
-  e->id = id;
+  e->id = numbered ? nextId_++ : 0;
   e->type = std::string(type);
-  // Names and messages in events come from gossip, the supervisor and clients.
-  e->data = data.dump(-1, ' ', false, json::error_handler_t::replace);
+  e->time = unixMillis_();
+  e->pending = std::move(fields);
+  return e;
+}
+
+EventPtr EventBus::rendered(const std::shared_ptr<Event>& e) {
+  if (e->pending) {
+    json data = e->pending();
+    e->pending = nullptr;
+    if (!data.is_object()) data = json{{"value", std::move(data)}};
+    data["type"] = e->type;
+    data["id"] = e->id;
+    data["time"] = e->time;
+    // Names and messages in events come from gossip, the supervisor and clients.
+    e->data = data.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
   return e;
 }
 
 uint64_t EventBus::publish(std::string_view type, json data) {
-  EventPtr e = make(type, std::move(data));
+  return publishLazy(type, [data = std::move(data)]() mutable { return std::move(data); });
+}
+
+uint64_t EventBus::publishLazy(std::string_view type, std::function<json()> fields) {
+  std::shared_ptr<Event> e = make(type, std::move(fields));
   ++counters_.published;
   history_.push_back(e);
   while (history_.size() > limits_.historySize) history_.pop_front();
@@ -70,7 +83,7 @@ uint64_t EventBus::publish(std::string_view type, json data) {
       s->queue_.clear();
       ++counters_.slowSubscribersDropped;
     } else {
-      s->queue_.push_back(e);
+      s->queue_.push_back(rendered(e));
     }
     if (s->wake_) s->wake_();
   }
@@ -90,13 +103,15 @@ EventBus::SubscriberPtr EventBus::subscribe(std::optional<uint64_t> lastEventId,
     const bool gap = *lastEventId + 1 < oldest || *lastEventId >= nextId_;
     if (gap) {
       ++counters_.replayGaps;
-      s->queue_.push_back(make("replay_gap",
-                               json{{"last_event_id", *lastEventId}, {"oldest_kept", history_.empty() ? 0 : oldest}},
-                               false));
+      const json fields = {{"last_event_id", *lastEventId}, {"oldest_kept", history_.empty() ? 0 : oldest}};
+      s->queue_.push_back(rendered(make("replay_gap", [fields] { return fields; }, false)));
     }
-    for (const auto& e : history_)
-      if (gap || e->id > *lastEventId) s->queue_.push_back(e);
     // The replay itself may be longer than a live queue may grow: keep its newest part.
+    std::size_t missed = 0;
+    for (const auto& e : history_) missed += gap || e->id > *lastEventId ? 1 : 0;
+    const std::size_t room = limits_.maxQueued - std::min(s->queue_.size(), limits_.maxQueued);
+    for (auto it = history_.end() - static_cast<std::ptrdiff_t>(std::min(missed, room)); it != history_.end(); ++it)
+      s->queue_.push_back(rendered(*it));
     while (s->queue_.size() > limits_.maxQueued) s->queue_.pop_front();
   }
   subscribers_.push_back(s);

@@ -6,6 +6,11 @@
 // and appends it to every subscriber's queue; the SSE stream (event_stream.h) drains a queue
 // and is woken through the subscriber's callback. Single-threaded (the router's io_context).
 //
+// An event's JSON is written only when a reader needs it: when it is published while a
+// stream is open, or replayed to a stream that opens later. Every forwarded request
+// publishes two events, and building and dumping their JSON for a history nobody reads was a
+// third of the router's instructions per request (bench/RESULTS.md, "Router cost").
+//
 // Memory is bounded whatever the readers do: the history keeps the last `historySize`
 // events, and a subscriber whose queue holds more than `maxQueued` unsent events (a reader
 // slower than the mesh) is cut off and counted, never buffered without end.
@@ -27,7 +32,9 @@ namespace qmesh::router {
 struct Event {
   uint64_t id = 0;  // 0: not part of the numbered history (replay_gap)
   std::string type;
-  std::string data;  // one line of JSON: {"type":..,"id":..,"time":..,...}
+  std::string data;  // one line of JSON: {"type":..,"id":..,"time":..,...}; set before a reader sees it
+  int64_t time = 0;  // ms since the epoch, when published
+  std::function<nlohmann::json()> pending;  // makes `data`'s fields; empty once rendered
 };
 using EventPtr = std::shared_ptr<const Event>;
 
@@ -76,6 +83,9 @@ class EventBus {
   // `data` gets "type", "id" and "time" (ms since the epoch) added. Text from outside in it
   // is dumped with error_handler_t::replace.
   uint64_t publish(std::string_view type, nlohmann::json data = nlohmann::json::object());
+  // The same, with the fields made only if a reader ever needs them. `fields` must own what
+  // it reads (it may run after the publisher is gone), and is run at most once.
+  uint64_t publishLazy(std::string_view type, std::function<nlohmann::json()> fields);
 
   // A new subscriber whose queue starts with what it missed: every kept event after
   // `lastEventId` (nullopt: none). When `lastEventId` is older than the history (or from
@@ -94,12 +104,14 @@ class EventBus {
   const Counters& counters() const { return counters_; }
 
  private:
-  EventPtr make(std::string_view type, nlohmann::json data, bool numbered = true);
+  std::shared_ptr<Event> make(std::string_view type, std::function<nlohmann::json()> fields, bool numbered = true);
+  // Writes `data` from `pending` (once).
+  static EventPtr rendered(const std::shared_ptr<Event>& e);
 
   EventBusLimits limits_;
   std::function<int64_t()> unixMillis_;
   uint64_t nextId_ = 1;
-  std::deque<EventPtr> history_;
+  std::deque<std::shared_ptr<Event>> history_;
   std::list<SubscriberPtr> subscribers_;
   Counters counters_;
 };

@@ -9,16 +9,28 @@ using nlohmann::json;
 
 namespace {
 
-double msSince(TimePoint start, TimePoint now) { return std::chrono::duration<double, std::milli>(now - start).count(); }
+int64_t msBetween(TimePoint start, TimePoint now) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(now - start).count();
+}
+
+// What an event or the live list says of a request: a copy, so an event written later (for a
+// reader that connects after the request ended) does not read a RequestCtx that is gone.
+struct Summary {
+  std::string id, model, path, route, from;
+  int64_t tokens = 0;
+
+  explicit Summary(const RequestCtx& ctx)
+      : id(ctx.id), model(ctx.model), path(ctx.path), route(ctx.route), from(ctx.fromPeer), tokens(ctx.tokens) {}
+
+  json fields() const {
+    return {{"request_id", id}, {"model", model}, {"path", path}, {"route", route}, {"from", from}, {"tokens", tokens}};
+  }
+};
 
 json summary(const RequestCtx& ctx, TimePoint now) {
-  return {{"request_id", ctx.id},
-          {"model", ctx.model},
-          {"path", ctx.path},
-          {"route", ctx.route},
-          {"from", ctx.fromPeer},
-          {"elapsed_ms", static_cast<int64_t>(msSince(ctx.start, now))},
-          {"tokens", ctx.tokens}};
+  json j = Summary(ctx).fields();
+  j["elapsed_ms"] = msBetween(ctx.start, now);
+  return j;
 }
 
 }  // namespace
@@ -56,24 +68,33 @@ json RecentErrors::list() const { return json(std::vector<json>(errors_.begin(),
 LiveRequestGuard::LiveRequestGuard(ClientLink& link, RequestCtx& ctx) : link_(link), ctx_(ctx) {
   ConsoleState& c = link_.services().context.console;
   it_ = c.live.add(ctx_, link_);
-  c.events.publish("request_started", summary(ctx_, SteadyClock::now()));
+  const int64_t elapsed = msBetween(ctx_.start, link_.services().context.clock.now());
+  c.events.publishLazy("request_started", [s = Summary(ctx_), elapsed] {
+    json j = s.fields();
+    j["elapsed_ms"] = elapsed;
+    return j;
+  });
 }
 
 LiveRequestGuard::~LiveRequestGuard() {
-  ConsoleState& c = link_.services().context.console;
+  RouterContext& context = link_.services().context;
+  ConsoleState& c = context.console;
   c.live.remove(it_);
-  json s = summary(ctx_, SteadyClock::now());
-  s.erase("elapsed_ms");
-  s["duration_ms"] = static_cast<int64_t>(msSince(ctx_.start, SteadyClock::now()));
+  const TimePoint now = context.clock.now();
+  const int64_t durationMs = msBetween(ctx_.start, now);
   // Before the session's finishRequest: a client that left is 499 there too.
   const int status = link_.clientGone() && ctx_.status < 400 ? 499 : ctx_.status;
-  s["status"] = status;
-  s["cancelled"] = ctx_.cancelled;
-  if (status >= 400 && status != 499) c.errors.add(s);
-  if (status < 400 && servedHere(ctx_.route, link_.services().context.config.node_name))
-    c.localRates.record(ctx_.model, ctx_.tokens, std::chrono::milliseconds(s["duration_ms"].get<int64_t>()),
-                        SteadyClock::now());
-  c.events.publish("request_finished", std::move(s));
+  auto finished = [s = Summary(ctx_), durationMs, status, cancelled = ctx_.cancelled] {
+    json j = s.fields();
+    j["duration_ms"] = durationMs;
+    j["status"] = status;
+    j["cancelled"] = cancelled;
+    return j;
+  };
+  if (status >= 400 && status != 499) c.errors.add(finished());
+  if (status < 400 && servedHere(ctx_.route, context.config.node_name))
+    c.localRates.record(ctx_.model, ctx_.tokens, std::chrono::milliseconds(durationMs), now);
+  c.events.publishLazy("request_finished", std::move(finished));
 }
 
 }  // namespace qmesh::router

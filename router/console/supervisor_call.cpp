@@ -26,7 +26,7 @@ net::awaitable<SupervisorReply> callSupervisor(net::any_io_executor ex, const Ho
   error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   auto res = parser.release();
-  co_return SupervisorReply{res.result_int(), std::move(res.body())};
+  co_return SupervisorReply{static_cast<int>(res.result_int()), std::move(res.body())};
 }
 
 }  // namespace qmesh::router

@@ -6,27 +6,34 @@ namespace {
 
 using nlohmann::json;
 
-// A SAX pass that only counts depth and stops the parse (returns false) the moment it
-// exceeds the limit; everything else is accepted and thrown away.
-class DepthGuard final : public json::json_sax_t {
+// Builds the DOM as it parses (nlohmann's own DOM builder inside) and stops the parse the
+// moment an object or array opens beyond the limit. One pass: a separate depth-checking pass
+// before json::parse lexed every request body twice.
+class BoundedDomBuilder {
  public:
-  explicit DepthGuard(int maxDepth) : max_(maxDepth) {}
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  BoundedDomBuilder(json& root, int maxDepth) : dom_(root, /*allow_exceptions=*/false), max_(maxDepth) {}
   bool tooDeep() const { return tooDeep_; }
 
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return enter(); }
-  bool key(string_t&) override { return true; }
-  bool end_object() override { return leave(); }
-  bool start_array(std::size_t) override { return enter(); }
-  bool end_array() override { return leave(); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return false;
+  bool null() { return dom_.null(); }
+  bool boolean(bool v) { return dom_.boolean(v); }
+  bool number_integer(number_integer_t v) { return dom_.number_integer(v); }
+  bool number_unsigned(number_unsigned_t v) { return dom_.number_unsigned(v); }
+  bool number_float(number_float_t v, const string_t& s) { return dom_.number_float(v, s); }
+  bool string(string_t& v) { return dom_.string(v); }
+  bool binary(binary_t& v) { return dom_.binary(v); }
+  bool start_object(std::size_t n) { return enter() && dom_.start_object(n); }
+  bool key(string_t& v) { return dom_.key(v); }
+  bool end_object() { return leave() && dom_.end_object(); }
+  bool start_array(std::size_t n) { return enter() && dom_.start_array(n); }
+  bool end_array() { return leave() && dom_.end_array(); }
+  bool parse_error(std::size_t position, const std::string& token, const nlohmann::detail::exception& e) {
+    return dom_.parse_error(position, token, e);
   }
 
  private:
@@ -39,6 +46,7 @@ class DepthGuard final : public json::json_sax_t {
     --depth_;
     return true;
   }
+  nlohmann::detail::json_sax_dom_parser<json> dom_;
   int max_;
   int depth_ = 0;
   bool tooDeep_ = false;
@@ -48,16 +56,18 @@ class DepthGuard final : public json::json_sax_t {
 
 BoundedJson parseBoundedJson(std::string_view text, int maxDepth) {
   BoundedJson out;
-  DepthGuard guard(maxDepth);
-  const bool wellFormed = json::sax_parse(text, &guard, json::input_format_t::json, /*strict=*/true);
-  if (guard.tooDeep()) {
+  BoundedDomBuilder builder(out.value, maxDepth);
+  const bool ok = json::sax_parse(text, &builder, json::input_format_t::json, /*strict=*/true);
+  if (builder.tooDeep()) {
+    out.value = json(json::value_t::discarded);
     out.outcome = BoundedJson::Outcome::TooDeep;
     return out;
   }
-  if (!wellFormed) return out;
-  // Known well-formed and shallow: the DOM parse cannot fail or go deep.
-  out.value = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  out.outcome = out.value.is_discarded() ? BoundedJson::Outcome::Invalid : BoundedJson::Outcome::Ok;
+  if (!ok) {
+    out.value = json(json::value_t::discarded);
+    return out;
+  }
+  out.outcome = BoundedJson::Outcome::Ok;
   return out;
 }
 

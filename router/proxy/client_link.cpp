@@ -16,7 +16,7 @@ std::string newRequestId() {
 }
 
 void finishRequest(RouterContext& context, const RequestCtx& ctx) {
-  const double total = std::chrono::duration<double>(SteadyClock::now() - ctx.start).count();
+  const double total = std::chrono::duration<double>(context.clock.now() - ctx.start).count();
   context.metrics.requestFinished(ctx.model, ctx.status, total);
   // Pollers (the supervisor's /health every second, dashboards, tests) belong at debug.
   const bool poll = ctx.method == "GET" && ctx.model.empty() && ctx.status == 200;

@@ -20,7 +20,7 @@ void Forwarder::onClientGone() {
   if (up_) up_->close();
   st_.admission->cancel(ticket_);
   st_.metrics.clientGone(ctx_.model);
-  spdlog::info("req={} client hung up after {:.1f} ms; upstream closed", ctx_.id, secondsSince(ctx_.start) * 1000);
+  spdlog::info("req={} client hung up after {:.1f} ms; upstream closed", ctx_.id, secondsBetween(ctx_.start, st_.clock.now()) * 1000);
 }
 
 net::awaitable<bool> Forwarder::run() {

@@ -79,7 +79,7 @@ net::awaitable<void> HopSession::run() {
     const auto& h = parser.get();
     const auto id = h["x-request-id"];
     ctx.id = acceptableRequestId(sv(id)) ? std::string(id) : newRequestId();
-    ctx.start = SteadyClock::now();
+    ctx.start = context_.clock.now();
     ctx.method = std::string(h.method_string());
     ctx.path = std::string(pathOf(sv(h.target())));
     ctx.version = h.version();

@@ -75,7 +75,7 @@ net::awaitable<void> HttpSession::run() {
     RequestCtx ctx;
     const auto clientId = h["x-request-id"];
     ctx.id = acceptableRequestId(sv(clientId)) ? std::string(clientId) : newRequestId();
-    ctx.start = SteadyClock::now();
+    ctx.start = context_.clock.now();
     ctx.method = std::string(h.method_string());
     ctx.path = std::string(pathOf(sv(h.target())));
     ctx.version = h.version();
@@ -161,7 +161,7 @@ bool isMalformedHeader(const error_code& ec) {
 net::awaitable<void> HttpSession::refuseHeader(const error_code& ec) {
   RequestCtx ctx;
   ctx.id = newRequestId();
-  ctx.start = SteadyClock::now();
+  ctx.start = context_.clock.now();
   ctx.method = "-";
   ctx.path = "-";
   ctx.keepAlive = false;

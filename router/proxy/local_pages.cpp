@@ -108,7 +108,7 @@ std::string apiStatusJson(const RouterContext& st, bool draining) {
       // Share of the model loaded while it loads (supervisor/load_progress.h); the console shows it.
       if (w->info.loadProgress >= 0) workers.back()["load_progress"] = w->info.loadProgress;
       // Streams' tokens/s over the last minute: this node's own count, or a remote node's gossip.
-      const double rate = w->info.remote ? w->info.tokensPerSecond : st.console.localRates.perSecond(m, SteadyClock::now());
+      const double rate = w->info.remote ? w->info.tokensPerSecond : st.console.localRates.perSecond(m, now);
       workers.back()["tokens_per_s"] = rate >= 0 ? json(std::round(rate * 10) / 10) : json(nullptr);
     }
     models.push_back({{"name", m}, {"queued", st.admission->queued(m)}, {"workers", workers}});

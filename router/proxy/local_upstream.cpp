@@ -14,7 +14,7 @@ net::awaitable<error_code> LocalUpstream::connect(bool fresh) {
   const auto addr = net::ip::make_address(worker_.info.host, ec);
   if (ec) co_return ec;
   endpoint_ = tcp::endpoint(addr, worker_.info.port);
-  if (auto pooled = fresh ? nullptr : services_.localConnections.take(endpoint_, SteadyClock::now())) {
+  if (auto pooled = fresh ? nullptr : services_.localConnections.take(endpoint_, services_.context.clock.now())) {
     socket_ = std::move(*pooled);
     reused_ = true;
     co_return error_code{};
@@ -38,7 +38,7 @@ void LocalUpstream::prepare(UpstreamRequest& req) const {
 void LocalUpstream::releaseForReuse() {
   if (services_.sessions.draining() || !http_.reusable() || !socket_.is_open()) return;
   services_.localConnections.put(endpoint_, std::make_unique<tcp::socket>(std::move(socket_)),
-                           static_cast<std::size_t>(std::max<int64_t>(worker_.info.slots, 0)), SteadyClock::now());
+                           static_cast<std::size_t>(std::max<int64_t>(worker_.info.slots, 0)), services_.context.clock.now());
 }
 
 void LocalUpstream::cancelRead() {

@@ -25,7 +25,7 @@ bool isHopByHop(http::field f) {
   }
 }
 
-double secondsSince(TimePoint t) { return std::chrono::duration<double>(SteadyClock::now() - t).count(); }
+double secondsBetween(TimePoint from, TimePoint to) { return std::chrono::duration<double>(to - from).count(); }
 
 ResponseRelay::ResponseRelay(ClientLink& client, RequestCtx& ctx, std::unique_ptr<UpstreamConnector>& up,
                              StreamContinuation* continuation)
@@ -132,7 +132,7 @@ net::awaitable<bool> ResponseRelay::relayBody() {
       if (!out.empty()) {
         if (co_await write(out)) co_return false;
         ctx_.tokens = static_cast<int64_t>(cont_ ? cont_->events() : scanner_.events());  // the console's live requests
-        if (first) st_.metrics.firstByte(ctx_.model, secondsSince(ctx_.start));
+        if (first) st_.metrics.firstByte(ctx_.model, secondsBetween(ctx_.start, now()));
         first = false;
       }
     }

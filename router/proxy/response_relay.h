@@ -26,7 +26,7 @@ class StreamContinuation;
 
 // Hop-by-hop and framing header fields: ours, not the worker's, on any relayed response.
 bool isHopByHop(http::field f);
-double secondsSince(TimePoint t);
+double secondsBetween(TimePoint from, TimePoint to);
 // Big enough that a multi-megabyte non-streamed body moves in few syscalls; SSE reads
 // return whatever arrived, so this never delays an event.
 inline constexpr std::size_t kRelayBuffer = 64 * 1024;

@@ -6,7 +6,9 @@
 #include <csignal>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
+#include <future>
 
 #include "tests/integration/node_fixture.h"
 #include "tests/supervisor/raw_http.h"
@@ -109,6 +111,59 @@ TEST(SupervisorControlApi, OnlyTheTokenInTheDataDirStopsOrRestarts) {
   ASSERT_TRUE(n.node->process().waitExit(30s));
   EXPECT_EQ(n.node->process().exitCode(), 0) << n.node->log();
   EXPECT_FALSE(fs::exists(n.tokenFile())) << "a stopped node leaves no token behind";
+}
+
+// `qmesh-supervisor drain`, the command (the drain tests elsewhere send SIGTERM): with a
+// stream in flight through the node's router, it says it drains, and returns "stopped" with
+// exit 0 only once the supervisor is gone; the stream ends whole, no llama-server is left,
+// and a second drain finds nothing to drain (exit 5).
+TEST(SupervisorControlApi, DrainCommandLetsTheStreamInFlightEndWholeThenStopsTheNode) {
+  if (!haveRealLlamaServer()) GTEST_SKIP() << "the packaged llama-server or the demo model is missing";
+  NodeYaml y;
+  y.supervisor = fastSupervisorSettings();
+  y.models = demoModelEntry("demo", /*parallel=*/1, /*embeddings=*/false, /*ctx=*/4096);
+  y.router = true;
+  y.router_port = freeLoopbackPort();
+  RunningNode node(y);
+  ASSERT_TRUE(node.waitForState("demo", "ready", 90s)) << node.log();
+  const int llamaPid = (*node.model("demo"))["pid"].get<int>();
+  const std::string router = "http://127.0.0.1:" + std::to_string(y.router_port);
+  ASSERT_TRUE(waitUntil([&] { return httpGet(router + "/readyz", 2s).status == 200; }, 30s)) << node.log();
+
+  std::atomic<bool> started{false}, ended{false};
+  auto stream = std::async(std::launch::async, [&] {
+    std::string body;
+    auto res = httpPostStream(
+        router + "/v1/chat/completions",
+        R"({"model":"demo","stream":true,"max_tokens":2000,"messages":[{"role":"user","content":"Tell a long story"}]})",
+        [&](const std::string& chunk) {
+          body += chunk;
+          started = true;
+          if (has(body, "data: [DONE]")) ended = true;
+          return true;
+        },
+        {}, 60s);
+    res.body = body;
+    return res;
+  });
+  ASSERT_TRUE(waitUntil([&] { return started.load(); }, 30s)) << node.log();
+  ASSERT_FALSE(ended.load()) << "the stream ended before the drain: nothing in flight to test";
+  const auto drain = runSupervisor({"drain", "--config", node.configFile().string()});
+  EXPECT_EQ(drain.exit_code, 0) << drain.output << "\n" << node.log();
+  EXPECT_TRUE(has(drain.output, "draining")) << drain.output;
+  EXPECT_TRUE(has(drain.output, "stopped")) << drain.output;
+
+  ASSERT_EQ(stream.wait_for(10s), std::future_status::ready);
+  const auto res = stream.get();
+  EXPECT_EQ(res.status, 200) << res.error;
+  EXPECT_TRUE(has(res.body, "data: [DONE]")) << "the stream was cut: " << res.body.substr(res.body.size() > 300 ? res.body.size() - 300 : 0);
+  ASSERT_TRUE(node.process().waitExit(30s)) << node.log();
+  EXPECT_EQ(node.process().exitCode(), 0) << node.log();
+  EXPECT_NE(::kill(llamaPid, 0), 0) << "llama-server " << llamaPid << " was left running";
+
+  const auto again = runSupervisor({"drain", "--config", node.configFile().string()});
+  EXPECT_EQ(again.exit_code, 5) << again.output;
+  EXPECT_TRUE(has(again.output, "nothing to drain")) << again.output;
 }
 
 TEST(SupervisorControlApi, ChildLogServesTheLastLinesOfItsOutputAcrossRestarts) {

@@ -45,7 +45,7 @@ TEST(SystemLoad, SamplesTheRealProcFiles) {
   const auto start = cpuNow();
   const auto wallDeadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   volatile uint64_t spin = 0;
-  while (cpuNow() - start < std::chrono::milliseconds(300) && std::chrono::steady_clock::now() < wallDeadline) ++spin;
+  while (cpuNow() - start < std::chrono::milliseconds(300) && std::chrono::steady_clock::now() < wallDeadline) spin = spin + 1;
   auto second = load.sample();
   EXPECT_GT(second.cpuPercent, 0);
   EXPECT_LE(second.cpuPercent, 100);

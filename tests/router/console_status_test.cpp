@@ -10,6 +10,7 @@
 #include "tests/router/event_reader.h"
 #include "tests/router/fake_upstream.h"
 #include "tests/router/router_harness.h"
+#include "tests/support/fake_clock.h"
 #include "tests/support/http_client.h"
 #include "tests/support/test_env.h"
 
@@ -95,4 +96,39 @@ TEST(ConsoleStatus, CancelEndsTheRequestInFlightAndAnUnknownIdIsNotFound) {
   const auto unknown = httpRequest("POST", r.url("/api/requests/req-cancel-1/cancel"));
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(json::parse(unknown.body, nullptr, false)["error"]["code"], "request_not_found") << unknown.body;
+}
+
+// A request's start, its elapsed time in the live list and its duration in request_finished
+// come from the router's injected clock, not the system's. The clock is a minute ahead of
+// the system's before the request (a start read from the system's would make it a minute
+// older) and moves 7 s more mid-request (a "now" read from the system's would not see them).
+TEST(ConsoleStatus, RequestTimesComeFromTheRoutersClock) {
+  FakeUpstreamScript slow;
+  slow.events = 2000;
+  slow.interval = milliseconds(20);
+  FakeUpstream up(slow);
+  OffsetClock clock;
+  RouterHarness r(RouterHarness::config({workerOn(up.port())}), &clock);
+  EventReader reader(r.port());
+  ASSERT_TRUE(waitUntil([&] { return consoleStatusGet(r, "/api/console")["events"]["subscribers"] == 1; }, seconds(5)));
+  clock.advance(minutes(1));
+  const auto wallStart = steady_clock::now();
+  auto stream = std::async(std::launch::async, [&] {
+    return httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [](const std::string&) { return true; },
+                          {{"x-request-id", "req-clock-1"}}, seconds(30));
+  });
+  json live;
+  ASSERT_TRUE(waitUntil([&] { return (live = consoleStatusGet(r, "/api/requests")).size() == 1; }, seconds(5)));
+  clock.advance(seconds(7));
+  live = consoleStatusGet(r, "/api/requests");
+  ASSERT_EQ(live.size(), 1u) << live.dump();
+  EXPECT_GE(live[0]["elapsed_ms"].get<int64_t>(), 7000) << live.dump();
+  EXPECT_LT(live[0]["elapsed_ms"].get<int64_t>(), 60000) << live.dump();
+  ASSERT_EQ(httpRequest("POST", r.url("/api/requests/req-clock-1/cancel")).status, 200);
+  ASSERT_EQ(stream.wait_for(seconds(5)), std::future_status::ready);
+  const auto wallMs = duration_cast<milliseconds>(steady_clock::now() - wallStart).count();
+  const auto finished = reader.waitFor("request_finished");
+  ASSERT_TRUE(finished);
+  EXPECT_GE(finished->data["duration_ms"].get<int64_t>(), 7000) << finished->data.dump();
+  EXPECT_LE(finished->data["duration_ms"].get<int64_t>(), 7000 + wallMs) << finished->data.dump();
 }

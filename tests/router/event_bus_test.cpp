@@ -172,3 +172,38 @@ TEST(EventBusTest, ParsesLastEventIdHeader) {
   EXPECT_EQ(parseLastEventId("-1"), std::nullopt);
   EXPECT_EQ(parseLastEventId("99999999999999999999999"), std::nullopt);
 }
+
+// Every forwarded request publishes two events; with no reader their JSON is never made.
+TEST(EventBusTest, LazyFieldsAreMadeOnlyWhenAReaderNeedsThemAndThenOnce) {
+  int64_t now = 1'000;
+  EventBus bus({}, [&now] { return now; });
+  int made = 0;
+  const uint64_t before = bus.publish("first");
+  const uint64_t id = bus.publishLazy("request_started", [&made] {
+    ++made;
+    return json{{"model", "m"}};
+  });
+  EXPECT_EQ(made, 0);  // published with no stream open: nothing written
+  now = 9'000;
+  auto a = bus.subscribe(before, nullptr);  // replays it: now it is needed
+  EXPECT_EQ(made, 1);
+  auto b = bus.subscribe(before, nullptr);
+  EXPECT_EQ(made, 1);  // the second reader shares the first one's text
+  auto events = b->take();
+  ASSERT_EQ(events.size(), 1u);
+  const json data = json::parse(events[0]->data);
+  EXPECT_EQ(data["id"], id);
+  EXPECT_EQ(data["model"], "m");
+  EXPECT_EQ(data["time"], 1'000);  // when it was published, not when it was written
+  EXPECT_EQ(a->take()[0]->data, events[0]->data);
+}
+
+TEST(EventBusTest, LazyFieldsArePublishedAtOnceToAnOpenStream) {
+  EventBus bus({}, fixedClock());
+  auto sub = bus.subscribe(std::nullopt, nullptr);
+  bus.publishLazy("request_finished", [] { return json{{"status", 200}}; });
+  auto events = sub->take();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(json::parse(events[0]->data)["status"], 200);
+  EXPECT_FALSE(events[0]->pending);
+}

@@ -5,9 +5,9 @@
 
 namespace qmesh::test {
 
-RouterHarness::RouterHarness(router::RouterConfig cfg) : io_(1) {
+RouterHarness::RouterHarness(router::RouterConfig cfg, const qmesh::Clock* clock) : io_(1) {
   std::signal(SIGPIPE, SIG_IGN);
-  router_ = std::make_unique<router::Router>(io_, std::move(cfg), clock_);
+  router_ = std::make_unique<router::Router>(io_, std::move(cfg), clock ? *clock : static_cast<const qmesh::Clock&>(clock_));
   if (auto err = router_->start()) throw std::runtime_error(err->message);
   port_ = router_->port();
   thread_ = std::thread([this] {

@@ -24,7 +24,8 @@ inline router::StaticWorker workerOn(uint16_t port, int slots = 4) { return rout
 
 class RouterHarness {
  public:
-  explicit RouterHarness(router::RouterConfig cfg);
+  // The router reads time from `clock` when one is given (it must outlive the harness).
+  explicit RouterHarness(router::RouterConfig cfg, const qmesh::Clock* clock = nullptr);
   ~RouterHarness();
   uint16_t port() const { return port_; }
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }

@@ -2,6 +2,7 @@
 // become plain arithmetic, and a test reads as a timeline of advance() calls.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 
 #include "common/clock.h"
@@ -22,6 +23,19 @@ class FakeClock final : public Clock {
 
  private:
   TimePoint now_;
+};
+
+// The steady clock plus an offset the test moves, safe to read from another thread: for code
+// that also waits on real timers (a router in a RouterHarness), where a clock that stood
+// still would stop it, but a test must still tell "read the injected clock" from "read the
+// system's".
+class OffsetClock final : public Clock {
+ public:
+  TimePoint now() const override { return std::chrono::steady_clock::now() + Millis(offsetMs_.load()); }
+  void advance(Millis d) { offsetMs_ += d.count(); }
+
+ private:
+  std::atomic<Millis::rep> offsetMs_{0};
 };
 
 }  // namespace qmesh::test
