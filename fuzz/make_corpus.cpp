@@ -57,6 +57,24 @@ Bytes nodeMeta(int workers) {
   meta.memPercent = 40;
   for (int i = 0; i < workers; ++i)
     meta.workers.push_back({"model-" + std::to_string(i), router::WorkerState::Ready, 4, 1, 0, 90, i == 1});
+  // Every later section too (each is appended after the ones before it), so the seeds reach
+  // their decoders: load, boot time, free budget and loads in progress, then per worker the
+  // digest, draining, tokens/s, restarts and load percent.
+  meta.loadTenths = 15;
+  meta.bootUnix = 1'764'000'000;
+  meta.freeMemoryMiB = 2048;
+  meta.loadsInProgress = workers > 1 ? 1 : 0;
+  for (std::size_t i = 0; i < meta.workers.size(); ++i) {
+    auto& w = meta.workers[i];
+    w.digest = std::string(64, static_cast<char>('a' + i % 6));
+    w.draining = i == 0 && workers > 2;
+    w.tokenRateTenths = 123 + static_cast<int64_t>(i);
+    w.restarts = static_cast<int64_t>(i);
+    if (i == 1) {
+      w.state = router::WorkerState::Loading;
+      w.loadPercent = 40;
+    }
+  }
   return router::encodeNodeMeta(meta, kMaxMetaBytes);
 }
 

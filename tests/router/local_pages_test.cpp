@@ -49,7 +49,7 @@ TEST(ApiStatusPage, TellsTokensPerSecondOfLocalWorkersAndWhatGossipSaidOfRemoteO
   silent.node = "c";
   st.directory.applyRemote("peer-b", {told});
   st.directory.applyRemote("peer-c", {silent});
-  st.console.localRates.record("m", 100, std::chrono::milliseconds(4000), std::chrono::steady_clock::now());
+  st.console.localRates.record("m", 100, std::chrono::milliseconds(4000), clock.now());
   const auto status = nlohmann::json::parse(apiStatusJson(st, false));
   std::map<std::string, nlohmann::json> byNode;
   for (const auto& w : status["models"][0]["workers"]) byNode[w["node"]] = w["tokens_per_s"];

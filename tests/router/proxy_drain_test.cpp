@@ -23,6 +23,31 @@ std::string drainTestErrorCode(const HttpResponse& r) {
   return j.is_object() && j.contains("error") ? j["error"].value("code", "") : "";
 }
 
+// A streaming chat on its own thread; started() once its first bytes arrived.
+class StreamInBackground {
+ public:
+  explicit StreamInBackground(const std::string& url)
+      : thread_([this, url] {
+          response_ = httpPostStream(url, kStreamingChat, [this](const std::string&) {
+            started_ = true;
+            return true;
+          }, {}, seconds(30));
+        }) {}
+  ~StreamInBackground() {
+    if (thread_.joinable()) thread_.join();
+  }
+  bool started() const { return started_.load(); }
+  const HttpResponse& finish() {
+    thread_.join();
+    return response_;
+  }
+
+ private:
+  std::atomic<bool> started_{false};
+  HttpResponse response_;
+  std::thread thread_;  // last: it starts writing the members above at once
+};
+
 }  // namespace
 
 TEST(RouterDrain, StreamInFlightFinishesWholeWhileNewRequestsAreRefusedThenTheRouterStops) {
@@ -33,15 +58,8 @@ TEST(RouterDrain, StreamInFlightFinishesWholeWhileNewRequestsAreRefusedThenTheRo
   auto cfg = RouterHarness::config({workerOn(up.port())});
   cfg.drain_timeout = seconds(20);
   RouterHarness r(cfg);
-  std::atomic<bool> started{false};
-  HttpResponse streamed;
-  std::thread client([&] {
-    streamed = httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [&](const std::string&) {
-      started = true;
-      return true;
-    });
-  });
-  ASSERT_TRUE(waitUntil([&] { return started.load(); }, seconds(10)));
+  StreamInBackground client(r.url("/v1/chat/completions"));
+  ASSERT_TRUE(waitUntil([&] { return client.started(); }, seconds(10)));
   r.drain();
   ASSERT_TRUE(waitUntil([&] { return httpGet(r.url("/readyz"), seconds(2)).status == 503; }, seconds(5)));
   const auto ready = httpGet(r.url("/readyz"), seconds(2));
@@ -53,7 +71,7 @@ TEST(RouterDrain, StreamInFlightFinishesWholeWhileNewRequestsAreRefusedThenTheRo
   const auto connection = refused.headers.find("connection");
   EXPECT_TRUE(connection != refused.headers.end() && connection->second == "close");
   EXPECT_FALSE(r.stopped()) << "the router stopped with a stream in flight";
-  client.join();
+  const HttpResponse& streamed = client.finish();
   EXPECT_EQ(streamed.status, 200) << streamed.error;
   EXPECT_EQ(streamed.body, expectedStream(s));
   EXPECT_EQ(up.requests(), 1) << "the refused request reached the worker";
@@ -83,17 +101,10 @@ TEST(RouterDrain, StreamStillOnTheNodesWorkerAtDrainTimeoutLeavesItThen) {
   cfg.drain_timeout = milliseconds(300);
   cfg.shutdown_grace = seconds(20);
   RouterHarness r(cfg);
-  std::atomic<bool> started{false};
-  HttpResponse streamed;
-  std::thread client([&] {
-    streamed = httpPostStream(r.url("/v1/chat/completions"), kStreamingChat, [&](const std::string&) {
-      started = true;
-      return true;
-    }, {}, seconds(30));
-  });
-  ASSERT_TRUE(waitUntil([&] { return started.load(); }, seconds(10)));
+  StreamInBackground client(r.url("/v1/chat/completions"));
+  ASSERT_TRUE(waitUntil([&] { return client.started(); }, seconds(10)));
   r.drain();
-  client.join();
+  const HttpResponse& streamed = client.finish();
   EXPECT_EQ(streamed.status, 200) << streamed.error;
   EXPECT_EQ(streamed.body.find("data: [DONE]"), std::string::npos) << streamed.body;
   EXPECT_NE(streamed.body.find("worker_down"), std::string::npos) << streamed.body;
