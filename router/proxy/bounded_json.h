@@ -1,7 +1,7 @@
 // JSON from clients, parsed with a nesting limit enforced while parsing: a body nested
-// 200,000 levels deep is refused after reading 65 brackets, before any DOM exists. The DOM
-// parser itself is iterative, but destroying and dump()ing a deep value recurse, so no value
-// deeper than the limit may ever be built.
+// 200,000 levels deep is refused at its 65th bracket, with at most 64 levels of DOM built
+// (and thrown away). The DOM parser itself is iterative, but destroying and dump()ing a deep
+// value recurse, so no value deeper than the limit may ever be built.
 #pragma once
 
 #include <nlohmann/json.hpp>
