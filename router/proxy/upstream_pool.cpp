@@ -24,15 +24,10 @@ bool UpstreamPool::quiescent(tcp::socket& s) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-void UpstreamPool::prune(std::vector<Idle>& list, TimePoint now) {
+void UpstreamPool::expire(std::vector<Idle>& list, TimePoint now) {
   std::erase_if(list, [&](Idle& e) {
-    if (now - e.since >= options_.maxIdle) {
-      ++counters_.expired;
-    } else if (!quiescent(*e.socket)) {
-      ++counters_.stale;
-    } else {
-      return false;
-    }
+    if (now - e.since < options_.maxIdle) return false;
+    ++counters_.expired;
     closeNow(*e.socket);
     return true;
   });
@@ -61,14 +56,20 @@ void UpstreamPool::onReadable(const tcp::endpoint& worker, tcp::socket* socket) 
 std::unique_ptr<tcp::socket> UpstreamPool::take(const tcp::endpoint& worker, TimePoint now) {
   auto it = idle_.find(worker);
   if (it == idle_.end()) return nullptr;
-  prune(it->second, now);
-  if (it->second.empty()) {
-    idle_.erase(it);
-    return nullptr;
+  auto& list = it->second;
+  expire(list, now);
+  std::unique_ptr<tcp::socket> socket;
+  while (!socket && !list.empty()) {
+    socket = std::move(list.back().socket);
+    list.pop_back();
+    if (!quiescent(*socket)) {  // closed by the worker since its watch last looked
+      ++counters_.stale;
+      closeNow(*socket);
+      socket.reset();
+    }
   }
-  auto socket = std::move(it->second.back().socket);
-  it->second.pop_back();
-  if (it->second.empty()) idle_.erase(it);
+  if (list.empty()) idle_.erase(it);
+  if (!socket) return nullptr;
   error_code ignored;
   socket->cancel(ignored);  // ends the idle watch; nothing else is pending
   ++counters_.reused;
@@ -85,7 +86,7 @@ void UpstreamPool::put(const tcp::endpoint& worker, std::unique_ptr<tcp::socket>
   }
   cap = std::min(cap, options_.maxIdlePerWorker);
   auto& list = idle_[worker];
-  prune(list, now);
+  expire(list, now);
   while (!list.empty() && list.size() >= cap) {
     // The oldest goes: it is the likeliest to expire before it is used again.
     ++counters_.overflow;
