@@ -20,11 +20,15 @@ struct ConsoleState {
   RecentErrors errors;
   TokenRates localRates;  // of streams this node's workers served (gossiped)
   uint64_t slowEventReadersCut = 0;  // /api/events readers whose socket took nothing for write_timeout
-  // "node/model" -> state of every remote worker last seen in gossip, so a worker_state
-  // event is published only when one changes (console_events.h).
-  std::map<std::string, std::string> remoteWorkerStates;
-  // "node/model" -> its load progress in percent as last gossiped (-1: none), likewise.
-  std::map<std::string, int64_t> remoteLoadPercents;
+  // What gossip last said of a remote worker, so a worker_state event is published only
+  // when it changes (mesh_events.h).
+  struct RemoteWorkerSeen {
+    std::string state;
+    int64_t loadPercent = -1;  // its load progress in percent; -1: none
+    bool operator==(const RemoteWorkerSeen&) const = default;
+  };
+  // "node/model" -> what was last seen of it.
+  std::map<std::string, RemoteWorkerSeen> remoteWorkers;
 };
 
 }  // namespace qmesh::router

@@ -20,15 +20,11 @@ void publishMemberChange(ConsoleState& c, const std::string& name, const std::st
 
 void publishRemoteWorkers(ConsoleState& c, const std::string& node, const std::vector<WorkerMeta>& workers) {
   const std::string prefix = node + "/";
-  struct Seen {
-    std::string state;
-    int64_t loadPercent;
-  };
-  std::map<std::string, Seen> now;
+  std::map<std::string, ConsoleState::RemoteWorkerSeen> now;
   for (const auto& w : workers) now[prefix + w.model] = {std::string(toString(w.state)), w.loadPercent};
   // Gone: known before under this node, absent now.
-  for (auto it = c.remoteWorkerStates.lower_bound(prefix);
-       it != c.remoteWorkerStates.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+  for (auto it = c.remoteWorkers.lower_bound(prefix);
+       it != c.remoteWorkers.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
     if (now.count(it->first)) {
       ++it;
       continue;
@@ -36,26 +32,23 @@ void publishRemoteWorkers(ConsoleState& c, const std::string& node, const std::v
     c.events.publish("worker_state", {{"node", node},
                                       {"model", it->first.substr(prefix.size())},
                                       {"state", "gone"},
-                                      {"previous", it->second},
+                                      {"previous", it->second.state},
                                       {"remote", true}});
-    c.remoteLoadPercents.erase(it->first);
-    it = c.remoteWorkerStates.erase(it);
+    it = c.remoteWorkers.erase(it);
   }
   for (const auto& [key, cur] : now) {
-    auto& seen = c.remoteWorkerStates[key];
-    auto& seenPercent = c.remoteLoadPercents.try_emplace(key, -1).first->second;
-    if (seen == cur.state && seenPercent == cur.loadPercent) continue;
+    auto& seen = c.remoteWorkers[key];
+    if (seen == cur) continue;
     json e = {{"node", node},
               {"model", key.substr(prefix.size())},
               {"state", cur.state},
-              {"previous", seen},
+              {"previous", seen.state},
               {"remote", true}};
     // As for a local worker: the progress bar while it loads, from its node's gossip.
     if (cur.loadPercent >= 0 && (cur.state == "starting" || cur.state == "loading"))
       e["load_progress"] = static_cast<double>(cur.loadPercent) / 100.0;
     c.events.publish("worker_state", std::move(e));
-    seen = cur.state;
-    seenPercent = cur.loadPercent;
+    seen = cur;
   }
 }
 

@@ -207,10 +207,11 @@ NodeMeta MeshNode::buildMeta() const {
     wm.health = healthScore(meta.cpuPercent, meta.memPercent, wm.slots, wm.inFlight, wm.queued);
     wm.embeddings = w->info.embeddings;
     wm.digest = w->info.digest;
-    // Whole tokens/s: tenths would change with every stream, each change a gossip update.
     wm.restarts = w->info.restarts;
     wm.loadPercent = w->info.loadProgress >= 0 ? std::llround(w->info.loadProgress * 100) : -1;
-    wm.tokenRateTenths = std::llround(st_.console.localRates.perSecond(wm.model, SteadyClock::now())) * 10;
+    // Whole tokens/s: tenths would change with every stream, each change a gossip update. The
+    // router's clock, which the rates were recorded on (console/live_requests.cpp).
+    wm.tokenRateTenths = std::llround(st_.console.localRates.perSecond(wm.model, clock_.now())) * 10;
     wm.draining = w->info.draining;
     meta.workers.push_back(std::move(wm));
   }

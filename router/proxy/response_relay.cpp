@@ -68,7 +68,7 @@ void ResponseRelay::onTick() {
   startTicker();
 }
 
-net::awaitable<error_code> ResponseRelay::writeHeader(bool chunked, bool keep) {
+net::awaitable<error_code> ResponseRelay::writeHeader(bool keep) {
   const auto& uh = up_->header();
   http::response<http::empty_body> res{uh.result(), ctx_.version};
   for (const auto& f : uh)
@@ -79,7 +79,7 @@ net::awaitable<error_code> ResponseRelay::writeHeader(bool chunked, bool keep) {
     res.set(http::field::cache_control, "no-cache");
     res.set("X-Accel-Buffering", "no");  // nginx or similar in front must not buffer it
   }
-  if (chunked) res.chunked(true);
+  if (chunked_) res.chunked(true);
   else if (lengthKnown_) res.set(http::field::content_length, uh[http::field::content_length]);
   res.keep_alive(keep);
   ctx_.status = uh.result_int();
@@ -103,7 +103,7 @@ net::awaitable<bool> ResponseRelay::run() {
   chunked_ = !lengthKnown_ && ctx_.version >= 11;
   const bool keep = ctx_.keepAlive && !client_.services().sessions.draining() && (chunked_ || lengthKnown_);
   timeouts_ = relayTimeouts(st_.config, sse, cont_ != nullptr);
-  if (co_await writeHeader(chunked_, keep)) co_return false;
+  if (co_await writeHeader(keep)) co_return false;
   const bool ok = co_await relayBody();
   ticker_.cancel();
   if (sse) st_.metrics.sseEvents(ctx_.model, cont_ ? cont_->events() : scanner_.events());

@@ -46,7 +46,7 @@ class ResponseRelay {
   net::awaitable<bool> run();
 
  private:
-  net::awaitable<error_code> writeHeader(bool chunked, bool keep);
+  net::awaitable<error_code> writeHeader(bool keep);
   net::awaitable<error_code> write(std::string_view bytes);
   net::awaitable<bool> relayBody();
   // After the body: what a continuation still owes, then the chunked terminator.
